@@ -1,0 +1,132 @@
+//! Wiring: `App::build(Config)` connects the store, restores every server's tracking and
+//! builds the prober; `App::run_until_stopped` runs the scheduler, the result writer and the
+//! web server until the shutdown token fires, then drains them within a deadline. Tests, the
+//! demo and the benchmark all boot the production code through here.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, RwLock};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::fleet::Fleet;
+use crate::maintenance::Windows;
+use crate::metrics::Metrics;
+use crate::probe::Prober;
+use crate::scheduler::{self, FleetEvent, Scheduler};
+use crate::store::Store;
+use crate::web::{self, AppState};
+
+/// How long shutdown waits for the writer and the web server before giving up.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+pub struct App {
+    config: Arc<Config>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    fleet: Arc<Fleet>,
+    prober: Prober,
+    clock: Arc<dyn Clock>,
+    windows: Arc<RwLock<Windows>>,
+    events: broadcast::Sender<FleetEvent>,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        App::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        let store = Store::connect(config.database.url.expose()).await.context("opening the database")?;
+        let stored = store.load_statuses().await.context("loading server statuses")?;
+        let fleet = Arc::new(Fleet::new(&config, stored, clock.now_ms()));
+        let prober = Prober::new(&config.dns)?;
+        let metrics = Arc::new(Metrics::new(&config));
+        let windows = Arc::new(RwLock::new(Windows::from_config(&config.maintenance)));
+        let (events, _) = broadcast::channel(4096);
+        Ok(App { config: Arc::new(config), store, metrics, fleet, prober, clock, windows, events })
+    }
+
+    /// Fleet events (state changes, thresholds, recoveries) as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<FleetEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn fleet(&self) -> Arc<Fleet> {
+        self.fleet.clone()
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// Serve on `listener` and monitor until `shutdown` is cancelled.
+    pub async fn run_until_stopped(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let (writer_tx, writer_rx) = mpsc::channel(16);
+        let writer = tokio::spawn(scheduler::writer::run(
+            self.store.clone(),
+            writer_rx,
+            self.clock.clone(),
+            self.config.database.retention,
+        ));
+
+        let scheduler_running = Arc::new(AtomicBool::new(false));
+        let scheduler = Scheduler::new(scheduler::Parts {
+            fleet: self.fleet.clone(),
+            prober: self.prober.clone(),
+            metrics: self.metrics.clone(),
+            windows: self.windows.clone(),
+            clock: self.clock.clone(),
+            events: self.events.clone(),
+            writer: writer_tx,
+            write_behind: self.config.database.write_behind,
+            max_in_flight: self.config.probing.max_concurrency,
+        });
+        let running = scheduler_running.clone();
+        let scheduler_stop = shutdown.clone();
+        let scheduler = tokio::spawn(async move {
+            running.store(true, Ordering::Relaxed);
+            scheduler.run(scheduler_stop).await;
+            running.store(false, Ordering::Relaxed);
+        });
+
+        let state = AppState {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            fleet: self.fleet.clone(),
+            metrics: self.metrics.clone(),
+            scheduler_running,
+        };
+        let addr = listener.local_addr().ok();
+        tracing::info!(addr = ?addr, servers = self.fleet.len(), "firstwatch running");
+        let web_stop = shutdown.clone();
+        let web = tokio::spawn(async move {
+            axum::serve(listener, web::router(state)).with_graceful_shutdown(web_stop.cancelled_owned()).await
+        });
+
+        shutdown.cancelled().await;
+        let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
+            let _ = scheduler.await;
+            // The scheduler dropped the writer's sender: the writer flushes and returns.
+            let _ = writer.await;
+            web.await
+        })
+        .await;
+        self.store.close().await;
+        match drained {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(error))) => Err(error).context("web server"),
+            Ok(Err(error)) => Err(error).context("web server task"),
+            Err(_) => anyhow::bail!("shutdown did not finish within {DRAIN_DEADLINE:?}"),
+        }
+    }
+}

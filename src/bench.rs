@@ -1,0 +1,179 @@
+//! `firstwatch bench`: the probe path under load, measured in-process. A child process
+//! (`bench --serve-fleet N`) serves a loopback fleet on N addresses 127.0.1.x (so ephemeral
+//! ports last at 1,000 fresh connections a second); this process runs the production `App`
+//! against it with a temporary SQLite file and reports probes/s, CPU seconds per 10,000
+//! probes, peak RSS and scheduler lag p50/p99. CPU and RSS come from /proc (Linux).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use prometheus::core::Metric as _;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::sim::SimServer;
+
+/// Loopback addresses the fleet is spread over.
+const ADDRESSES: usize = 64;
+
+fn fleet_ip(i: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 1, u8::try_from(i % ADDRESSES + 1).unwrap_or(1)))
+}
+
+/// Child side: serve `200 OK` on `addresses` loopback addresses sharing one port; print it.
+pub async fn serve_fleet(addresses: usize) -> anyhow::Result<ExitCode> {
+    let first = SimServer::start(SocketAddr::new(fleet_ip(0), 0)).await.context("binding 127.0.1.1")?;
+    let port = first.addr().port();
+    let mut servers = vec![first];
+    for i in 1..addresses.min(ADDRESSES) {
+        servers.push(SimServer::start(SocketAddr::new(fleet_ip(i), port)).await.with_context(|| format!("binding {}", fleet_ip(i)))?);
+    }
+    println!("READY {port}");
+    // Serve until the parent closes our stdin or kills us.
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(_)) = stdin.next_line().await {}
+    Ok(ExitCode::SUCCESS)
+}
+
+/// CPU seconds (user + system) used by this process so far.
+fn cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the ")" that ends the command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("unexpected /proc/self/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).context("utime")?.parse::<f64>()? + fields.get(12).context("stime")?.parse::<f64>()?;
+    // USER_HZ is 100 on every Linux architecture Rust targets.
+    Ok(ticks / 100.0)
+}
+
+fn peak_rss_mib() -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM")?;
+    let kib: f64 = line.split_whitespace().nth(1).context("VmHWM value")?.parse()?;
+    Ok(kib / 1024.0)
+}
+
+fn probes(metrics: &Metrics) -> (u64, u64) {
+    let get = |result: &str| ["http", "tcp", "dns"].iter().map(|k| metrics.probes_total.with_label_values(&[k, result]).get()).sum();
+    (get("success"), get("failure"))
+}
+
+/// Cumulative lag histogram buckets: (upper bound, count).
+fn lag_buckets(metrics: &Metrics) -> Vec<(f64, u64)> {
+    let m = metrics.scheduler_lag_seconds.metric();
+    let h = m.get_histogram();
+    let mut buckets: Vec<(f64, u64)> = h.get_bucket().iter().map(|b| (b.upper_bound(), b.cumulative_count())).collect();
+    buckets.push((f64::INFINITY, h.get_sample_count()));
+    buckets
+}
+
+/// The q-quantile of the samples between two snapshots, interpolated within its bucket the
+/// way PromQL's `histogram_quantile` does.
+fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
+    let counts: Vec<(f64, u64)> = after.iter().zip(before).map(|(a, b)| (a.0, a.1 - b.1)).collect();
+    let total = counts.last().map(|c| c.1).unwrap_or(0);
+    if total == 0 {
+        return 0.0;
+    }
+    let rank = q * total as f64;
+    let mut lower = (0.0, 0u64);
+    for &(bound, count) in &counts {
+        if count as f64 >= rank {
+            if bound.is_infinite() {
+                return lower.0;
+            }
+            let within = (rank - lower.1 as f64) / ((count - lower.1).max(1) as f64);
+            return lower.0 + (bound - lower.0) * within;
+        }
+        lower = (bound, count);
+    }
+    lower.0
+}
+
+pub async fn run(servers: usize, interval: Duration, duration: Duration) -> anyhow::Result<ExitCode> {
+    if servers == 0 {
+        bail!("--servers must be at least 1");
+    }
+    let exe = std::env::current_exe()?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["bench", "--serve-fleet", &ADDRESSES.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the fleet process")?;
+    let stdout = child.stdout.take().context("fleet stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.context("fleet start timed out")??;
+    let port: u16 = ready.as_deref().and_then(|l| l.strip_prefix("READY ")).context("fleet did not start")?.parse()?;
+
+    let dir = tempfile_dir()?;
+    let db = dir.join("bench.db");
+    let mut text = format!(
+        "[database]\nurl = \"sqlite://{}\"\n[probing]\ninterval = \"{i}\"\nretry_interval = \"{i}\"\ntimeout = \"5s\"\nmax_concurrency = 4096\n",
+        db.display(),
+        i = humantime::format_duration(interval)
+    );
+    for c in 0..servers.div_ceil(100) {
+        text.push_str(&format!("[[customers]]\nid = \"c{c}\"\nname = \"Customer {c}\"\n[[customers.services]]\nid = \"web\"\nname = \"Web\"\n"));
+        for s in (c * 100)..((c + 1) * 100).min(servers) {
+            text.push_str(&format!(
+                "[[customers.services.servers]]\nid = \"s{s}\"\ntarget = \"http://{}:{port}/health\"\n",
+                fleet_ip(s)
+            ));
+        }
+    }
+    let config = Config::from_toml(&text, |_| None).map_err(|e| anyhow::anyhow!("bench configuration: {e}"))?;
+    let app = App::build(config).await?;
+    let metrics = app.metrics();
+    let shutdown = CancellationToken::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let running = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
+
+    println!("bench: {servers} servers over {ADDRESSES} loopback addresses, interval {}, measuring {} after one interval of warm-up",
+        humantime::format_duration(interval), humantime::format_duration(duration));
+    tokio::time::sleep(interval).await;
+    let (cpu0, probes0, lag0) = (cpu_seconds()?, probes(&metrics), lag_buckets(&metrics));
+    let t0 = tokio::time::Instant::now();
+    tokio::time::sleep(duration).await;
+    let (cpu1, probes1, lag1) = (cpu_seconds()?, probes(&metrics), lag_buckets(&metrics));
+    let elapsed = t0.elapsed().as_secs_f64();
+    shutdown.cancel();
+    running.await??;
+    let _ = child.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let ok = probes1.0 - probes0.0;
+    let failed = probes1.1 - probes0.1;
+    let total = ok + failed;
+    let expected = servers as f64 * elapsed / interval.as_secs_f64();
+    println!("probes:          {total} in {elapsed:.1}s = {:.0}/s (planned {:.0}/s), {failed} failed", total as f64 / elapsed, expected / elapsed);
+    println!("cpu:             {:.2} s = {:.3} CPU-s per 10,000 probes (monitor process only)", cpu1 - cpu0, (cpu1 - cpu0) * 10_000.0 / total.max(1) as f64);
+    println!("peak RSS:        {:.0} MiB", peak_rss_mib()?);
+    println!("scheduler lag:   p50 {:.1} ms, p99 {:.1} ms (from histogram buckets)", quantile(&lag0, &lag1, 0.5) * 1000.0, quantile(&lag0, &lag1, 0.99) * 1000.0);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("firstwatch-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_within_the_bucket() {
+        let before = vec![(0.01, 0), (0.1, 0), (f64::INFINITY, 0)];
+        let after = vec![(0.01, 50), (0.1, 100), (f64::INFINITY, 100)];
+        assert!((quantile(&before, &after, 0.5) - 0.01).abs() < 1e-9);
+        assert!((quantile(&before, &after, 0.99) - 0.0982).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,84 @@
+//! Wall-clock time for everything people read (probe times, case times, SLA, rotations).
+//! Scheduling runs on `tokio::time` instead, so tests can pause it; rules that depend on the
+//! calendar take a `Clock` so tests can set the date with [`ManualClock`].
+
+use std::fmt::Debug;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub trait Clock: Send + Sync + Debug {
+    fn now(&self) -> SystemTime;
+
+    /// Now as Unix milliseconds, the form stored in the database.
+    fn now_ms(&self) -> i64 {
+        unix_ms(self.now())
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<SystemTime>);
+
+impl ManualClock {
+    pub fn new(start: SystemTime) -> Self {
+        ManualClock(Mutex::new(start))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *now += by;
+    }
+
+    pub fn set(&self, to: SystemTime) {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Milliseconds since the Unix epoch; times before 1970 clamp to 0.
+pub fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
+}
+
+/// The inverse of [`unix_ms`].
+pub fn from_unix_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// RFC 3339 in UTC with milliseconds (`2026-12-01T02:00:00.123Z`), the form of every API time.
+pub fn rfc3339_ms(ms: i64) -> String {
+    humantime::format_rfc3339_millis(from_unix_ms(ms)).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_times_are_rfc3339_utc_with_milliseconds() {
+        assert_eq!(rfc3339_ms(1_795_999_200_123), "2026-12-01T02:00:00.123Z");
+        assert_eq!(unix_ms(from_unix_ms(42)), 42);
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let clock = ManualClock::new(from_unix_ms(1_000));
+        assert_eq!(clock.now_ms(), 1_000);
+        clock.advance(Duration::from_millis(500));
+        assert_eq!(clock.now_ms(), 1_500);
+    }
+}

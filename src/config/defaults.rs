@@ -1,0 +1,41 @@
+//! Every default of the configuration in one place, so operators and code agree on them.
+//! The numbers come from the source documents (PRODUCT.md section 1) unless noted.
+
+use std::time::Duration;
+
+pub const LISTEN: &str = "127.0.0.1:8080";
+pub const DATABASE_URL: &str = "sqlite://data/firstwatch.db";
+/// How long probe results may wait in memory before they are written in one batch.
+pub const WRITE_BEHIND: Duration = Duration::from_millis(250);
+/// How long hourly roll-ups and failure rows are kept.
+pub const RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
+pub const INTERVAL: Duration = Duration::from_secs(15 * 60);
+pub const RETRY_INTERVAL: Duration = Duration::from_secs(60);
+pub const FAILURE_THRESHOLD: u32 = 10;
+pub const RECOVERY_THRESHOLD: u32 = 2;
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Status requests in flight at once across the whole fleet.
+pub const MAX_CONCURRENCY: usize = 2048;
+
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
+pub const UPDATE_INTERVAL: Duration = Duration::from_secs(3600);
+pub const REOPEN_WINDOW: Duration = Duration::from_secs(3600);
+pub const AUTO_RESOLVE: bool = true;
+
+pub const MAX_FAILING_FRACTION: f64 = 0.5;
+
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(5 * 60);
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The smallest duration accepted anywhere, so tests can compress time but not to nothing.
+pub const MIN_DURATION: Duration = Duration::from_millis(100);
+/// Largest accepted probe interval: a check less than daily is not monitoring.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Largest accepted failure or recovery threshold.
+pub const MAX_THRESHOLD: u32 = 1000;
+
+/// The role paged first by the default escalation policy (and about the monitor itself).
+pub const OPERATIONS_MANAGER_ROLE: &str = "operations-manager";
+/// The role paged when a Severity 1 case is not acknowledged within `ack_timeout`.
+pub const VP_OPERATIONS_ROLE: &str = "vp-operations";

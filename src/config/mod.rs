@@ -1,0 +1,303 @@
+//! Configuration: `raw.rs` mirrors the TOML file (serde, unknown keys refused), `validate.rs`
+//! turns it into the types below, with every error carrying its key path. Nothing else in the
+//! crate reads TOML; everything else trusts these types.
+
+pub mod defaults;
+mod raw;
+pub mod secret;
+pub mod summary;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use reqwest::Url;
+
+use crate::domain::Target;
+pub use secret::Secret;
+
+/// A refused configuration: the key path (`customers[1].services[0].servers[0].target`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {msg}")]
+pub struct ConfigError {
+    pub path: String,
+    pub msg: String,
+}
+
+/// All errors found in one file, reported together so an operator fixes them in one pass.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+/// The validated configuration. Built only by [`Config::load`] / [`Config::from_toml`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub probing: ProbingConfig,
+    pub dns: DnsConfig,
+    pub cases: CasesConfig,
+    pub guard: GuardConfig,
+    pub notifications: NotificationsConfig,
+    pub channels: Vec<Channel>,
+    pub people: Vec<Person>,
+    pub schedules: Vec<Schedule>,
+    pub escalation: Vec<EscalationLevel>,
+    pub customers: Vec<Customer>,
+    pub maintenance: Vec<MaintenanceWindow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Bearer tokens accepted on write API calls.
+    pub operator_tokens: Vec<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` or `postgres://…`; a secret because it may carry a password.
+    pub url: Secret,
+    /// How long results may sit in memory before being written in one batch.
+    pub write_behind: Duration,
+    /// How long roll-ups and failure rows are kept.
+    pub retention: Duration,
+}
+
+/// The `[probing]` section: fleet-wide defaults plus the knobs that only exist fleet-wide.
+#[derive(Debug, Clone)]
+pub struct ProbingConfig {
+    pub defaults: ProbeSettings,
+    pub max_concurrency: usize,
+}
+
+/// The settings a status request runs with; resolved per server (nearest override wins).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSettings {
+    pub interval: Duration,
+    pub retry_interval: Duration,
+    pub failure_threshold: u32,
+    pub recovery_threshold: u32,
+    pub timeout: Duration,
+    pub expect_status: ExpectStatus,
+}
+
+/// Which HTTP statuses count as success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectStatus {
+    AnySuccess,
+    OneOf(Vec<u16>),
+}
+
+impl ExpectStatus {
+    pub fn accepts(&self, status: u16) -> bool {
+        match self {
+            ExpectStatus::AnySuccess => (200..300).contains(&status),
+            ExpectStatus::OneOf(list) => list.contains(&status),
+        }
+    }
+}
+
+/// The `[dns]` section: which resolvers name look-ups use (empty: the system's).
+#[derive(Debug, Clone, Default)]
+pub struct DnsConfig {
+    pub servers: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CasesConfig {
+    pub ack_timeout: Duration,
+    pub update_interval: Duration,
+    pub reopen_window: Duration,
+    pub auto_resolve: bool,
+    /// Channel ids that receive every case event.
+    pub feed: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GuardConfig {
+    pub canaries: Vec<Target>,
+    pub max_failing_fraction: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationsConfig {
+    pub max_retry_delay: Duration,
+    pub give_up_after: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    Webhook,
+    Slack,
+    Mattermost,
+    Pagerduty,
+    Email,
+    Twilio,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Mattermost => "mattermost",
+            ChannelKind::Pagerduty => "pagerduty",
+            ChannelKind::Email => "email",
+            ChannelKind::Twilio => "twilio",
+        }
+    }
+}
+
+/// A notification channel. Only the keys its kind uses are set (validation refuses others).
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub kind: ChannelKind,
+    /// webhook, slack, mattermost.
+    pub url: Option<Url>,
+    /// webhook: HMAC-SHA256 key for `X-Firstwatch-Signature`.
+    pub secret: Option<Secret>,
+    /// pagerduty.
+    pub routing_key: Option<Secret>,
+    /// email: `smtp://` or `smtps://`.
+    pub smtp_url: Option<Secret>,
+    /// email sender address or twilio sender number.
+    pub from: Option<String>,
+    pub account_sid: Option<String>,
+    pub auth_token: Option<Secret>,
+    /// Overrides the vendor's API address (pagerduty, twilio, slack…), for local receivers.
+    pub api_base: Option<Url>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub channels: Vec<String>,
+}
+
+/// Who holds the pager for `role`: members take turns of `rotation` from `start`.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub role: String,
+    pub rotation: Duration,
+    pub start: SystemTime,
+    pub members: Vec<String>,
+}
+
+/// Whom an escalation level pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    Role(String),
+    Person(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct EscalationLevel {
+    pub after: Duration,
+    pub page: Vec<Recipient>,
+    pub call_customer: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    /// Opens `/status/{id}`; `None` means the customer page is disabled.
+    pub status_token: Option<Secret>,
+    pub contacts: Vec<Contact>,
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub channels: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    pub servers: Vec<Server>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerRole {
+    Primary,
+    Secondary,
+}
+
+impl ServerRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerRole::Primary => "primary",
+            ServerRole::Secondary => "secondary",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub id: String,
+    pub target: Target,
+    pub role: ServerRole,
+    /// Effective settings: `[probing]` overridden by customer, service, then server.
+    pub probe: ProbeSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaintenanceScope {
+    Customer(String),
+    Server(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct MaintenanceWindow {
+    pub scope: MaintenanceScope,
+    pub start: SystemTime,
+    pub end: SystemTime,
+    pub reason: Option<String>,
+}
+
+/// One server with the ids of the customer and service it belongs to: the scheduler's unit.
+#[derive(Debug, Clone)]
+pub struct FleetServer<'a> {
+    pub customer: &'a Customer,
+    pub service: &'a Service,
+    pub server: &'a Server,
+}
+
+impl Config {
+    /// Read and validate a file. I/O and parse errors come back with the path `(file)`.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError { path: path.display().to_string(), msg: format!("cannot read: {e}") }])
+        })?;
+        Config::from_toml(&text, |name| std::env::var(name).ok())
+    }
+
+    /// Parse and validate TOML text; `env` resolves `env:NAME` secrets.
+    pub fn from_toml(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        let raw = raw::parse(text).map_err(|e| ConfigErrors(vec![e]))?;
+        validate::validate(raw, &env)
+    }
+
+    /// Every server with its customer and service, in config order.
+    pub fn fleet(&self) -> impl Iterator<Item = FleetServer<'_>> {
+        self.customers.iter().flat_map(|customer| {
+            customer.services.iter().flat_map(move |service| {
+                service.servers.iter().map(move |server| FleetServer { customer, service, server })
+            })
+        })
+    }
+}

@@ -1,0 +1,289 @@
+//! The TOML file as written: a serde mirror of the shape in PRODUCT.md section 4.
+//!
+//! Owns only the file's *shape*: which keys exist, how they nest, and their TOML types. Every
+//! table refuses unknown keys, so a typo (`tagret`) is an error instead of a silently ignored
+//! setting. Values stay as written (durations and times as strings, numbers as `i64`) so that
+//! `validate.rs` can check them and report the exact key path; serde would only say "invalid
+//! value" without telling the operator which rule was broken.
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The whole file. Every section may be left out; `validate.rs` fills in the defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServerSection,
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub probing: RawProbing,
+    #[serde(default)]
+    pub dns: RawDns,
+    #[serde(default)]
+    pub cases: RawCases,
+    #[serde(default)]
+    pub guard: RawGuard,
+    #[serde(default)]
+    pub notifications: RawNotifications,
+    #[serde(default)]
+    pub channels: Vec<RawChannel>,
+    #[serde(default)]
+    pub people: Vec<RawPerson>,
+    #[serde(default)]
+    pub schedules: Vec<RawSchedule>,
+    /// `None` (absent) selects the default policy; `Some` replaces it entirely.
+    pub escalation: Option<Vec<RawEscalation>>,
+    #[serde(default)]
+    pub customers: Vec<RawCustomer>,
+    #[serde(default)]
+    pub maintenance: Vec<RawMaintenance>,
+}
+
+/// `[server]`: the HTTP listener and who may write through the API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerSection {
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub operator_tokens: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: Option<String>,
+    pub write_behind: Option<String>,
+    pub retention: Option<String>,
+}
+
+/// `[probing]`: the fleet-wide probe defaults plus fleet-only knobs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbing {
+    pub interval: Option<String>,
+    pub retry_interval: Option<String>,
+    pub failure_threshold: Option<i64>,
+    pub recovery_threshold: Option<i64>,
+    pub timeout: Option<String>,
+    pub expect_status: Option<Vec<i64>>,
+    pub max_concurrency: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    #[serde(default)]
+    pub servers: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCases {
+    pub ack_timeout: Option<String>,
+    pub update_interval: Option<String>,
+    pub reopen_window: Option<String>,
+    pub auto_resolve: Option<bool>,
+    #[serde(default)]
+    pub feed: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGuard {
+    #[serde(default)]
+    pub canaries: Vec<String>,
+    pub max_failing_fraction: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifications {
+    pub max_retry_delay: Option<String>,
+    pub give_up_after: Option<String>,
+}
+
+/// `[[channels]]`: one struct for every type; `validate.rs` refuses keys the type does not use.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: Option<String>,
+    pub secret: Option<String>,
+    pub routing_key: Option<String>,
+    pub smtp_url: Option<String>,
+    pub from: Option<String>,
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    pub api_base: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPerson {
+    pub id: String,
+    /// Defaults to the id.
+    pub name: Option<String>,
+    pub role: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub channels: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub role: String,
+    pub rotation: String,
+    pub start: RawTime,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEscalation {
+    /// Defaults to `0s` for the first level and `[cases] ack_timeout` for later ones.
+    pub after: Option<String>,
+    pub page: Vec<String>,
+    pub call_customer: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomer {
+    pub id: String,
+    /// Defaults to the id.
+    pub name: Option<String>,
+    pub status_token: Option<String>,
+    #[serde(default)]
+    pub contacts: Vec<RawContact>,
+    #[serde(default)]
+    pub services: Vec<RawService>,
+    pub interval: Option<String>,
+    pub retry_interval: Option<String>,
+    pub failure_threshold: Option<i64>,
+    pub recovery_threshold: Option<i64>,
+    pub timeout: Option<String>,
+    pub expect_status: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContact {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub channels: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub id: String,
+    /// Defaults to the id.
+    pub name: Option<String>,
+    #[serde(default)]
+    pub servers: Vec<RawServer>,
+    pub interval: Option<String>,
+    pub retry_interval: Option<String>,
+    pub failure_threshold: Option<i64>,
+    pub recovery_threshold: Option<i64>,
+    pub timeout: Option<String>,
+    pub expect_status: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub id: String,
+    pub target: String,
+    /// `primary` (default) or `secondary`.
+    pub role: Option<String>,
+    pub interval: Option<String>,
+    pub retry_interval: Option<String>,
+    pub failure_threshold: Option<i64>,
+    pub recovery_threshold: Option<i64>,
+    pub timeout: Option<String>,
+    pub expect_status: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    pub customer: Option<String>,
+    pub server: Option<String>,
+    pub start: RawTime,
+    pub end: RawTime,
+    pub reason: Option<String>,
+}
+
+/// A point in time as written: a quoted RFC 3339 string (as in PRODUCT.md) or a bare TOML
+/// datetime (`start = 2026-12-01T02:00:00Z`), which operators write just as naturally.
+/// Kept as a [`toml::Value`] so the validator reports a wrong type with the key path.
+pub type RawTime = toml::Value;
+
+/// The probing keys that `[probing]`, a customer, a service and a server may all set.
+/// Borrowed from whichever level wrote them, so the validator treats the levels alike.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides<'a> {
+    pub interval: Option<&'a str>,
+    pub retry_interval: Option<&'a str>,
+    pub failure_threshold: Option<i64>,
+    pub recovery_threshold: Option<i64>,
+    pub timeout: Option<&'a str>,
+    pub expect_status: Option<&'a [i64]>,
+}
+
+/// The four levels spell the override keys out (serde's `flatten` would break both
+/// `deny_unknown_fields` and the error paths); this gives them one view.
+macro_rules! overrides_view {
+    ($($ty:ty),*) => {$(
+        impl $ty {
+            pub fn overrides(&self) -> Overrides<'_> {
+                Overrides {
+                    interval: self.interval.as_deref(),
+                    retry_interval: self.retry_interval.as_deref(),
+                    failure_threshold: self.failure_threshold,
+                    recovery_threshold: self.recovery_threshold,
+                    timeout: self.timeout.as_deref(),
+                    expect_status: self.expect_status.as_deref(),
+                }
+            }
+        }
+    )*};
+}
+
+overrides_view!(RawProbing, RawCustomer, RawService, RawServer);
+
+/// Parse the file's text into its raw shape.
+///
+/// A shape error (unknown key, wrong type, missing key) is reported at its key path, e.g.
+/// `customers[1].services[0].servers[0].tagret`, with serde's message. A TOML syntax error has
+/// no key path, so it is reported at its line and column instead.
+pub fn parse(text: &str) -> Result<RawConfig, ConfigError> {
+    serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|err| {
+        let key_path = err.path().to_string();
+        let inner = err.into_inner();
+        let msg = inner.message().trim().to_string();
+        let path = if key_path == "." || key_path.is_empty() {
+            inner.span().map_or_else(|| "(file)".to_string(), |span| line_and_column(text, span.start))
+        } else {
+            key_path
+        };
+        ConfigError { path, msg }
+    })
+}
+
+/// `line L, column C` (both 1-based) of a byte offset, for errors that have no key path.
+fn line_and_column(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}")
+}

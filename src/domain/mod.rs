@@ -1,0 +1,8 @@
+//! Plain domain types shared by every layer: no I/O here, only parsing and display.
+//! Each type is parsed once at the edge (config, API) so the rest of the code can trust it.
+
+pub mod state;
+pub mod target;
+
+pub use state::ServerState;
+pub use target::{ProbeKind, Target, TargetError};

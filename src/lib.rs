@@ -1,0 +1,31 @@
+//! firstwatch: a proactive server health monitor.
+//!
+//! ```text
+//! config::load ──► App::build ──► spawns: scheduler, writer, web (axum)
+//!
+//! scheduler ──(server due)──► probe ──ProbeResult──► tracker ──Transition──► (cases, later)
+//!   due-queue + jitter          bounded: timeout,      counts per server,
+//!   + concurrency cap           body size, redirects   persisted by store (write-behind)
+//!   ▲
+//!   └──── plan::next_due(result): interval or retry_interval
+//! web GET ──► store read models;  /metrics ──► Metrics registry
+//! ```
+
+pub mod config;
+pub mod domain;
+pub mod probe;
+pub mod clock;
+pub mod fleet;
+pub mod maintenance;
+pub mod metrics;
+pub mod scheduler;
+pub mod shutdown;
+pub mod store;
+pub mod tracker;
+pub mod app;
+pub mod web;
+pub mod bench;
+pub mod cli;
+pub mod commands;
+pub mod demo;
+pub mod sim;

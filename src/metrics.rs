@@ -1,0 +1,140 @@
+//! The Prometheus metrics of PRODUCT.md section 7, on a registry of our own (no globals).
+//! Every family is registered at start with a zero series for each known label value, so a
+//! scrape before the first probe already shows every name.
+
+use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+use crate::config::Config;
+use crate::domain::{ProbeKind, ServerState};
+
+/// Outcomes of a notification attempt, the `outcome` label of `notifications_total`.
+pub const NOTIFICATION_OUTCOMES: [&str; 3] = ["delivered", "retried", "dead_letter"];
+pub const SEVERITIES: [&str; 3] = ["1", "2", "3"];
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub probes_total: IntCounterVec,
+    pub probe_duration_seconds: HistogramVec,
+    pub servers: IntGaugeVec,
+    pub cases_open: IntGaugeVec,
+    pub cases_opened_total: IntCounterVec,
+    pub pages_total: IntCounterVec,
+    pub escalations_total: IntCounter,
+    pub customer_updates_total: IntCounter,
+    pub notifications_total: IntCounterVec,
+    pub notification_dead_letters_total: IntCounter,
+    pub scheduler_lag_seconds: Histogram,
+    pub sla_breaches_total: IntCounterVec,
+    pub monitor_degraded: IntGauge,
+}
+
+/// Registering a well-formed, uniquely named metric on a fresh registry cannot fail; a failure
+/// here is a programming error caught by the first test that builds `Metrics`.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: prometheus::Result<M>) -> M {
+    #[allow(clippy::expect_used)]
+    let metric = metric.expect("metric definitions are static and valid");
+    #[allow(clippy::expect_used)]
+    registry.register(Box::new(metric.clone())).expect("metric names are unique");
+    metric
+}
+
+impl Metrics {
+    pub fn new(config: &Config) -> Metrics {
+        let registry = Registry::new_custom(Some("firstwatch".to_string()), None)
+            .unwrap_or_else(|_| Registry::new());
+        let r = &registry;
+        let probes_total = registered(
+            r,
+            IntCounterVec::new(Opts::new("probes_total", "Status requests sent, by probe kind and result."), &["kind", "result"]),
+        );
+        let probe_duration_seconds = registered(
+            r,
+            HistogramVec::new(
+                HistogramOpts::new("probe_duration_seconds", "How long status requests took, in seconds.")
+                    .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+                &["kind"],
+            ),
+        );
+        let servers = registered(r, IntGaugeVec::new(Opts::new("servers", "Monitored servers by current state."), &["state"]));
+        let cases_open = registered(r, IntGaugeVec::new(Opts::new("cases_open", "Cases not yet resolved, by severity."), &["severity"]));
+        let cases_opened_total =
+            registered(r, IntCounterVec::new(Opts::new("cases_opened_total", "Cases opened, by severity."), &["severity"]));
+        let pages_total = registered(r, IntCounterVec::new(Opts::new("pages_total", "Pages sent, by the role paged."), &["role"]));
+        let escalations_total =
+            registered(r, IntCounter::new("escalations_total", "Escalation levels fired because nobody acknowledged."));
+        let customer_updates_total =
+            registered(r, IntCounter::new("customer_updates_total", "Status updates sent to customers about open cases."));
+        let notifications_total = registered(
+            r,
+            IntCounterVec::new(Opts::new("notifications_total", "Notification delivery attempts, by channel and outcome."), &["channel", "outcome"]),
+        );
+        let notification_dead_letters_total = registered(
+            r,
+            IntCounter::new("notification_dead_letters_total", "Notifications given up on after the retry budget."),
+        );
+        let scheduler_lag_seconds = registered(
+            r,
+            Histogram::with_opts(
+                HistogramOpts::new("scheduler_lag_seconds", "How late a status request left versus its plan, in seconds.")
+                    .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            ),
+        );
+        let sla_breaches_total = registered(
+            r,
+            IntCounterVec::new(Opts::new("sla_breaches_total", "Response-time targets missed, by severity."), &["severity"]),
+        );
+        let monitor_degraded = registered(
+            r,
+            IntGauge::new("monitor_degraded", "1 while the monitor's own network looks broken and no cases are opened."),
+        );
+
+        for kind in ProbeKind::ALL {
+            for result in ["success", "failure"] {
+                probes_total.with_label_values(&[kind.as_str(), result]);
+            }
+            probe_duration_seconds.with_label_values(&[kind.as_str()]);
+        }
+        for state in ServerState::ALL {
+            servers.with_label_values(&[state.as_str()]);
+        }
+        for severity in SEVERITIES {
+            cases_open.with_label_values(&[severity]);
+            cases_opened_total.with_label_values(&[severity]);
+            sla_breaches_total.with_label_values(&[severity]);
+        }
+        for person in &config.people {
+            pages_total.with_label_values(&[person.role.as_str()]);
+        }
+        for channel in &config.channels {
+            for outcome in NOTIFICATION_OUTCOMES {
+                notifications_total.with_label_values(&[channel.id.as_str(), outcome]);
+            }
+        }
+
+        Metrics {
+            registry,
+            probes_total,
+            probe_duration_seconds,
+            servers,
+            cases_open,
+            cases_opened_total,
+            pages_total,
+            escalations_total,
+            customer_updates_total,
+            notifications_total,
+            notification_dead_letters_total,
+            scheduler_lag_seconds,
+            sla_breaches_total,
+            monitor_degraded,
+        }
+    }
+
+    /// The Prometheus text exposition of every family.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::error!(%error, "cannot encode metrics");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

@@ -1,0 +1,346 @@
+//! The due-queue loop: sends each server's status request when `plan` says it is due, under a
+//! global concurrency cap, feeds results to the tracker, and hands what changed to the
+//! write-behind writer. A slow or hung target only occupies its own task (every request is
+//! bounded by its timeout), so it never delays the others.
+//!
+//! `firstwatch_scheduler_lag_seconds` measures, for every request, how long after its planned
+//! time it actually started (spawn and runtime delay included).
+//!
+//! Time: planning runs on `tokio::time::Instant`, mapped to Unix ms through an anchor taken at
+//! start, so tests can pause and advance time and the slots stay consistent.
+
+pub mod plan;
+pub mod writer;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::{Histogram, IntCounter};
+use tokio::sync::{broadcast, mpsc, RwLock};
+use tokio::task::{Id, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::domain::{ProbeKind, ServerState};
+use crate::fleet::Fleet;
+use crate::maintenance::Windows;
+use crate::metrics::Metrics;
+use crate::probe::{Limits, ProbeResult, Prober};
+use crate::store::{Batch, FailureRow, RollupDelta, StateChangeRow};
+use crate::tracker::{self, Observation, Thresholds, Transition};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Something worth telling other parts about: a state change, a threshold reached, a recovery.
+#[derive(Debug, Clone)]
+pub struct FleetEvent {
+    /// Index into `Fleet::entries`.
+    pub server: usize,
+    pub transition: Transition,
+    /// Unix ms of the request that caused it.
+    pub at: i64,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+}
+
+/// What a finished probe task hands back.
+struct Completed {
+    started_ms: i64,
+    result: ProbeResult,
+}
+
+/// Results gathered since the last flush, turned into a [`Batch`] at flush time.
+#[derive(Default)]
+struct Pending {
+    dirty: Vec<usize>,
+    is_dirty: Vec<bool>,
+    changes: Vec<StateChangeRow>,
+    failures: Vec<FailureRow>,
+    rollups: HashMap<(usize, i64), RollupDelta>,
+}
+
+pub struct Scheduler {
+    fleet: Arc<Fleet>,
+    prober: Prober,
+    metrics: Arc<Metrics>,
+    windows: Arc<RwLock<Windows>>,
+    events: broadcast::Sender<FleetEvent>,
+    writer: mpsc::Sender<Batch>,
+    write_behind: Duration,
+    max_in_flight: usize,
+    queue: BinaryHeap<Reverse<(Instant, usize)>>,
+    in_flight: JoinSet<Completed>,
+    /// Which server each running task probes, and when it was planned.
+    tasks: HashMap<Id, (usize, Instant)>,
+    pending: Pending,
+    /// The instant and Unix ms taken together at start: converts between the two.
+    anchor: (Instant, i64),
+    /// `probes_total` children per kind, resolved once: `[success, failure]`.
+    probe_counters: HashMap<ProbeKind, [IntCounter; 2]>,
+    probe_durations: HashMap<ProbeKind, Histogram>,
+}
+
+/// What the scheduler needs from the rest of the app.
+pub struct Parts {
+    pub fleet: Arc<Fleet>,
+    pub prober: Prober,
+    pub metrics: Arc<Metrics>,
+    pub windows: Arc<RwLock<Windows>>,
+    pub clock: Arc<dyn Clock>,
+    pub events: broadcast::Sender<FleetEvent>,
+    pub writer: mpsc::Sender<Batch>,
+    pub write_behind: Duration,
+    pub max_in_flight: usize,
+}
+
+impl Scheduler {
+    /// Plan every server's first request from its restored status.
+    pub fn new(parts: Parts) -> Scheduler {
+        let anchor = (Instant::now(), parts.clock.now_ms());
+        let fleet = parts.fleet;
+        for entry in fleet.entries() {
+            parts.metrics.servers.with_label_values(&[entry.status().state.as_str()]).inc();
+        }
+        let probe_counters = ProbeKind::ALL
+            .into_iter()
+            .map(|k| {
+                let c = |r| parts.metrics.probes_total.with_label_values(&[k.as_str(), r]);
+                (k, [c("success"), c("failure")])
+            })
+            .collect();
+        let probe_durations =
+            ProbeKind::ALL.into_iter().map(|k| (k, parts.metrics.probe_duration_seconds.with_label_values(&[k.as_str()]))).collect();
+        let n = fleet.len();
+        let mut scheduler = Scheduler {
+            fleet,
+            prober: parts.prober,
+            metrics: parts.metrics,
+            windows: parts.windows,
+            events: parts.events,
+            writer: parts.writer,
+            write_behind: parts.write_behind,
+            max_in_flight: parts.max_in_flight.max(1),
+            queue: BinaryHeap::with_capacity(n),
+            in_flight: JoinSet::new(),
+            tasks: HashMap::new(),
+            pending: Pending { is_dirty: vec![false; n], ..Pending::default() },
+            anchor,
+            probe_counters,
+            probe_durations,
+        };
+        let now = scheduler.now_ms();
+        for (idx, entry) in scheduler.fleet.entries().iter().enumerate() {
+            let due = plan::first_due(&entry.id, &entry.status(), &entry.settings, now);
+            let at = scheduler.instant_of(due);
+            scheduler.queue.push(Reverse((at, idx)));
+        }
+        scheduler
+    }
+
+    fn now_ms(&self) -> i64 {
+        let (instant, ms) = self.anchor;
+        ms + i64::try_from(instant.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn instant_of(&self, ms: i64) -> Instant {
+        let (instant, anchor_ms) = self.anchor;
+        instant + Duration::from_millis(u64::try_from(ms - anchor_ms).unwrap_or(0))
+    }
+
+    /// Run until `shutdown`, then flush what is pending. Requests in flight are abandoned:
+    /// their results were never counted, so nothing is counted twice after a restart.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut flush = tokio::time::interval(self.write_behind);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                _ = flush.tick() => self.flush().await,
+                () = self.step() => {}
+            }
+        }
+        self.in_flight.abort_all();
+        self.flush().await;
+    }
+
+    /// One step of the loop: start every due request (as far as the cap allows) or take in
+    /// one finished result, whichever comes first. Tests drive the scheduler with this.
+    pub async fn step(&mut self) {
+        let next_due = self.queue.peek().map(|Reverse((at, _))| *at);
+        let room = self.in_flight.len() < self.max_in_flight;
+        tokio::select! {
+            Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
+                match joined {
+                    Ok((id, done)) => {
+                        if let Some((idx, _)) = self.tasks.remove(&id) {
+                            self.complete(idx, done).await;
+                        }
+                    }
+                    Err(error) => {
+                        // A probe task panicked or was cancelled: reschedule the server so it is
+                        // never silently dropped from monitoring.
+                        if let Some((idx, planned)) = self.tasks.remove(&error.id()) {
+                            tracing::error!(server = %self.fleet.entries()[idx].id, %error, "probe task failed");
+                            let retry = planned + self.fleet.entries()[idx].settings.retry_interval;
+                            self.queue.push(Reverse((retry.max(Instant::now()), idx)));
+                        }
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(next_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))), if room && next_due.is_some() => {
+                self.launch_due();
+            }
+            else => std::future::pending::<()>().await,
+        }
+    }
+
+    fn launch_due(&mut self) {
+        let now = Instant::now();
+        while self.in_flight.len() < self.max_in_flight {
+            match self.queue.peek() {
+                Some(Reverse((at, _))) if *at <= now => {}
+                _ => break,
+            }
+            let Some(Reverse((planned, idx))) = self.queue.pop() else { break };
+            let entry = &self.fleet.entries()[idx];
+            let target = entry.target.clone();
+            let limits = Limits { timeout: entry.settings.timeout, expect_status: entry.settings.expect_status.clone() };
+            let prober = self.prober.clone();
+            let lag = self.metrics.scheduler_lag_seconds.clone();
+            let (anchor_instant, anchor_ms) = self.anchor;
+            let handle = self.in_flight.spawn(async move {
+                let started = Instant::now();
+                lag.observe(started.saturating_duration_since(planned).as_secs_f64());
+                let started_ms = anchor_ms + i64::try_from((started - anchor_instant).as_millis()).unwrap_or(0);
+                let result = prober.probe(&target, &limits).await;
+                Completed { started_ms, result }
+            });
+            self.tasks.insert(handle.id(), (idx, planned));
+        }
+    }
+
+    async fn complete(&mut self, idx: usize, done: Completed) {
+        let fleet = self.fleet.clone();
+        let entry = &fleet.entries()[idx];
+        let Completed { started_ms, result } = done;
+        let kind = result.kind;
+        let ok = result.is_success();
+        if let Some(counters) = self.probe_counters.get(&kind) {
+            counters[usize::from(!ok)].inc();
+        }
+        if let Some(histogram) = self.probe_durations.get(&kind) {
+            histogram.observe(result.duration.as_secs_f64());
+        }
+        let error = result.outcome.as_ref().err().map(|e| e.to_string());
+        let in_maintenance = self.windows.read().await.covers(&entry.customer, &entry.id, started_ms);
+        let thresholds =
+            Thresholds { failure: entry.settings.failure_threshold, recovery: entry.settings.recovery_threshold };
+        let obs = Observation { error: error.as_deref(), at: started_ms, in_maintenance };
+        let (transition, next, failures) = entry.update(|status| {
+            let transition = tracker::apply(status, obs, thresholds);
+            (transition, plan::next_due(&entry.id, status, &entry.settings, started_ms), status.consecutive_failures)
+        });
+        let at = self.instant_of(next);
+        self.queue.push(Reverse((at, idx)));
+
+        let duration_ms = i64::try_from(result.duration.as_millis()).unwrap_or(i64::MAX);
+        self.record(idx, started_ms, duration_ms, error.as_ref());
+        if transition.state_changed() {
+            self.metrics.servers.with_label_values(&[transition.from.as_str()]).dec();
+            self.metrics.servers.with_label_values(&[transition.to.as_str()]).inc();
+            self.pending.changes.push(StateChangeRow {
+                server_id: entry.id.clone(),
+                at: started_ms,
+                from: transition.from,
+                to: transition.to,
+                consecutive_failures: i64::from(failures),
+                error: error.clone(),
+            });
+            log_transition(&entry.id, &transition, error.as_deref());
+        }
+        if transition.state_changed() || transition.threshold_reached || transition.recovered {
+            let _ = self.events.send(FleetEvent {
+                server: idx,
+                transition,
+                at: started_ms,
+                consecutive_failures: failures,
+                last_error: error,
+            });
+        }
+        if transition.threshold_reached {
+            // A decision will be taken on this count: make it durable now, not a window later.
+            self.flush().await;
+        }
+    }
+
+    fn record(&mut self, idx: usize, started_ms: i64, duration_ms: i64, error: Option<&String>) {
+        let p = &mut self.pending;
+        if !p.is_dirty[idx] {
+            p.is_dirty[idx] = true;
+            p.dirty.push(idx);
+        }
+        let hour = started_ms - started_ms.rem_euclid(HOUR_MS);
+        let rollup = p.rollups.entry((idx, hour)).or_default();
+        rollup.hour = hour;
+        rollup.probes += 1;
+        rollup.latency_sum_ms += duration_ms;
+        rollup.latency_max_ms = rollup.latency_max_ms.max(duration_ms);
+        if let Some(error) = error {
+            rollup.failures += 1;
+            p.failures.push(FailureRow {
+                server_id: self.fleet.entries()[idx].id.clone(),
+                at: started_ms,
+                error: error.clone(),
+                duration_ms,
+            });
+        }
+    }
+
+    /// Hand everything gathered since the last flush to the writer.
+    async fn flush(&mut self) {
+        let p = &mut self.pending;
+        if p.dirty.is_empty() && p.changes.is_empty() {
+            return;
+        }
+        let entries = self.fleet.entries();
+        let statuses = p
+            .dirty
+            .drain(..)
+            .map(|idx| {
+                p.is_dirty[idx] = false;
+                entries[idx].stored()
+            })
+            .collect();
+        let rollups = p
+            .rollups
+            .drain()
+            .map(|((idx, _), mut delta)| {
+                delta.server_id = entries[idx].id.clone();
+                delta
+            })
+            .collect();
+        let batch = Batch {
+            statuses,
+            changes: std::mem::take(&mut p.changes),
+            failures: std::mem::take(&mut p.failures),
+            rollups,
+        };
+        if self.writer.send(batch).await.is_err() {
+            tracing::error!("the result writer has stopped; results are no longer persisted");
+        }
+    }
+}
+
+fn log_transition(server: &str, t: &Transition, error: Option<&str>) {
+    match t.to {
+        ServerState::Down => tracing::warn!(%server, from = %t.from, error = error.unwrap_or(""), "server down"),
+        ServerState::Failing if t.from != ServerState::Down => {
+            tracing::info!(%server, error = error.unwrap_or(""), "server failing")
+        }
+        _ => tracing::info!(%server, from = %t.from, to = %t.to, "server state changed"),
+    }
+}

@@ -1,0 +1,87 @@
+//! What differs between SQLite and PostgreSQL: URL handling, first-connection set-up,
+//! per-connection settings, pool size and migrations. Statements themselves are shared.
+
+use sqlx::AnyConnection;
+use sqlx::migrate::Migrator;
+use sqlx::{Connection, Executor};
+
+use super::StoreError;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// SQLite: create the folder and ask for the file to be created. PostgreSQL: as given.
+    pub(super) fn prepare(self, url: &str) -> Result<String, StoreError> {
+        if self == Backend::Postgres {
+            return Ok(url.to_string());
+        }
+        let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if path.is_empty() || path == ":memory:" {
+            return Ok(url.to_string());
+        }
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
+        }
+        let query = if query.is_empty() { "mode=rwc".to_string() } else { query.to_string() };
+        Ok(format!("sqlite://{path}?{query}"))
+    }
+
+    /// Run once on a single connection before the pool opens: settings that need an exclusive
+    /// lock (SQLite's WAL switch) and the migrations.
+    pub(super) async fn initialise(self, url: &str) -> Result<(), StoreError> {
+        let mut conn = AnyConnection::connect(url).await.map_err(StoreError::Connect)?;
+        let migrator = match self {
+            Backend::Sqlite => {
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                &SQLITE_MIGRATIONS
+            }
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&mut conn).await?;
+        conn.close().await?;
+        Ok(())
+    }
+
+    /// Per-connection settings. SQLite in WAL mode with `synchronous = NORMAL` survives a
+    /// process kill without losing a committed transaction (only a power loss can).
+    pub(super) async fn configure(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        if self == Backend::Sqlite {
+            conn.execute("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000").await?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn max_connections(self) -> u32 {
+        match self {
+            // One writer at a time anyway; a few readers for the web pages.
+            Backend::Sqlite => 4,
+            Backend::Postgres => 10,
+        }
+    }
+}

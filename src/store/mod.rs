@@ -1,0 +1,75 @@
+//! The only place that knows SQL. One `Store` over sqlx's `Any` driver serves SQLite and
+//! PostgreSQL with the same statements: both accept `$N` parameters, `ON CONFLICT … DO UPDATE`
+//! and `excluded.`; times are stored as Unix milliseconds (`BIGINT`) so no date type differs.
+//! What does differ between the backends (DDL, connection set-up, row locking) is kept in
+//! `dialect.rs`; migrations live in `migrations/sqlite` and `migrations/postgres` with the same
+//! version numbers. Nothing outside this module names a pool type or writes SQL.
+
+mod dialect;
+mod tracking;
+
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+
+pub use dialect::Backend;
+pub use tracking::{Batch, FailureRow, RollupDelta, StateChangeRow, StoredStatus};
+
+/// Why the database refused or failed; the message names what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database url (use sqlite://path or postgres://…)")]
+    UnsupportedUrl,
+    #[error("cannot create the database folder {path}: {source}")]
+    CreateDir { path: String, source: std::io::Error },
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// A connection pool plus the backend it talks to. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connect by URL scheme, create the SQLite file and its folders if needed, and apply
+    /// pending migrations, so a first start on an empty machine just works.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = backend.prepare(url)?;
+        backend.initialise(&url).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(backend.max_connections())
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| Box::pin(async move { backend.configure(conn).await }))
+            .connect(&url)
+            .await
+            .map_err(StoreError::Connect)?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A cheap round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Close every connection, waiting for queries in flight.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,357 @@
+//! Per-server tracking rows: the status that survives restarts, state changes, failures and
+//! hourly roll-ups. Writes arrive as one [`Batch`] per write-behind window and land in a single
+//! transaction with multi-row statements, so persisting 1,000 results a second stays cheap.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::domain::ServerState;
+
+/// Rows per multi-row statement; well under SQLite's and PostgreSQL's parameter limits.
+const CHUNK: usize = 200;
+
+/// A server's tracking as persisted. `seq` counts the results applied; a row is only
+/// overwritten by a newer `seq`, so a late or retried batch can never move a count backwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredStatus {
+    pub server_id: String,
+    pub state: ServerState,
+    pub consecutive_failures: i64,
+    pub consecutive_successes: i64,
+    pub confirmed_down: bool,
+    pub last_error: Option<String>,
+    pub last_probe_at: Option<i64>,
+    pub state_since: i64,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateChangeRow {
+    pub server_id: String,
+    pub at: i64,
+    pub from: ServerState,
+    pub to: ServerState,
+    pub consecutive_failures: i64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureRow {
+    pub server_id: String,
+    pub at: i64,
+    pub error: String,
+    pub duration_ms: i64,
+}
+
+/// Counts to add to one server's roll-up for one hour.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RollupDelta {
+    pub server_id: String,
+    /// Unix milliseconds of the hour's start.
+    pub hour: i64,
+    pub probes: i64,
+    pub failures: i64,
+    pub latency_sum_ms: i64,
+    pub latency_max_ms: i64,
+}
+
+/// Everything one write-behind window produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    pub statuses: Vec<StoredStatus>,
+    pub changes: Vec<StateChangeRow>,
+    pub failures: Vec<FailureRow>,
+    pub rollups: Vec<RollupDelta>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.statuses.is_empty() && self.changes.is_empty() && self.failures.is_empty() && self.rollups.is_empty()
+    }
+
+    /// Fold a later batch into this one (used when a write failed and is retried), keeping one
+    /// status per server (the newest) and one roll-up per server and hour.
+    pub fn merge(&mut self, later: Batch) {
+        let mut statuses: HashMap<String, StoredStatus> =
+            self.statuses.drain(..).map(|s| (s.server_id.clone(), s)).collect();
+        for status in later.statuses {
+            match statuses.get(&status.server_id) {
+                Some(existing) if existing.seq >= status.seq => {}
+                _ => {
+                    statuses.insert(status.server_id.clone(), status);
+                }
+            }
+        }
+        self.statuses = statuses.into_values().collect();
+        self.changes.extend(later.changes);
+        self.failures.extend(later.failures);
+        let mut rollups: HashMap<(String, i64), RollupDelta> =
+            self.rollups.drain(..).map(|r| ((r.server_id.clone(), r.hour), r)).collect();
+        for delta in later.rollups {
+            let entry = rollups.entry((delta.server_id.clone(), delta.hour)).or_default();
+            entry.server_id = delta.server_id;
+            entry.hour = delta.hour;
+            entry.probes += delta.probes;
+            entry.failures += delta.failures;
+            entry.latency_sum_ms += delta.latency_sum_ms;
+            entry.latency_max_ms = entry.latency_max_ms.max(delta.latency_max_ms);
+        }
+        self.rollups = rollups.into_values().collect();
+    }
+}
+
+/// `INSERT INTO table (cols) VALUES ($1,…),(…)` for `rows` rows of `cols.len()` columns.
+fn multi_row_insert(table: &str, cols: &[&str], rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
+    let mut n = 0;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..cols.len() {
+            n += 1;
+            let _ = write!(sql, "{}${n}", if col == 0 { "" } else { ", " });
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+const STATUS_COLS: [&str; 9] = [
+    "server_id",
+    "state",
+    "consecutive_failures",
+    "consecutive_successes",
+    "confirmed_down",
+    "last_error",
+    "last_probe_at",
+    "state_since",
+    "seq",
+];
+
+impl Store {
+    /// Write one window's results in one transaction.
+    pub async fn save_batch(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in batch.statuses.chunks(CHUNK) {
+            let mut sql = multi_row_insert("server_status", &STATUS_COLS, chunk.len());
+            sql.push_str(
+                " ON CONFLICT (server_id) DO UPDATE SET state = excluded.state, \
+                 consecutive_failures = excluded.consecutive_failures, \
+                 consecutive_successes = excluded.consecutive_successes, \
+                 confirmed_down = excluded.confirmed_down, last_error = excluded.last_error, \
+                 last_probe_at = excluded.last_probe_at, state_since = excluded.state_since, \
+                 seq = excluded.seq WHERE excluded.seq > server_status.seq",
+            );
+            let mut query = sqlx::query(&sql);
+            for s in chunk {
+                query = query
+                    .bind(s.server_id.as_str())
+                    .bind(s.state.as_str())
+                    .bind(s.consecutive_failures)
+                    .bind(s.consecutive_successes)
+                    .bind(i64::from(s.confirmed_down))
+                    .bind(s.last_error.as_deref())
+                    .bind(s.last_probe_at)
+                    .bind(s.state_since)
+                    .bind(s.seq);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in batch.changes.chunks(CHUNK) {
+            let cols = ["server_id", "at", "from_state", "to_state", "consecutive_failures", "error"];
+            let sql = multi_row_insert("state_changes", &cols, chunk.len());
+            let mut query = sqlx::query(&sql);
+            for c in chunk {
+                query = query
+                    .bind(c.server_id.as_str())
+                    .bind(c.at)
+                    .bind(c.from.as_str())
+                    .bind(c.to.as_str())
+                    .bind(c.consecutive_failures)
+                    .bind(c.error.as_deref());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in batch.failures.chunks(CHUNK) {
+            let cols = ["server_id", "at", "error", "duration_ms"];
+            let sql = multi_row_insert("probe_failures", &cols, chunk.len());
+            let mut query = sqlx::query(&sql);
+            for f in chunk {
+                query = query.bind(f.server_id.as_str()).bind(f.at).bind(f.error.as_str()).bind(f.duration_ms);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in batch.rollups.chunks(CHUNK) {
+            let cols = ["server_id", "hour", "probes", "failures", "latency_sum_ms", "latency_max_ms"];
+            let mut sql = multi_row_insert("probe_rollups", &cols, chunk.len());
+            sql.push_str(
+                " ON CONFLICT (server_id, hour) DO UPDATE SET \
+                 probes = probe_rollups.probes + excluded.probes, \
+                 failures = probe_rollups.failures + excluded.failures, \
+                 latency_sum_ms = probe_rollups.latency_sum_ms + excluded.latency_sum_ms, \
+                 latency_max_ms = CASE WHEN excluded.latency_max_ms > probe_rollups.latency_max_ms \
+                 THEN excluded.latency_max_ms ELSE probe_rollups.latency_max_ms END",
+            );
+            let mut query = sqlx::query(&sql);
+            for r in chunk {
+                query = query
+                    .bind(r.server_id.as_str())
+                    .bind(r.hour)
+                    .bind(r.probes)
+                    .bind(r.failures)
+                    .bind(r.latency_sum_ms)
+                    .bind(r.latency_max_ms);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every persisted server status, to continue counting after a restart.
+    pub async fn load_statuses(&self) -> Result<Vec<StoredStatus>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {} FROM server_status", STATUS_COLS.join(", ")))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get("state")?;
+                Ok(StoredStatus {
+                    server_id: row.try_get("server_id")?,
+                    state: state.parse().map_err(StoreError::Corrupt)?,
+                    consecutive_failures: row.try_get("consecutive_failures")?,
+                    consecutive_successes: row.try_get("consecutive_successes")?,
+                    confirmed_down: row.try_get::<i64, _>("confirmed_down")? != 0,
+                    last_error: row.try_get("last_error")?,
+                    last_probe_at: row.try_get("last_probe_at")?,
+                    state_since: row.try_get("state_since")?,
+                    seq: row.try_get("seq")?,
+                })
+            })
+            .collect()
+    }
+
+    /// State changes of one server, newest first.
+    pub async fn state_changes(&self, server_id: &str, limit: i64) -> Result<Vec<StateChangeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT server_id, at, from_state, to_state, consecutive_failures, error FROM state_changes \
+             WHERE server_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(server_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let from: String = row.try_get("from_state")?;
+                let to: String = row.try_get("to_state")?;
+                Ok(StateChangeRow {
+                    server_id: row.try_get("server_id")?,
+                    at: row.try_get("at")?,
+                    from: from.parse().map_err(StoreError::Corrupt)?,
+                    to: to.parse().map_err(StoreError::Corrupt)?,
+                    consecutive_failures: row.try_get("consecutive_failures")?,
+                    error: row.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Hourly roll-ups of one server from `since_hour` on, oldest first.
+    pub async fn rollups(&self, server_id: &str, since_hour: i64) -> Result<Vec<RollupDelta>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT server_id, hour, probes, failures, latency_sum_ms, latency_max_ms FROM probe_rollups \
+             WHERE server_id = $1 AND hour >= $2 ORDER BY hour",
+        )
+        .bind(server_id)
+        .bind(since_hour)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RollupDelta {
+                    server_id: row.try_get("server_id")?,
+                    hour: row.try_get("hour")?,
+                    probes: row.try_get("probes")?,
+                    failures: row.try_get("failures")?,
+                    latency_sum_ms: row.try_get("latency_sum_ms")?,
+                    latency_max_ms: row.try_get("latency_max_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Failure rows of one server, newest first.
+    pub async fn failures(&self, server_id: &str, limit: i64) -> Result<Vec<FailureRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT server_id, at, error, duration_ms FROM probe_failures WHERE server_id = $1 \
+             ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(server_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FailureRow {
+                    server_id: row.try_get("server_id")?,
+                    at: row.try_get("at")?,
+                    error: row.try_get("error")?,
+                    duration_ms: row.try_get("duration_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Drop history older than `before` (Unix ms): failures, state changes and roll-ups.
+    /// Returns how many rows went.
+    pub async fn prune_history(&self, before: i64) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for sql in [
+            "DELETE FROM probe_failures WHERE at < $1",
+            "DELETE FROM state_changes WHERE at < $1",
+            "DELETE FROM probe_rollups WHERE hour < $1",
+        ] {
+            removed += sqlx::query(sql).bind(before).execute(&self.pool).await?.rows_affected();
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_row_insert_numbers_every_parameter() {
+        assert_eq!(
+            multi_row_insert("t", &["a", "b"], 2),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
+    }
+
+    #[test]
+    fn merge_keeps_the_newest_status_and_sums_rollups() {
+        let status = |seq| StoredStatus {
+            server_id: "s".into(),
+            state: ServerState::Failing,
+            consecutive_failures: seq,
+            consecutive_successes: 0,
+            confirmed_down: false,
+            last_error: None,
+            last_probe_at: None,
+            state_since: 0,
+            seq,
+        };
+        let rollup = |probes| RollupDelta { server_id: "s".into(), hour: 0, probes, latency_max_ms: probes, ..Default::default() };
+        let mut first = Batch { statuses: vec![status(2)], rollups: vec![rollup(1)], ..Default::default() };
+        first.merge(Batch { statuses: vec![status(3)], rollups: vec![rollup(4)], ..Default::default() });
+        assert_eq!(first.statuses, vec![status(3)]);
+        assert_eq!(first.rollups[0].probes, 5);
+        assert_eq!(first.rollups[0].latency_max_ms, 4);
+        first.merge(Batch { statuses: vec![status(1)], ..Default::default() });
+        assert_eq!(first.statuses, vec![status(3)], "an older status never replaces a newer one");
+    }
+}

@@ -1,0 +1,3 @@
+//! JSON API handlers under `/api/v1`, one file per resource.
+
+pub mod servers;

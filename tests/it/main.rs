@@ -1,0 +1,4 @@
+//! One integration-test binary: every capability in its own file, shared fixtures in `helpers/`.
+
+mod helpers;
+mod probe;
