@@ -31,7 +31,11 @@ pub async fn serve_fleet(addresses: usize) -> anyhow::Result<ExitCode> {
     let port = first.addr().port();
     let mut servers = vec![first];
     for i in 1..addresses.min(ADDRESSES) {
-        servers.push(SimServer::start(SocketAddr::new(fleet_ip(i), port)).await.with_context(|| format!("binding {}", fleet_ip(i)))?);
+        servers.push(
+            SimServer::start(SocketAddr::new(fleet_ip(i), port))
+                .await
+                .with_context(|| format!("binding {}", fleet_ip(i)))?,
+        );
     }
     println!("READY {port}");
     // Serve until the parent closes our stdin or kills us.
@@ -46,7 +50,8 @@ fn cpu_seconds() -> anyhow::Result<f64> {
     // Fields after the ")" that ends the command name; utime and stime are fields 14 and 15.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).context("unexpected /proc/self/stat")?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).context("utime")?.parse::<f64>()? + fields.get(12).context("stime")?.parse::<f64>()?;
+    let ticks: f64 =
+        fields.get(11).context("utime")?.parse::<f64>()? + fields.get(12).context("stime")?.parse::<f64>()?;
     // USER_HZ is 100 on every Linux architecture Rust targets.
     Ok(ticks / 100.0)
 }
@@ -59,7 +64,9 @@ fn peak_rss_mib() -> anyhow::Result<f64> {
 }
 
 fn probes(metrics: &Metrics) -> (u64, u64) {
-    let get = |result: &str| ["http", "tcp", "dns"].iter().map(|k| metrics.probes_total.with_label_values(&[k, result]).get()).sum();
+    let get = |result: &str| {
+        ["http", "tcp", "dns"].iter().map(|k| metrics.probes_total.with_label_values(&[k, result]).get()).sum()
+    };
     (get("success"), get("failure"))
 }
 
@@ -109,7 +116,8 @@ pub async fn run(servers: usize, interval: Duration, duration: Duration) -> anyh
         .context("starting the fleet process")?;
     let stdout = child.stdout.take().context("fleet stdout")?;
     let mut lines = BufReader::new(stdout).lines();
-    let ready = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.context("fleet start timed out")??;
+    let ready =
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.context("fleet start timed out")??;
     let port: u16 = ready.as_deref().and_then(|l| l.strip_prefix("READY ")).context("fleet did not start")?.parse()?;
 
     let dir = tempfile_dir()?;
@@ -152,10 +160,22 @@ pub async fn run(servers: usize, interval: Duration, duration: Duration) -> anyh
     let failed = probes1.1 - probes0.1;
     let total = ok + failed;
     let expected = servers as f64 * elapsed / interval.as_secs_f64();
-    println!("probes:          {total} in {elapsed:.1}s = {:.0}/s (planned {:.0}/s), {failed} failed", total as f64 / elapsed, expected / elapsed);
-    println!("cpu:             {:.2} s = {:.3} CPU-s per 10,000 probes (monitor process only)", cpu1 - cpu0, (cpu1 - cpu0) * 10_000.0 / total.max(1) as f64);
+    println!(
+        "probes:          {total} in {elapsed:.1}s = {:.0}/s (planned {:.0}/s), {failed} failed",
+        total as f64 / elapsed,
+        expected / elapsed
+    );
+    println!(
+        "cpu:             {:.2} s = {:.3} CPU-s per 10,000 probes (monitor process only)",
+        cpu1 - cpu0,
+        (cpu1 - cpu0) * 10_000.0 / total.max(1) as f64
+    );
     println!("peak RSS:        {:.0} MiB", peak_rss_mib()?);
-    println!("scheduler lag:   p50 {:.1} ms, p99 {:.1} ms (from histogram buckets)", quantile(&lag0, &lag1, 0.5) * 1000.0, quantile(&lag0, &lag1, 0.99) * 1000.0);
+    println!(
+        "scheduler lag:   p50 {:.1} ms, p99 {:.1} ms (from histogram buckets)",
+        quantile(&lag0, &lag1, 0.5) * 1000.0,
+        quantile(&lag0, &lag1, 0.99) * 1000.0
+    );
     Ok(ExitCode::SUCCESS)
 }
 

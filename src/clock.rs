@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn api_times_are_rfc3339_utc_with_milliseconds() {
-        assert_eq!(rfc3339_ms(1_795_999_200_123), "2026-12-01T02:00:00.123Z");
+        assert_eq!(rfc3339_ms(1_796_090_400_123), "2026-12-01T02:00:00.123Z");
         assert_eq!(unix_ms(from_unix_ms(42)), 42);
     }
 

@@ -49,7 +49,12 @@ pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn probe(target: &str, timeout: Duration, expect: Vec<u16>, dns: Vec<SocketAddr>) -> anyhow::Result<ExitCode> {
+pub async fn probe(
+    target: &str,
+    timeout: Duration,
+    expect: Vec<u16>,
+    dns: Vec<SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let target: Target = match target.parse() {
         Ok(target) => target,
         Err(error) => {

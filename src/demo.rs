@@ -155,7 +155,10 @@ timeout = "400ms"
             last_service = "";
         }
         if *service != last_service {
-            text.push_str(&format!("\n[[customers.services]]\nid = \"{service}\"\nname = \"{}\"\n", capitalise(service)));
+            text.push_str(&format!(
+                "\n[[customers.services]]\nid = \"{service}\"\nname = \"{}\"\n",
+                capitalise(service)
+            ));
             last_service = service;
         }
         text.push_str(&format!(

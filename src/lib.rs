@@ -11,21 +11,21 @@
 //! web GET ──► store read models;  /metrics ──► Metrics registry
 //! ```
 
-pub mod config;
-pub mod domain;
-pub mod probe;
+pub mod app;
+pub mod bench;
+pub mod cli;
 pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod domain;
 pub mod fleet;
 pub mod maintenance;
 pub mod metrics;
+pub mod probe;
 pub mod scheduler;
 pub mod shutdown;
+pub mod sim;
 pub mod store;
 pub mod tracker;
-pub mod app;
 pub mod web;
-pub mod bench;
-pub mod cli;
-pub mod commands;
-pub mod demo;
-pub mod sim;

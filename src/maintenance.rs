@@ -12,9 +12,7 @@ pub struct Windows {
 
 impl Windows {
     pub fn from_config(windows: &[MaintenanceWindow]) -> Windows {
-        Windows {
-            windows: windows.iter().map(|w| (w.scope.clone(), unix_ms(w.start), unix_ms(w.end))).collect(),
-        }
+        Windows { windows: windows.iter().map(|w| (w.scope.clone(), unix_ms(w.start), unix_ms(w.end))).collect() }
     }
 
     /// Is `server` of `customer` inside a window at `at` (Unix ms)? Start inclusive, end exclusive.

@@ -2,7 +2,10 @@
 //! Every family is registered at start with a zero series for each known label value, so a
 //! scrape before the first probe already shows every name.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 
 use crate::config::Config;
 use crate::domain::{ProbeKind, ServerState};
@@ -30,7 +33,10 @@ pub struct Metrics {
 
 /// Registering a well-formed, uniquely named metric on a fresh registry cannot fail; a failure
 /// here is a programming error caught by the first test that builds `Metrics`.
-fn registered<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: prometheus::Result<M>) -> M {
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> M {
     #[allow(clippy::expect_used)]
     let metric = metric.expect("metric definitions are static and valid");
     #[allow(clippy::expect_used)]
@@ -40,12 +46,14 @@ fn registered<M: prometheus::core::Collector + Clone + 'static>(registry: &Regis
 
 impl Metrics {
     pub fn new(config: &Config) -> Metrics {
-        let registry = Registry::new_custom(Some("firstwatch".to_string()), None)
-            .unwrap_or_else(|_| Registry::new());
+        let registry = Registry::new_custom(Some("firstwatch".to_string()), None).unwrap_or_else(|_| Registry::new());
         let r = &registry;
         let probes_total = registered(
             r,
-            IntCounterVec::new(Opts::new("probes_total", "Status requests sent, by probe kind and result."), &["kind", "result"]),
+            IntCounterVec::new(
+                Opts::new("probes_total", "Status requests sent, by probe kind and result."),
+                &["kind", "result"],
+            ),
         );
         let probe_duration_seconds = registered(
             r,
@@ -55,18 +63,30 @@ impl Metrics {
                 &["kind"],
             ),
         );
-        let servers = registered(r, IntGaugeVec::new(Opts::new("servers", "Monitored servers by current state."), &["state"]));
-        let cases_open = registered(r, IntGaugeVec::new(Opts::new("cases_open", "Cases not yet resolved, by severity."), &["severity"]));
-        let cases_opened_total =
-            registered(r, IntCounterVec::new(Opts::new("cases_opened_total", "Cases opened, by severity."), &["severity"]));
-        let pages_total = registered(r, IntCounterVec::new(Opts::new("pages_total", "Pages sent, by the role paged."), &["role"]));
+        let servers =
+            registered(r, IntGaugeVec::new(Opts::new("servers", "Monitored servers by current state."), &["state"]));
+        let cases_open = registered(
+            r,
+            IntGaugeVec::new(Opts::new("cases_open", "Cases not yet resolved, by severity."), &["severity"]),
+        );
+        let cases_opened_total = registered(
+            r,
+            IntCounterVec::new(Opts::new("cases_opened_total", "Cases opened, by severity."), &["severity"]),
+        );
+        let pages_total =
+            registered(r, IntCounterVec::new(Opts::new("pages_total", "Pages sent, by the role paged."), &["role"]));
         let escalations_total =
             registered(r, IntCounter::new("escalations_total", "Escalation levels fired because nobody acknowledged."));
-        let customer_updates_total =
-            registered(r, IntCounter::new("customer_updates_total", "Status updates sent to customers about open cases."));
+        let customer_updates_total = registered(
+            r,
+            IntCounter::new("customer_updates_total", "Status updates sent to customers about open cases."),
+        );
         let notifications_total = registered(
             r,
-            IntCounterVec::new(Opts::new("notifications_total", "Notification delivery attempts, by channel and outcome."), &["channel", "outcome"]),
+            IntCounterVec::new(
+                Opts::new("notifications_total", "Notification delivery attempts, by channel and outcome."),
+                &["channel", "outcome"],
+            ),
         );
         let notification_dead_letters_total = registered(
             r,
@@ -75,17 +95,26 @@ impl Metrics {
         let scheduler_lag_seconds = registered(
             r,
             Histogram::with_opts(
-                HistogramOpts::new("scheduler_lag_seconds", "How late a status request left versus its plan, in seconds.")
-                    .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                HistogramOpts::new(
+                    "scheduler_lag_seconds",
+                    "How late a status request left versus its plan, in seconds.",
+                )
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             ),
         );
         let sla_breaches_total = registered(
             r,
-            IntCounterVec::new(Opts::new("sla_breaches_total", "Response-time targets missed, by severity."), &["severity"]),
+            IntCounterVec::new(
+                Opts::new("sla_breaches_total", "Response-time targets missed, by severity."),
+                &["severity"],
+            ),
         );
         let monitor_degraded = registered(
             r,
-            IntGauge::new("monitor_degraded", "1 while the monitor's own network looks broken and no cases are opened."),
+            IntGauge::new(
+                "monitor_degraded",
+                "1 while the monitor's own network looks broken and no cases are opened.",
+            ),
         );
 
         for kind in ProbeKind::ALL {

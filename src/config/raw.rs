@@ -270,7 +270,8 @@ pub fn parse(text: &str) -> Result<RawConfig, ConfigError> {
     serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|err| {
         let key_path = err.path().to_string();
         let inner = err.into_inner();
-        let msg = inner.message().trim().to_string();
+        // toml's messages may span lines ("invalid string\nexpected `\"`"); keep one line.
+        let msg = inner.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
         let path = if key_path == "." || key_path.is_empty() {
             inner.span().map_or_else(|| "(file)".to_string(), |span| line_and_column(text, span.start))
         } else {

@@ -20,7 +20,7 @@ impl Secret {
     /// anything else is taken literally. The error is the message shown after the key path.
     pub fn resolve(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Secret, String> {
         match raw.strip_prefix("env:") {
-            Some(name) if name.is_empty() => Err("`env:` needs a variable name".to_string()),
+            Some("") => Err("`env:` needs a variable name".to_string()),
             Some(name) => match lookup(name) {
                 Some(value) if !value.is_empty() => Ok(Secret(value)),
                 Some(_) => Err(format!("environment variable {name} is empty")),

@@ -14,14 +14,13 @@ mod people;
 
 use std::collections::HashSet;
 
-use super::raw::{RawCases, RawConfig, RawDatabase, RawGuard, RawMaintenance, RawNotifications};
+use super::raw::{RawCases, RawConfig, RawCustomer, RawDatabase, RawGuard, RawMaintenance, RawNotifications};
 use super::{
     defaults, CasesConfig, Config, ConfigErrors, DatabaseConfig, DnsConfig, GuardConfig, MaintenanceScope,
     MaintenanceWindow, NotificationsConfig, Secret, ServerConfig,
 };
 use crate::domain::Target;
 use fields::Checker;
-use fleet::FleetIds;
 
 /// Validate the whole file. `env` resolves `env:NAME` secrets (the process environment in
 /// production, a fake in tests).
@@ -45,8 +44,8 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
     let people = people::people(&mut c, &raw.people, &channel_ids);
     let schedules = people::schedules(&mut c, &raw.schedules, &raw.people);
     let escalation = people::escalation(&mut c, raw.escalation.as_deref(), &raw.people, cases.ack_timeout);
-    let (customers, ids) = fleet::customers(&mut c, &raw.customers, &probe_defaults, &channel_ids);
-    let maintenance = maintenance(&mut c, &raw.maintenance, &ids);
+    let customers = fleet::customers(&mut c, &raw.customers, &probe_defaults, &channel_ids);
+    let maintenance = maintenance(&mut c, &raw.maintenance, &FleetIds::of(&raw.customers));
 
     match (listen, database) {
         (Some(listen), Some(database)) if !c.has_errors() => Ok(Config {
@@ -118,9 +117,27 @@ fn guard(c: &mut Checker, raw: &RawGuard) -> GuardConfig {
 }
 
 fn notifications(c: &mut Checker, raw: &RawNotifications) -> NotificationsConfig {
-    let delay = c.duration_or("notifications.max_retry_delay", raw.max_retry_delay.as_deref(), defaults::MAX_RETRY_DELAY);
+    let delay =
+        c.duration_or("notifications.max_retry_delay", raw.max_retry_delay.as_deref(), defaults::MAX_RETRY_DELAY);
     let give_up = c.duration_or("notifications.give_up_after", raw.give_up_after.as_deref(), defaults::GIVE_UP_AFTER);
     NotificationsConfig { max_retry_delay: delay, give_up_after: give_up }
+}
+
+/// Every customer and server id as written (valid or not), so that a broken id is reported
+/// once, at its own key, and not again by every reference to it.
+struct FleetIds<'a> {
+    customers: HashSet<&'a str>,
+    servers: HashSet<&'a str>,
+}
+
+impl<'a> FleetIds<'a> {
+    fn of(customers: &'a [RawCustomer]) -> Self {
+        let services = customers.iter().flat_map(|c| &c.services);
+        FleetIds {
+            customers: customers.iter().map(|c| c.id.as_str()).collect(),
+            servers: services.flat_map(|s| &s.servers).map(|s| s.id.as_str()).collect(),
+        }
+    }
 }
 
 /// `[[maintenance]]`: exactly one of `customer` or `server`, which must exist, and a window
@@ -130,12 +147,16 @@ fn maintenance(c: &mut Checker, raw: &[RawMaintenance], ids: &FleetIds) -> Vec<M
     for (i, rm) in raw.iter().enumerate() {
         let base = format!("maintenance[{i}]");
         let scope = match (&rm.customer, &rm.server) {
-            (Some(customer), None) if ids.customers.contains(customer) => Some(MaintenanceScope::Customer(customer.clone())),
+            (Some(customer), None) if ids.customers.contains(customer.as_str()) => {
+                Some(MaintenanceScope::Customer(customer.clone()))
+            }
             (Some(customer), None) => {
                 c.error(format!("{base}.customer"), format!("unknown customer {customer:?}"));
                 None
             }
-            (None, Some(server)) if ids.servers.contains(server) => Some(MaintenanceScope::Server(server.clone())),
+            (None, Some(server)) if ids.servers.contains(server.as_str()) => {
+                Some(MaintenanceScope::Server(server.clone()))
+            }
             (None, Some(server)) => {
                 c.error(format!("{base}.server"), format!("unknown server {server:?}"));
                 None

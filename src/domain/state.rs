@@ -21,13 +21,8 @@ pub enum ServerState {
 
 impl ServerState {
     /// Every state, in the order dashboards list them; metrics pre-register one series each.
-    pub const ALL: [ServerState; 5] = [
-        ServerState::Unknown,
-        ServerState::Up,
-        ServerState::Failing,
-        ServerState::Down,
-        ServerState::Maintenance,
-    ];
+    pub const ALL: [ServerState; 5] =
+        [ServerState::Unknown, ServerState::Up, ServerState::Failing, ServerState::Down, ServerState::Maintenance];
 
     pub fn as_str(self) -> &'static str {
         match self {

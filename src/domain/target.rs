@@ -122,23 +122,14 @@ mod tests {
     #[test]
     fn parses_every_supported_scheme() {
         assert_eq!("https://shop.acme.test/health".parse::<Target>().map(|t| t.kind()), Ok(ProbeKind::Http));
-        assert_eq!(
-            "tcp://127.0.0.1:9".parse::<Target>(),
-            Ok(Target::Tcp { host: "127.0.0.1".into(), port: 9 })
-        );
-        assert_eq!(
-            "tcp://[::1]:25".parse::<Target>(),
-            Ok(Target::Tcp { host: "::1".into(), port: 25 })
-        );
+        assert_eq!("tcp://127.0.0.1:9".parse::<Target>(), Ok(Target::Tcp { host: "127.0.0.1".into(), port: 9 }));
+        assert_eq!("tcp://[::1]:25".parse::<Target>(), Ok(Target::Tcp { host: "::1".into(), port: 25 }));
         assert_eq!("dns://acme.test".parse::<Target>(), Ok(Target::Dns { name: "acme.test".into() }));
     }
 
     #[test]
     fn refuses_what_cannot_be_probed() {
-        assert_eq!(
-            "ftp://files.acme.test".parse::<Target>(),
-            Err(TargetError::UnsupportedScheme("ftp".into()))
-        );
+        assert_eq!("ftp://files.acme.test".parse::<Target>(), Err(TargetError::UnsupportedScheme("ftp".into())));
         assert_eq!("tcp://db.acme.test".parse::<Target>(), Err(TargetError::MissingPort));
         assert_eq!("dns://acme.test/x".parse::<Target>(), Err(TargetError::ExtraParts));
         assert!(matches!("not a url".parse::<Target>(), Err(TargetError::NotAUrl(_))));

@@ -44,7 +44,7 @@ impl Resolver {
     /// system's resolv.conf. An unreadable system config is not fatal (a loopback-only machine
     /// must still probe IP targets): look-ups then fail with `dns: no name servers configured`.
     pub(crate) fn new(cfg: &DnsConfig) -> Result<Resolver, ProbeInitError> {
-        let (config, mut opts) = if cfg.servers.is_empty() {
+        let (config, opts) = if cfg.servers.is_empty() {
             match hickory_resolver::system_conf::read_system_conf() {
                 Ok(system) => system,
                 Err(e) => {
@@ -60,6 +60,11 @@ impl Resolver {
             }
             (config, ResolverOpts::default())
         };
+        Ok(Resolver::build(config, opts))
+    }
+
+    /// Our options over whatever `opts` the config came with.
+    fn build(config: ResolverConfig, mut opts: ResolverOpts) -> Resolver {
         opts.timeout = QUERY_TIMEOUT;
         opts.attempts = ATTEMPTS;
         opts.cache_size = 0;
@@ -69,7 +74,7 @@ impl Resolver {
         let no_servers = config.name_servers().is_empty();
         let mut builder = TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
         *builder.options_mut() = opts;
-        Ok(Resolver { inner: builder.build(), no_servers })
+        Resolver { inner: builder.build(), no_servers }
     }
 
     /// A `dns://` status request: A/AAAA look-up of `name`, bounded by `timeout`.
@@ -200,8 +205,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn ip_literals_resolve_without_asking_anyone() {
-        let resolver = Resolver::new(&DnsConfig { servers: vec![] }).expect("resolver");
-        assert_eq!(resolver.lookup("::1").await, Ok(vec![IpAddr::from(std::net::Ipv6Addr::LOCALHOST)]));
+    async fn without_name_servers_look_ups_fail_cleanly_and_ip_literals_still_work() {
+        let resolver = Resolver::build(ResolverConfig::new(), ResolverOpts::default());
+        assert_eq!(resolver.lookup("shop.acme.test").await, Err(ProbeError::Dns("no name servers configured".into())));
+        assert_eq!(resolver.lookup("127.0.0.1").await, Ok(vec![IpAddr::from(std::net::Ipv4Addr::LOCALHOST)]));
     }
 }

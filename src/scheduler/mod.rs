@@ -111,8 +111,10 @@ impl Scheduler {
                 (k, [c("success"), c("failure")])
             })
             .collect();
-        let probe_durations =
-            ProbeKind::ALL.into_iter().map(|k| (k, parts.metrics.probe_duration_seconds.with_label_values(&[k.as_str()]))).collect();
+        let probe_durations = ProbeKind::ALL
+            .into_iter()
+            .map(|k| (k, parts.metrics.probe_duration_seconds.with_label_values(&[k.as_str()])))
+            .collect();
         let n = fleet.len();
         let mut scheduler = Scheduler {
             fleet,
@@ -208,7 +210,8 @@ impl Scheduler {
             let Some(Reverse((planned, idx))) = self.queue.pop() else { break };
             let entry = &self.fleet.entries()[idx];
             let target = entry.target.clone();
-            let limits = Limits { timeout: entry.settings.timeout, expect_status: entry.settings.expect_status.clone() };
+            let limits =
+                Limits { timeout: entry.settings.timeout, expect_status: entry.settings.expect_status.clone() };
             let prober = self.prober.clone();
             let lag = self.metrics.scheduler_lag_seconds.clone();
             let (anchor_instant, anchor_ms) = self.anchor;

@@ -37,7 +37,8 @@ pub fn next_slot(id: &str, interval: Duration, after: i64) -> i64 {
 
 /// Is this server in a confirmation sequence, where requests follow `retry_interval`?
 fn confirming(status: &Status, settings: &ProbeSettings) -> bool {
-    let confirming_failure = status.consecutive_failures > 0 && status.consecutive_failures < settings.failure_threshold;
+    let confirming_failure =
+        status.consecutive_failures > 0 && status.consecutive_failures < settings.failure_threshold;
     let confirming_recovery = status.confirmed_down && status.consecutive_successes > 0;
     confirming_failure || confirming_recovery
 }

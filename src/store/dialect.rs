@@ -1,8 +1,8 @@
 //! What differs between SQLite and PostgreSQL: URL handling, first-connection set-up,
 //! per-connection settings, pool size and migrations. Statements themselves are shared.
 
-use sqlx::AnyConnection;
 use sqlx::migrate::Migrator;
+use sqlx::AnyConnection;
 use sqlx::{Connection, Executor};
 
 use super::StoreError;

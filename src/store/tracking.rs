@@ -212,9 +212,8 @@ impl Store {
 
     /// Every persisted server status, to continue counting after a restart.
     pub async fn load_statuses(&self) -> Result<Vec<StoredStatus>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {} FROM server_status", STATUS_COLS.join(", ")))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {} FROM server_status", STATUS_COLS.join(", "))).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let state: String = row.try_get("state")?;
@@ -326,10 +325,7 @@ mod tests {
 
     #[test]
     fn multi_row_insert_numbers_every_parameter() {
-        assert_eq!(
-            multi_row_insert("t", &["a", "b"], 2),
-            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
-        );
+        assert_eq!(multi_row_insert("t", &["a", "b"], 2), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
     }
 
     #[test]
@@ -345,7 +341,13 @@ mod tests {
             state_since: 0,
             seq,
         };
-        let rollup = |probes| RollupDelta { server_id: "s".into(), hour: 0, probes, latency_max_ms: probes, ..Default::default() };
+        let rollup = |probes| RollupDelta {
+            server_id: "s".into(),
+            hour: 0,
+            probes,
+            latency_max_ms: probes,
+            ..Default::default()
+        };
         let mut first = Batch { statuses: vec![status(2)], rollups: vec![rollup(1)], ..Default::default() };
         first.merge(Batch { statuses: vec![status(3)], rollups: vec![rollup(4)], ..Default::default() });
         assert_eq!(first.statuses, vec![status(3)]);

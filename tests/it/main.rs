@@ -2,3 +2,5 @@
 
 mod helpers;
 mod probe;
+mod scheduler;
+mod storage;

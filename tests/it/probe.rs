@@ -2,7 +2,9 @@
 //! `last_error` text an operator will read.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use firstwatch::config::{DnsConfig, ExpectStatus};
 use firstwatch::domain::Target;
@@ -105,30 +107,31 @@ async fn a_hung_server_times_out_while_concurrent_probes_of_healthy_servers_fini
     let prober = prober();
     let bounded = limits(300);
 
+    let (hung_url, healthy_url) = (hung.url(), healthy.url());
+
     let started = Instant::now();
-    let hung_probe = probe(&prober, &hung.url(), &bounded);
-    let healthy_probes = futures_util::future::join_all((0..5).map(|_| probe(&prober, &healthy.url(), &bounded)));
+    let hung_probe = probe(&prober, &hung_url, &bounded);
+    let healthy_probes = futures_util::future::join_all((0..5).map(|_| probe(&prober, &healthy_url, &bounded)));
     let (hung_result, healthy_results) = tokio::join!(hung_probe, healthy_probes);
     let elapsed = started.elapsed();
 
     assert_eq!(last_error(&hung_result), "timeout after 300ms");
     assert!(hung_result.duration >= Duration::from_millis(300), "stopped early: {:?}", hung_result.duration);
     assert!(elapsed < Duration::from_secs(1), "the hung probe stalled: {elapsed:?}");
+    // Had they queued behind the hung request, they would have hit the same 300ms timeout.
     for result in &healthy_results {
         assert_eq!(detail(result), "HTTP 200");
-        assert!(result.duration < Duration::from_millis(300), "healthy probe waited: {:?}", result.duration);
     }
     assert_eq!(hung.hits(), 1);
     assert_eq!(healthy.hits(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_huge_body_with_status_200_is_a_success_and_is_not_read_to_the_end() {
+async fn a_huge_body_with_status_200_is_a_success_because_reading_stops_at_the_limit() {
+    // The body never ends: reading it to the end would be a timeout, not a success.
     let target = FakeTarget::start(Behavior::HugeBody).await;
-    let started = Instant::now();
-    let result = probe(&prober(), &target.url(), &limits(10_000)).await;
+    let result = probe(&prober(), &target.url(), &limits(5000)).await;
     assert_eq!(detail(&result), "HTTP 200");
-    assert!(started.elapsed() < Duration::from_secs(2), "read too much: {:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,7 +53,10 @@ impl<'e> Checker<'e> {
     pub(crate) fn duration(&mut self, path: &str, raw: &str) -> Option<Duration> {
         let d = self.any_duration(path, raw)?;
         if d < MIN_DURATION {
-            self.error(path, format!("{} is below the minimum of {}", format_duration(d), format_duration(MIN_DURATION)));
+            self.error(
+                path,
+                format!("{} is below the minimum of {}", format_duration(d), format_duration(MIN_DURATION)),
+            );
             return None;
         }
         Some(d)
@@ -79,7 +82,10 @@ impl<'e> Checker<'e> {
     pub(crate) fn interval(&mut self, path: &str, raw: &str) -> Option<Duration> {
         let d = self.duration(path, raw)?;
         if d > MAX_INTERVAL {
-            self.error(path, format!("{} is above the maximum of {}", format_duration(d), format_duration(MAX_INTERVAL)));
+            self.error(
+                path,
+                format!("{} is above the maximum of {}", format_duration(d), format_duration(MAX_INTERVAL)),
+            );
             return None;
         }
         Some(d)
@@ -219,7 +225,10 @@ impl<'e> Checker<'e> {
             toml::Value::String(s) => s.clone(),
             toml::Value::Datetime(dt) => dt.to_string(),
             other => {
-                self.error(path, format!("expected an RFC 3339 time like \"2026-12-01T02:00:00Z\", got a {}", other.type_str()));
+                self.error(
+                    path,
+                    format!("expected an RFC 3339 time like \"2026-12-01T02:00:00Z\", got a {}", other.type_str()),
+                );
                 return None;
             }
         };
@@ -232,10 +241,10 @@ impl<'e> Checker<'e> {
 /// it would silently be taken as UTC.
 fn parse_time(raw: &str) -> Result<SystemTime, String> {
     let s = raw.trim();
-    let invalid = |why: &dyn std::fmt::Display| format!("{raw:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({why})");
-    let (local, offset) = split_offset(s).ok_or_else(|| {
-        format!("{raw:?} has no time zone; end it with Z (UTC) or an offset like +01:00")
-    })?;
+    let invalid =
+        |why: &dyn std::fmt::Display| format!("{raw:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({why})");
+    let (local, offset) = split_offset(s)
+        .ok_or_else(|| format!("{raw:?} has no time zone; end it with Z (UTC) or an offset like +01:00"))?;
     if local.len() < 11 || !matches!(local.as_bytes()[10], b'T' | b't') {
         return Err(invalid(&"date and time are separated by T"));
     }

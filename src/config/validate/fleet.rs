@@ -70,15 +70,15 @@ impl Effective {
             next.settings.retry_interval = d;
             next.retry_at = origin("retry_interval");
         }
-        if let Some(d) = o.timeout.and_then(|raw| c.duration(&at("timeout"), raw)) {
-            next.settings.timeout = d;
-            next.timeout_at = origin("timeout");
-        }
         if let Some(n) = o.failure_threshold.and_then(|raw| c.threshold(&at("failure_threshold"), raw)) {
             next.settings.failure_threshold = n;
         }
         if let Some(n) = o.recovery_threshold.and_then(|raw| c.threshold(&at("recovery_threshold"), raw)) {
             next.settings.recovery_threshold = n;
+        }
+        if let Some(d) = o.timeout.and_then(|raw| c.duration(&at("timeout"), raw)) {
+            next.settings.timeout = d;
+            next.timeout_at = origin("timeout");
         }
         if let Some(e) = o.expect_status.and_then(|raw| c.expect_status(&at("expect_status"), raw)) {
             next.settings.expect_status = e;
@@ -93,11 +93,21 @@ impl Effective {
         let s = &self.settings;
         if s.retry_interval > s.interval {
             let why = "retries must come at least as often as regular checks";
-            conflict(c, ("retry_interval", s.retry_interval, &self.retry_at), ("interval", s.interval, &self.interval_at), why);
+            conflict(
+                c,
+                ("retry_interval", s.retry_interval, &self.retry_at),
+                ("interval", s.interval, &self.interval_at),
+                why,
+            );
         }
         if s.timeout > s.retry_interval {
             let why = "a status request must end before the next one is due";
-            conflict(c, ("timeout", s.timeout, &self.timeout_at), ("retry_interval", s.retry_interval, &self.retry_at), why);
+            conflict(
+                c,
+                ("timeout", s.timeout, &self.timeout_at),
+                ("retry_interval", s.retry_interval, &self.retry_at),
+                why,
+            );
         }
     }
 }
@@ -135,19 +145,13 @@ pub(super) fn probing(c: &mut Checker, raw: &RawProbing) -> (ProbingConfig, Effe
     (ProbingConfig { defaults: effective.settings.clone(), max_concurrency }, effective)
 }
 
-/// What the customer walk needs from the rest of the file, and the ids it collects.
-pub(super) struct FleetIds {
-    pub customers: HashSet<String>,
-    pub servers: HashSet<String>,
-}
-
 /// `[[customers]]` with their contacts, services and servers.
 pub(super) fn customers(
     c: &mut Checker,
     raw: &[RawCustomer],
     probing: &Effective,
     channel_ids: &HashSet<&str>,
-) -> (Vec<Customer>, FleetIds) {
+) -> Vec<Customer> {
     let mut customer_ids = HashMap::new();
     let mut server_ids = HashMap::new();
     let mut out = Vec::with_capacity(raw.len());
@@ -173,8 +177,7 @@ pub(super) fn customers(
         }
         out.push(Customer { id: rc.id.clone(), name, status_token, contacts, services });
     }
-    let ids = FleetIds { customers: customer_ids.into_keys().collect(), servers: server_ids.into_keys().collect() };
-    (out, ids)
+    out
 }
 
 fn service(
@@ -232,7 +235,12 @@ fn contact(c: &mut Checker, base: &str, raw: &RawContact, channel_ids: &HashSet<
         c.phone(&format!("{base}.phone"), phone);
     }
     channel_refs(c, &format!("{base}.channels"), &raw.channels, channel_ids);
-    Contact { name: raw.name.clone(), email: raw.email.clone(), phone: raw.phone.clone(), channels: raw.channels.clone() }
+    Contact {
+        name: raw.name.clone(),
+        email: raw.email.clone(),
+        phone: raw.phone.clone(),
+        channels: raw.channels.clone(),
+    }
 }
 
 /// Every entry of a list of channel ids (at `{list_path}[i]`) must name a `[[channels]]` id.

@@ -51,7 +51,10 @@ pub(super) fn schedules(c: &mut Checker, raw: &[RawSchedule], people: &[RawPerso
         let base = format!("schedules[{i}]");
         if c.id(&format!("{base}.role"), &rs.role) {
             match roles.get(rs.role.as_str()) {
-                Some(first) => c.error(format!("{base}.role"), format!("second schedule for role {:?} (first at {first})", rs.role)),
+                Some(first) => c.error(
+                    format!("{base}.role"),
+                    format!("second schedule for role {:?} (first at {first})", rs.role),
+                ),
                 None => _ = roles.insert(&rs.role, base.clone()),
             }
         }
@@ -116,7 +119,10 @@ pub(super) fn escalation(
         };
         if let Some(previous) = out.last().map(|l| l.after).filter(|previous| after < *previous) {
             let (after, previous) = (format_duration(after), format_duration(previous));
-            c.error(format!("{base}.after"), format!("{after} is earlier than the previous level's {previous}; levels must be in order"));
+            c.error(
+                format!("{base}.after"),
+                format!("{after} is earlier than the previous level's {previous}; levels must be in order"),
+            );
         }
         if level.page.is_empty() {
             c.error(format!("{base}.page"), "must name at least one recipient (role:NAME or person:ID)");

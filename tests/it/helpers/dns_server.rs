@@ -23,8 +23,12 @@ pub async fn start() -> (SocketAddr, JoinHandle<()>) {
     let task = tokio::spawn(async move {
         let mut buf = [0u8; 4096];
         loop {
-            let Ok((n, peer)) = socket.recv_from(&mut buf).await else { continue };
-            let Ok(request) = Message::from_vec(&buf[..n]) else { continue };
+            let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+                continue;
+            };
+            let Ok(request) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
             if let Ok(bytes) = answer(&request).to_vec() {
                 let _ = socket.send_to(&bytes, peer).await;
             }

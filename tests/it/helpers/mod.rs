@@ -1,4 +1,6 @@
 //! Real parts the tests run on loopback: fake targets, a DNS responder, apps under test.
 
+pub mod app;
+pub mod db;
 pub mod dns_server;
 pub mod targets;

@@ -22,7 +22,7 @@ pub enum Behavior {
     Status(u16),
     /// Reads the request and never answers (the connection stays open).
     Hang,
-    /// `200 OK` and then about 50 MB of body, as fast as the client reads it.
+    /// `200 OK` and then a body that never ends (written as fast as the client reads it).
     HugeBody,
     /// `302 Found` to `/health`, forever.
     RedirectLoop,
@@ -132,14 +132,9 @@ async fn answer<S: AsyncWrite + Unpin>(stream: &mut S, b: Behavior) {
             if stream.write_all(head.as_bytes()).await.is_err() {
                 return;
             }
-            let block = [b'x'; 64 * 1024];
-            // ~50 MB, or until the client hangs up (which a bounded reader does early).
-            for _ in 0..800 {
-                if stream.write_all(&block).await.is_err() {
-                    return;
-                }
-            }
-            let _ = stream.shutdown().await;
+            // No length and no end: only as fast as the client reads, until it hangs up.
+            let block = [b'x'; 16 * 1024];
+            while stream.write_all(&block).await.is_ok() {}
         }
     }
 }
@@ -186,12 +181,16 @@ pub async fn start_tls_self_signed() -> (SocketAddr, JoinHandle<()>) {
     let task = tokio::spawn(async move {
         let mut conns = JoinSet::new();
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             while conns.try_join_next().is_some() {}
             let acceptor = acceptor.clone();
             conns.spawn(async move {
                 // A verifying client aborts the handshake; that is the expected path.
-                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
                 if read_head(&mut tls).await {
                     respond(&mut tls, 200, "", b"ok\n").await;
                 }

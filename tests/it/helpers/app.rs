@@ -1,0 +1,131 @@
+//! The real app under test: `TestApp::spawn` boots the production `App` on 127.0.0.1:0 with a
+//! config written for the test, and offers ways to stop it cleanly, crash it, and look at it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use firstwatch::app::App;
+use firstwatch::config::Config;
+use firstwatch::fleet::Fleet;
+use firstwatch::metrics::Metrics;
+use firstwatch::store::Store;
+use firstwatch::tracker::Status;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// One server of a test fleet.
+pub struct Srv<'a> {
+    pub customer: &'a str,
+    pub service: &'a str,
+    pub id: &'a str,
+    pub role: &'a str,
+    pub target: String,
+    /// Extra TOML lines for the server table, e.g. per-server overrides.
+    pub extra: &'a str,
+}
+
+impl<'a> Srv<'a> {
+    pub fn new(id: &'a str, target: impl Into<String>) -> Srv<'a> {
+        Srv { customer: "acme", service: "storefront", id, role: "primary", target: target.into(), extra: "" }
+    }
+
+    pub fn with(mut self, extra: &'a str) -> Srv<'a> {
+        self.extra = extra;
+        self
+    }
+}
+
+/// A config with `[probing]` set from `probing` (TOML lines) and the given servers.
+pub fn config_toml(db_url: &str, probing: &str, servers: &[Srv<'_>]) -> String {
+    config_with(db_url, probing, servers, "")
+}
+
+/// Like [`config_toml`], with `tail` (more TOML tables, e.g. `[[maintenance]]`) appended.
+pub fn config_with(db_url: &str, probing: &str, servers: &[Srv<'_>], tail: &str) -> String {
+    let mut text = format!("[database]\nurl = \"{db_url}\"\nwrite_behind = \"100ms\"\n\n[probing]\n{probing}\n");
+    let mut customers: Vec<&str> = servers.iter().map(|s| s.customer).collect();
+    customers.dedup();
+    for customer in customers {
+        text.push_str(&format!("\n[[customers]]\nid = \"{customer}\"\nname = \"{customer}\"\n"));
+        let mut services: Vec<&str> = servers.iter().filter(|s| s.customer == customer).map(|s| s.service).collect();
+        services.dedup();
+        for service in services {
+            text.push_str(&format!("\n[[customers.services]]\nid = \"{service}\"\nname = \"{service}\"\n"));
+            for s in servers.iter().filter(|s| s.customer == customer && s.service == service) {
+                text.push_str(&format!(
+                    "\n[[customers.services.servers]]\nid = \"{}\"\ntarget = \"{}\"\nrole = \"{}\"\n{}\n",
+                    s.id, s.target, s.role, s.extra
+                ));
+            }
+        }
+    }
+    text.push_str(tail);
+    text
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub fleet: Arc<Fleet>,
+    pub metrics: Arc<Metrics>,
+    pub store: Store,
+    shutdown: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(config_text: &str) -> TestApp {
+        let config = Config::from_toml(config_text, |_| None).unwrap_or_else(|e| panic!("test config refused: {e}"));
+        let app = App::build(config).await.expect("app builds");
+        let (fleet, metrics, store) = (app.fleet(), app.metrics(), app.store());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+        let addr = listener.local_addr().expect("app address");
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
+        TestApp { addr, fleet, metrics, store, shutdown, handle }
+    }
+
+    /// Stop through the normal shutdown path (pending results are flushed).
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.handle.await.expect("app task").expect("app stops cleanly");
+    }
+
+    /// Drop the app without any shutdown: tasks aborted mid-flight, nothing flushed.
+    pub async fn crash(self) {
+        self.handle.abort();
+        let _ = self.handle.await;
+        // Let aborted child tasks unwind before the next app opens the same database.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    pub fn status(&self, id: &str) -> Status {
+        self.fleet.get(id).unwrap_or_else(|| panic!("no server {id}")).status()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("http://{}{path}", self.addr)).await.expect("request to app");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("response body"))
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path} is not JSON ({e}): {body}"))
+    }
+}
+
+/// Poll `check` every 20 ms until it holds; panic with `what` after `limit`.
+pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

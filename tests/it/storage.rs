@@ -1,0 +1,224 @@
+//! Persistence on both backends: counts that survive a crash or `kill -9`, history kept as
+//! roll-ups and state changes, retention, and the ordering guard on status writes.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use firstwatch::domain::ServerState;
+use firstwatch::store::{Batch, FailureRow, RollupDelta, StateChangeRow, Store, StoredStatus};
+
+use crate::helpers::app::{config_toml, wait_until, Srv, TestApp};
+use crate::helpers::db::{Backend, TestDb};
+use crate::helpers::targets::{Behavior, FakeTarget};
+
+/// Run one scenario against SQLite and against PostgreSQL, as two tests.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$scenario(Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    failure_counts_continue_after_the_engine_is_dropped_mid_sequence,
+    failure_counts_continue_after_kill_9,
+    results_roll_up_per_hour_and_state_changes_are_kept,
+    history_past_retention_is_pruned,
+    a_stale_write_never_moves_a_count_backwards,
+);
+
+/// Slow enough that a count stays below the threshold for the whole test.
+const COUNTING: &str = "interval = \"5s\"\nretry_interval = \"100ms\"\nfailure_threshold = 1000\ntimeout = \"100ms\"";
+/// The write-behind window of the test config (100 ms) holds at most this many results of one
+/// server probed every 100 ms, plus the one in flight.
+const MAX_LOST: usize = 3;
+
+async fn persisted_failures(url: &str, id: &str) -> i64 {
+    let store = Store::connect(url).await.expect("open the database again");
+    let count = store
+        .load_statuses()
+        .await
+        .expect("load statuses")
+        .into_iter()
+        .find(|s| s.server_id == id)
+        .map(|s| s.consecutive_failures)
+        .unwrap_or(0);
+    store.close().await;
+    count
+}
+
+async fn failure_counts_continue_after_the_engine_is_dropped_mid_sequence(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let target = FakeTarget::start(Behavior::Status(500)).await;
+    let config = config_toml(&db.url, COUNTING, &[Srv::new("acme-eu-1", target.url())]);
+
+    let first = TestApp::spawn(&config).await;
+    wait_until(Duration::from_secs(10), "eight failures", || async {
+        first.status("acme-eu-1").consecutive_failures >= 8
+    })
+    .await;
+    first.crash().await;
+    let seen = target.hits();
+    let persisted = persisted_failures(&db.url, "acme-eu-1").await;
+    assert!(persisted >= 5, "the count was persisted while running, got {persisted}");
+    let persisted = usize::try_from(persisted).expect("a small count");
+    assert!(persisted <= seen, "counted {persisted} of {seen} requests: a result counted twice");
+    assert!(seen - persisted <= MAX_LOST, "lost {} results, more than the write-behind window", seen - persisted);
+
+    let second = TestApp::spawn(&config).await;
+    let restored = second.status("acme-eu-1").consecutive_failures as usize;
+    assert_eq!(restored, persisted, "the restart continues from the persisted count, not from zero");
+    wait_until(Duration::from_secs(10), "five more failures", || async { target.hits() >= seen + 5 }).await;
+    second.stop().await;
+    let after = usize::try_from(persisted_failures(&db.url, "acme-eu-1").await).expect("a small count");
+    let new_requests = target.hits() - seen;
+    // Every new request is counted once; at most the one in flight at shutdown is not.
+    assert!(
+        after + 1 >= persisted + new_requests && after <= persisted + new_requests,
+        "persisted {persisted} + {new_requests} new requests, stored {after}"
+    );
+}
+
+async fn failure_counts_continue_after_kill_9(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let target = FakeTarget::start(Behavior::Status(500)).await;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let config_path = dir.path().join("firstwatch.toml");
+    let config = config_toml(&db.url, COUNTING, &[Srv::new("acme-eu-1", target.url())]);
+    std::fs::write(&config_path, format!("[server]\nlisten = \"127.0.0.1:0\"\n{config}")).expect("write config");
+
+    let run = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_firstwatch"))
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start firstwatch run")
+    };
+    let mut process = run();
+    wait_until(Duration::from_secs(20), "eight requests", || async { target.hits() >= 8 }).await;
+    process.start_kill().expect("kill -9");
+    process.wait().await.expect("reap");
+    let seen = target.hits();
+    let persisted = usize::try_from(persisted_failures(&db.url, "acme-eu-1").await).expect("a small count");
+    assert!(persisted >= 4, "the count was persisted while running, got {persisted} of {seen}");
+    assert!(persisted <= seen && seen - persisted <= MAX_LOST, "persisted {persisted} of {seen} requests");
+
+    let mut process = run();
+    wait_until(Duration::from_secs(20), "the count to move on after the restart", || async {
+        persisted_failures(&db.url, "acme-eu-1").await as usize > persisted
+    })
+    .await;
+    process.start_kill().expect("kill -9");
+    process.wait().await.expect("reap");
+    let after = usize::try_from(persisted_failures(&db.url, "acme-eu-1").await).expect("a small count");
+    let total = target.hits();
+    assert!(after > persisted, "never reset to zero: {after} after {persisted}");
+    assert!(after <= total, "never counted twice: {after} counted, {total} requests in all");
+}
+
+async fn results_roll_up_per_hour_and_state_changes_are_kept(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let target = FakeTarget::start(Behavior::Status(500)).await;
+    let probing = "interval = \"5s\"\nretry_interval = \"100ms\"\nfailure_threshold = 3\ntimeout = \"100ms\"";
+    let app = TestApp::spawn(&config_toml(&db.url, probing, &[Srv::new("acme-eu-1", target.url())])).await;
+    wait_until(Duration::from_secs(10), "down", || async { app.status("acme-eu-1").state == ServerState::Down }).await;
+    let store = app.store.clone();
+    app.stop().await;
+
+    let store = Store::connect(&db.url).await.unwrap_or(store);
+    let rollups = store.rollups("acme-eu-1", 0).await.expect("rollups");
+    let probes: i64 = rollups.iter().map(|r| r.probes).sum();
+    let failures: i64 = rollups.iter().map(|r| r.failures).sum();
+    assert_eq!(probes, i64::try_from(target.hits()).expect("small"));
+    assert_eq!(failures, probes);
+    assert!(rollups.iter().all(|r| r.hour % 3_600_000 == 0), "keyed by the start of the hour");
+
+    let changes = store.state_changes("acme-eu-1", 10).await.expect("state changes");
+    let path: Vec<(ServerState, ServerState)> = changes.iter().rev().map(|c| (c.from, c.to)).collect();
+    assert_eq!(path, vec![(ServerState::Unknown, ServerState::Failing), (ServerState::Failing, ServerState::Down)]);
+    assert_eq!(changes[0].consecutive_failures, 3);
+    assert_eq!(changes[0].error.as_deref(), Some("http 500"));
+    let failure_rows = store.failures("acme-eu-1", 100).await.expect("failures");
+    assert_eq!(failure_rows.len(), usize::try_from(failures).expect("small"));
+    assert!(failure_rows.iter().all(|f| f.error == "http 500"));
+    store.close().await;
+}
+
+fn status(seq: i64, failures: i64) -> StoredStatus {
+    StoredStatus {
+        server_id: "acme-eu-1".into(),
+        state: ServerState::Failing,
+        consecutive_failures: failures,
+        consecutive_successes: 0,
+        confirmed_down: false,
+        last_error: Some("timeout after 10s".into()),
+        last_probe_at: Some(seq),
+        state_since: 0,
+        seq,
+    }
+}
+
+async fn history_past_retention_is_pruned(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = Store::connect(&db.url).await.expect("connect");
+    let old_hour = 3_600_000;
+    let new_hour = 100 * 3_600_000;
+    let failure = |at| FailureRow { server_id: "acme-eu-1".into(), at, error: "http 500".into(), duration_ms: 3 };
+    let change = |at| StateChangeRow {
+        server_id: "acme-eu-1".into(),
+        at,
+        from: ServerState::Up,
+        to: ServerState::Failing,
+        consecutive_failures: 1,
+        error: None,
+    };
+    let rollup = |hour| RollupDelta {
+        server_id: "acme-eu-1".into(),
+        hour,
+        probes: 4,
+        failures: 1,
+        latency_sum_ms: 8,
+        latency_max_ms: 3,
+    };
+    let batch = Batch {
+        statuses: vec![status(1, 1)],
+        changes: vec![change(old_hour), change(new_hour)],
+        failures: vec![failure(old_hour), failure(new_hour)],
+        rollups: vec![rollup(old_hour), rollup(new_hour)],
+    };
+    store.save_batch(&batch).await.expect("save");
+    store.save_batch(&Batch { rollups: vec![rollup(new_hour)], ..Batch::default() }).await.expect("save again");
+
+    let removed = store.prune_history(50 * 3_600_000).await.expect("prune");
+    assert_eq!(removed, 3);
+    let rollups = store.rollups("acme-eu-1", 0).await.expect("rollups");
+    assert_eq!(rollups.len(), 1);
+    assert_eq!((rollups[0].probes, rollups[0].failures, rollups[0].latency_sum_ms), (8, 2, 16), "roll-ups add up");
+    assert_eq!(store.failures("acme-eu-1", 10).await.expect("failures").len(), 1);
+    assert_eq!(store.state_changes("acme-eu-1", 10).await.expect("changes").len(), 1);
+    assert_eq!(store.load_statuses().await.expect("statuses").len(), 1, "the current status is never pruned");
+    store.close().await;
+}
+
+async fn a_stale_write_never_moves_a_count_backwards(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = Store::connect(&db.url).await.expect("connect");
+    store.save_batch(&Batch { statuses: vec![status(7, 7)], ..Batch::default() }).await.expect("save");
+    store.save_batch(&Batch { statuses: vec![status(5, 5)], ..Batch::default() }).await.expect("save stale");
+    assert_eq!(store.load_statuses().await.expect("load"), vec![status(7, 7)]);
+    store.save_batch(&Batch { statuses: vec![status(8, 8)], ..Batch::default() }).await.expect("save newer");
+    assert_eq!(store.load_statuses().await.expect("load"), vec![status(8, 8)]);
+    store.close().await;
+}
