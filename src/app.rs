@@ -11,6 +11,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, RwLock};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -69,15 +70,16 @@ impl App {
         self.store.clone()
     }
 
-    /// Serve on `listener` and monitor until `shutdown` is cancelled.
+    /// Serve on `listener` and monitor until `shutdown` is cancelled. Dropping the returned
+    /// future aborts every task it started, like a crash would (tests rely on this).
     pub async fn run_until_stopped(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         let (writer_tx, writer_rx) = mpsc::channel(16);
-        let writer = tokio::spawn(scheduler::writer::run(
+        let writer = AbortOnDropHandle::new(tokio::spawn(scheduler::writer::run(
             self.store.clone(),
             writer_rx,
             self.clock.clone(),
             self.config.database.retention,
-        ));
+        )));
 
         let scheduler_running = Arc::new(AtomicBool::new(false));
         let scheduler = Scheduler::new(scheduler::Parts {
@@ -93,11 +95,11 @@ impl App {
         });
         let running = scheduler_running.clone();
         let scheduler_stop = shutdown.clone();
-        let scheduler = tokio::spawn(async move {
+        let scheduler = AbortOnDropHandle::new(tokio::spawn(async move {
             running.store(true, Ordering::Relaxed);
             scheduler.run(scheduler_stop).await;
             running.store(false, Ordering::Relaxed);
-        });
+        }));
 
         let state = AppState {
             config: self.config.clone(),
@@ -109,9 +111,9 @@ impl App {
         let addr = listener.local_addr().ok();
         tracing::info!(addr = ?addr, servers = self.fleet.len(), "firstwatch running");
         let web_stop = shutdown.clone();
-        let web = tokio::spawn(async move {
+        let web = AbortOnDropHandle::new(tokio::spawn(async move {
             axum::serve(listener, web::router(state)).with_graceful_shutdown(web_stop.cancelled_owned()).await
-        });
+        }));
 
         shutdown.cancelled().await;
         let drained = tokio::time::timeout(DRAIN_DEADLINE, async {

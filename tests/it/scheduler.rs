@@ -127,7 +127,9 @@ async fn the_servers_api_shows_each_server_with_its_state() {
 async fn metrics_show_every_family_at_start_then_count_probes_and_states() {
     let db = TestDb::new(Backend::Sqlite).await;
     let bad = FakeTarget::start(Behavior::Status(500)).await;
-    let app = TestApp::spawn(&config_toml(&db.url, FAST, &[Srv::new("acme-eu-1", bad.url())])).await;
+    let paging = "\n[[channels]]\nid = \"ops\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n\n\
+                  [[people]]\nid = \"alice\"\nrole = \"operations-manager\"\nchannels = [\"ops\"]\n";
+    let app = TestApp::spawn(&config_with(&db.url, FAST, &[Srv::new("acme-eu-1", bad.url())], paging)).await;
 
     let (status, text) = app.get("/metrics").await;
     assert_eq!(status, 200);
