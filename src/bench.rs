@@ -102,7 +102,7 @@ fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
     lower.0
 }
 
-pub async fn run(servers: usize, interval: Duration, duration: Duration) -> anyhow::Result<ExitCode> {
+pub async fn run(servers: usize, interval: Duration, duration: Duration, bare: bool) -> anyhow::Result<ExitCode> {
     if servers == 0 {
         bail!("--servers must be at least 1");
     }
@@ -137,6 +137,12 @@ pub async fn run(servers: usize, interval: Duration, duration: Duration) -> anyh
         }
     }
     let config = Config::from_toml(&text, |_| None).map_err(|e| anyhow::anyhow!("bench configuration: {e}"))?;
+    if bare {
+        let result = bare_loop(&config, duration).await;
+        let _ = child.kill().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        return result;
+    }
     let app = App::build(config).await?;
     let metrics = app.metrics();
     let shutdown = CancellationToken::new();
@@ -176,6 +182,47 @@ pub async fn run(servers: usize, interval: Duration, duration: Duration) -> anyh
         quantile(&lag0, &lag1, 0.5) * 1000.0,
         quantile(&lag0, &lag1, 0.99) * 1000.0
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The same status requests at the same rate, from a plain loop: one spawned task per request,
+/// no scheduler, tracker, store or metrics.
+async fn bare_loop(config: &Config, duration: Duration) -> anyhow::Result<ExitCode> {
+    let prober = crate::probe::Prober::new(&config.dns)?;
+    let targets: Vec<crate::domain::Target> = config.fleet().map(|f| f.server.target.clone()).collect();
+    let settings = &config.probing.defaults;
+    let limits = crate::probe::Limits { timeout: settings.timeout, expect_status: settings.expect_status.clone() };
+    let per_second = targets.len() as f64 / settings.interval.as_secs_f64();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (cpu0, t0) = (cpu_seconds()?, tokio::time::Instant::now());
+    let mut sent = 0u64;
+    let mut tasks = tokio::task::JoinSet::new();
+    while t0.elapsed() < duration {
+        tick.tick().await;
+        let (prober, target, limits, failed) =
+            (prober.clone(), targets[sent as usize % targets.len()].clone(), limits.clone(), failed.clone());
+        tasks.spawn(async move {
+            if !prober.probe(&target, &limits).await.is_success() {
+                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        sent += 1;
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    let (cpu1, elapsed) = (cpu_seconds()?, t0.elapsed().as_secs_f64());
+    println!(
+        "bare loop:       {sent} requests in {elapsed:.1}s = {:.0}/s, {} failed",
+        sent as f64 / elapsed,
+        failed.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    println!(
+        "cpu:             {:.2} s = {:.3} CPU-s per 10,000 requests",
+        cpu1 - cpu0,
+        (cpu1 - cpu0) * 10_000.0 / sent.max(1) as f64
+    );
+    println!("peak RSS:        {:.0} MiB", peak_rss_mib()?);
     Ok(ExitCode::SUCCESS)
 }
 

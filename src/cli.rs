@@ -56,6 +56,10 @@ pub enum Command {
         interval: Duration,
         #[arg(long = "for", default_value = "60s", value_parser = parse_duration)]
         duration: Duration,
+        /// Baseline: the same request rate from a bare loop over the prober, without the
+        /// scheduler, tracker or store, to show what the bookkeeping costs on this machine.
+        #[arg(long)]
+        bare: bool,
         /// Serve the fleet only (used by `bench` itself, in a child process).
         #[arg(long, hide = true)]
         serve_fleet: Option<usize>,

@@ -31,9 +31,9 @@ fn main() -> ExitCode {
                 commands::probe(&target, timeout, expect_status, dns_server).await
             }
             Command::Demo { duration, listen } => firstwatch::demo::run(listen, duration).await,
-            Command::Bench { servers, interval, duration, serve_fleet } => match serve_fleet {
+            Command::Bench { servers, interval, duration, bare, serve_fleet } => match serve_fleet {
                 Some(addresses) => firstwatch::bench::serve_fleet(addresses).await,
-                None => firstwatch::bench::run(servers, interval, duration).await,
+                None => firstwatch::bench::run(servers, interval, duration, bare).await,
             },
         }
     });

@@ -33,6 +33,8 @@ use crate::store::{Batch, FailureRow, RollupDelta, StateChangeRow};
 use crate::tracker::{self, Observation, Thresholds, Transition};
 
 const HOUR_MS: i64 = 3_600_000;
+/// How far ahead of its plan a request may leave to share a wake-up with others.
+const LAUNCH_WINDOW: Duration = Duration::from_millis(10);
 
 /// Something worth telling other parts about: a state change, a threshold reached, a recovery.
 #[derive(Debug, Clone)]
@@ -49,6 +51,9 @@ pub struct FleetEvent {
 /// What a finished probe task hands back.
 struct Completed {
     started_ms: i64,
+    /// When the request was planned; the next one is planned from the later of the two, so a
+    /// request that left a little early (see `LAUNCH_WINDOW`) never lands on its own slot again.
+    planned_ms: i64,
     result: ProbeResult,
 }
 
@@ -201,7 +206,9 @@ impl Scheduler {
     }
 
     fn launch_due(&mut self) {
-        let now = Instant::now();
+        // Requests due within the next few milliseconds leave with this wake-up: one timer
+        // wake-up per batch instead of one per request.
+        let now = Instant::now() + LAUNCH_WINDOW;
         while self.in_flight.len() < self.max_in_flight {
             match self.queue.peek() {
                 Some(Reverse((at, _))) if *at <= now => {}
@@ -218,9 +225,11 @@ impl Scheduler {
             let handle = self.in_flight.spawn(async move {
                 let started = Instant::now();
                 lag.observe(started.saturating_duration_since(planned).as_secs_f64());
-                let started_ms = anchor_ms + i64::try_from((started - anchor_instant).as_millis()).unwrap_or(0);
+                let since_anchor =
+                    |at: Instant| anchor_ms + i64::try_from((at - anchor_instant).as_millis()).unwrap_or(0);
+                let (started_ms, planned_ms) = (since_anchor(started), since_anchor(planned));
                 let result = prober.probe(&target, &limits).await;
-                Completed { started_ms, result }
+                Completed { started_ms, planned_ms, result }
             });
             self.tasks.insert(handle.id(), (idx, planned));
         }
@@ -229,7 +238,7 @@ impl Scheduler {
     async fn complete(&mut self, idx: usize, done: Completed) {
         let fleet = self.fleet.clone();
         let entry = &fleet.entries()[idx];
-        let Completed { started_ms, result } = done;
+        let Completed { started_ms, planned_ms, result } = done;
         let kind = result.kind;
         let ok = result.is_success();
         if let Some(counters) = self.probe_counters.get(&kind) {
@@ -245,7 +254,11 @@ impl Scheduler {
         let obs = Observation { error: error.as_deref(), at: started_ms, in_maintenance };
         let (transition, next, failures) = entry.update(|status| {
             let transition = tracker::apply(status, obs, thresholds);
-            (transition, plan::next_due(&entry.id, status, &entry.settings, started_ms), status.consecutive_failures)
+            (
+                transition,
+                plan::next_due(&entry.id, status, &entry.settings, started_ms.max(planned_ms)),
+                status.consecutive_failures,
+            )
         });
         let at = self.instant_of(next);
         self.queue.push(Reverse((at, idx)));

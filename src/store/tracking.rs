@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Backend, Store, StoreError};
 use crate::domain::ServerState;
 
 /// Rows per multi-row statement; well under SQLite's and PostgreSQL's parameter limits.
@@ -104,14 +104,22 @@ impl Batch {
 }
 
 /// `INSERT INTO table (cols) VALUES ($1,…),(…)` for `rows` rows of `cols.len()` columns.
-fn multi_row_insert(table: &str, cols: &[&str], rows: usize) -> String {
+/// SQLite gets anonymous `?` placeholders instead: looking up a numbered parameter's name is
+/// linear in SQLite, which made binding a 1,800-parameter statement quadratic.
+fn multi_row_insert(backend: Backend, table: &str, cols: &[&str], rows: usize) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
     let mut n = 0;
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
         for col in 0..cols.len() {
             n += 1;
-            let _ = write!(sql, "{}${n}", if col == 0 { "" } else { ", " });
+            sql.push_str(if col == 0 { "" } else { ", " });
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    let _ = write!(sql, "${n}");
+                }
+            }
         }
         sql.push(')');
     }
@@ -135,7 +143,7 @@ impl Store {
     pub async fn save_batch(&self, batch: &Batch) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in batch.statuses.chunks(CHUNK) {
-            let mut sql = multi_row_insert("server_status", &STATUS_COLS, chunk.len());
+            let mut sql = multi_row_insert(self.backend, "server_status", &STATUS_COLS, chunk.len());
             sql.push_str(
                 " ON CONFLICT (server_id) DO UPDATE SET state = excluded.state, \
                  consecutive_failures = excluded.consecutive_failures, \
@@ -161,7 +169,7 @@ impl Store {
         }
         for chunk in batch.changes.chunks(CHUNK) {
             let cols = ["server_id", "at", "from_state", "to_state", "consecutive_failures", "error"];
-            let sql = multi_row_insert("state_changes", &cols, chunk.len());
+            let sql = multi_row_insert(self.backend, "state_changes", &cols, chunk.len());
             let mut query = sqlx::query(&sql);
             for c in chunk {
                 query = query
@@ -176,7 +184,7 @@ impl Store {
         }
         for chunk in batch.failures.chunks(CHUNK) {
             let cols = ["server_id", "at", "error", "duration_ms"];
-            let sql = multi_row_insert("probe_failures", &cols, chunk.len());
+            let sql = multi_row_insert(self.backend, "probe_failures", &cols, chunk.len());
             let mut query = sqlx::query(&sql);
             for f in chunk {
                 query = query.bind(f.server_id.as_str()).bind(f.at).bind(f.error.as_str()).bind(f.duration_ms);
@@ -185,7 +193,7 @@ impl Store {
         }
         for chunk in batch.rollups.chunks(CHUNK) {
             let cols = ["server_id", "hour", "probes", "failures", "latency_sum_ms", "latency_max_ms"];
-            let mut sql = multi_row_insert("probe_rollups", &cols, chunk.len());
+            let mut sql = multi_row_insert(self.backend, "probe_rollups", &cols, chunk.len());
             sql.push_str(
                 " ON CONFLICT (server_id, hour) DO UPDATE SET \
                  probes = probe_rollups.probes + excluded.probes, \
@@ -325,7 +333,14 @@ mod tests {
 
     #[test]
     fn multi_row_insert_numbers_every_parameter() {
-        assert_eq!(multi_row_insert("t", &["a", "b"], 2), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        assert_eq!(
+            multi_row_insert(Backend::Postgres, "t", &["a", "b"], 2),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
+        assert_eq!(
+            multi_row_insert(Backend::Sqlite, "t", &["a", "b"], 2),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+        );
     }
 
     #[test]
