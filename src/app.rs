@@ -13,9 +13,11 @@ use tokio::sync::{broadcast, mpsc, RwLock};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
+use crate::cases::engine::{self, CaseEngine};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::fleet::Fleet;
+use crate::guard::Guard;
 use crate::maintenance::Windows;
 use crate::metrics::Metrics;
 use crate::probe::Prober;
@@ -25,6 +27,8 @@ use crate::web::{self, AppState};
 
 /// How long shutdown waits for the writer and the web server before giving up.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+/// How often the case engine runs its periodic checks (sweep, guard, response targets).
+const ENGINE_TICK: Duration = Duration::from_secs(1);
 
 pub struct App {
     config: Arc<Config>,
@@ -35,6 +39,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     windows: Arc<RwLock<Windows>>,
     events: broadcast::Sender<FleetEvent>,
+    engine: Arc<CaseEngine>,
 }
 
 impl App {
@@ -48,9 +53,23 @@ impl App {
         let fleet = Arc::new(Fleet::new(&config, stored, clock.now_ms()));
         let prober = Prober::new(&config.dns)?;
         let metrics = Arc::new(Metrics::new(&config));
-        let windows = Arc::new(RwLock::new(Windows::from_config(&config.maintenance)));
+        let mut windows = Windows::from_config(&config.maintenance);
+        for row in store.maintenance_windows().await.context("loading maintenance windows")? {
+            windows.add(&row);
+        }
+        let windows = Arc::new(RwLock::new(windows));
         let (events, _) = broadcast::channel(4096);
-        Ok(App { config: Arc::new(config), store, metrics, fleet, prober, clock, windows, events })
+        let config = Arc::new(config);
+        let engine = Arc::new(CaseEngine::new(engine::Parts {
+            config: config.clone(),
+            store: store.clone(),
+            fleet: fleet.clone(),
+            guard: Guard::new(&config, prober.clone()),
+            windows: windows.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+        }));
+        Ok(App { config, store, metrics, fleet, prober, clock, windows, events, engine })
     }
 
     /// Fleet events (state changes, thresholds, recoveries) as they happen.
@@ -70,6 +89,11 @@ impl App {
         self.store.clone()
     }
 
+    /// The case engine, for operator commands and tests.
+    pub fn engine(&self) -> Arc<CaseEngine> {
+        self.engine.clone()
+    }
+
     /// Serve on `listener` and monitor until `shutdown` is cancelled. Dropping the returned
     /// future aborts every task it started, like a crash would (tests rely on this).
     pub async fn run_until_stopped(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -81,6 +105,10 @@ impl App {
             self.config.database.retention,
         )));
 
+        let (cases_tx, cases_rx) = mpsc::channel(1024);
+        let engine =
+            AbortOnDropHandle::new(tokio::spawn(self.engine.clone().run(cases_rx, ENGINE_TICK, shutdown.clone())));
+
         let scheduler_running = Arc::new(AtomicBool::new(false));
         let scheduler = Scheduler::new(scheduler::Parts {
             fleet: self.fleet.clone(),
@@ -89,6 +117,7 @@ impl App {
             windows: self.windows.clone(),
             clock: self.clock.clone(),
             events: self.events.clone(),
+            cases: Some(cases_tx),
             writer: writer_tx,
             write_behind: self.config.database.write_behind,
             max_in_flight: self.config.probing.max_concurrency,
@@ -118,6 +147,7 @@ impl App {
         shutdown.cancelled().await;
         let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
             let _ = scheduler.await;
+            let _ = engine.await;
             // The scheduler dropped the writer's sender: the writer flushes and returns.
             let _ = writer.await;
             web.await

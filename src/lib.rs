@@ -13,15 +13,20 @@
 
 pub mod app;
 pub mod bench;
+pub mod calendar;
+pub mod cases;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod escalation;
 pub mod fleet;
+pub mod guard;
 pub mod maintenance;
 pub mod metrics;
+pub mod outbox;
 pub mod probe;
 pub mod scheduler;
 pub mod shutdown;

@@ -15,6 +15,16 @@ impl Windows {
         Windows { windows: windows.iter().map(|w| (w.scope.clone(), unix_ms(w.start), unix_ms(w.end))).collect() }
     }
 
+    /// Add a window stored at run time (API or CLI).
+    pub fn add(&mut self, row: &crate::store::MaintenanceRow) {
+        let scope = match (&row.customer, &row.server) {
+            (_, Some(server)) => MaintenanceScope::Server(server.clone()),
+            (Some(customer), None) => MaintenanceScope::Customer(customer.clone()),
+            (None, None) => return,
+        };
+        self.windows.push((scope, row.start_at, row.end_at));
+    }
+
     /// Is `server` of `customer` inside a window at `at` (Unix ms)? Start inclusive, end exclusive.
     pub fn covers(&self, customer: &str, server: &str, at: i64) -> bool {
         self.windows.iter().any(|(scope, start, end)| {

@@ -23,6 +23,21 @@ pub const UPDATE_INTERVAL: Duration = Duration::from_secs(3600);
 pub const REOPEN_WINDOW: Duration = Duration::from_secs(3600);
 pub const AUTO_RESOLVE: bool = true;
 
+/// First-response targets (`[cases.response_targets]`): seed 003's reaction times of 1, 2 and
+/// 8 hours for Severity 1 to 3. Severity 1 counts 24x7, the others business hours.
+pub const RESPONSE_SEVERITY_1: Duration = Duration::from_secs(3600);
+pub const RESPONSE_SEVERITY_2: Duration = Duration::from_secs(2 * 3600);
+pub const RESPONSE_SEVERITY_3: Duration = Duration::from_secs(8 * 3600);
+
+/// Business hours (`[cases.business_hours]`): Monday to Friday, 09:00 to 17:00 UTC, no holidays.
+pub const BUSINESS_TIMEZONE: &str = "UTC";
+/// Monday first.
+pub const BUSINESS_DAYS: [bool; 7] = [true, true, true, true, true, false, false];
+/// Minutes since local midnight.
+pub const BUSINESS_START: u16 = 9 * 60;
+/// Minutes since local midnight.
+pub const BUSINESS_END: u16 = 17 * 60;
+
 pub const MAX_FAILING_FRACTION: f64 = 0.5;
 
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(5 * 60);

@@ -115,6 +115,8 @@ pub struct CasesConfig {
     pub auto_resolve: bool,
     /// Channel ids that receive every case event.
     pub feed: Vec<String>,
+    /// First-response targets per severity and the business calendar they count on.
+    pub response_targets: crate::cases::sla::ResponseTargets,
 }
 
 #[derive(Debug, Clone)]

@@ -88,6 +88,36 @@ pub struct RawCases {
     pub auto_resolve: Option<bool>,
     #[serde(default)]
     pub feed: Vec<String>,
+    #[serde(default)]
+    pub response_targets: RawResponseTargets,
+    #[serde(default)]
+    pub business_hours: RawBusinessHours,
+}
+
+/// `[cases.response_targets]`: first response due within, per severity (humantime).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResponseTargets {
+    pub severity_1: Option<String>,
+    pub severity_2: Option<String>,
+    pub severity_3: Option<String>,
+}
+
+/// `[cases.business_hours]`: the calendar Severity 2 and 3 targets count on.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBusinessHours {
+    /// IANA name.
+    pub timezone: Option<String>,
+    /// `mon` … `sun`.
+    pub days: Option<Vec<String>>,
+    /// `HH:MM`.
+    pub start: Option<String>,
+    /// `HH:MM`, up to `24:00`.
+    pub end: Option<String>,
+    /// Dates as quoted strings or bare TOML dates, hence [`toml::Value`] (like [`RawTime`]).
+    #[serde(default)]
+    pub holidays: Vec<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

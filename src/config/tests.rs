@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::summary::summary;
 use super::*;
 
+mod cases;
 mod rules;
 
 /// The variables the example file and the tests reference.

@@ -3,10 +3,12 @@
 //! are reported together, each at its key path (`customers[1].services[0].servers[0].target`).
 //!
 //! - `fields.rs`: single values (durations, ids, times, secrets, URLs) and the error collector;
+//! - `cases.rs`: `[cases]`, its response targets and business hours;
 //! - `fleet.rs`: `[probing]`, customers, services, servers and their effective settings;
 //! - `channels.rs`: `[[channels]]` and the keys each type takes;
 //! - `people.rs`: people, on-call schedules and the escalation policy.
 
+mod cases;
 mod channels;
 mod fields;
 mod fleet;
@@ -14,10 +16,10 @@ mod people;
 
 use std::collections::HashSet;
 
-use super::raw::{RawCases, RawConfig, RawCustomer, RawDatabase, RawGuard, RawMaintenance, RawNotifications};
+use super::raw::{RawConfig, RawCustomer, RawDatabase, RawGuard, RawMaintenance, RawNotifications};
 use super::{
-    defaults, CasesConfig, Config, ConfigErrors, DatabaseConfig, DnsConfig, GuardConfig, MaintenanceScope,
-    MaintenanceWindow, NotificationsConfig, Secret, ServerConfig,
+    defaults, Config, ConfigErrors, DatabaseConfig, DnsConfig, GuardConfig, MaintenanceScope, MaintenanceWindow,
+    NotificationsConfig, Secret, ServerConfig,
 };
 use crate::domain::Target;
 use fields::Checker;
@@ -37,7 +39,7 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
     let dns = DnsConfig { servers: dns.filter_map(|(i, s)| c.socket_addr(&format!("dns.servers[{i}]"), s)).collect() };
 
     let channel_ids: HashSet<&str> = raw.channels.iter().map(|ch| ch.id.as_str()).collect();
-    let cases = cases(&mut c, &raw.cases, &channel_ids);
+    let cases = cases::cases(&mut c, &raw.cases, &channel_ids);
     let guard = guard(&mut c, &raw.guard);
     let notifications = notifications(&mut c, &raw.notifications);
     let channels = channels::channels(&mut c, &raw.channels);
@@ -82,21 +84,6 @@ fn database(c: &mut Checker, raw: &RawDatabase) -> Option<DatabaseConfig> {
         return None;
     }
     Some(DatabaseConfig { url, write_behind, retention })
-}
-
-fn cases(c: &mut Checker, raw: &RawCases, channel_ids: &HashSet<&str>) -> CasesConfig {
-    fleet::channel_refs(c, "cases.feed", &raw.feed, channel_ids);
-    CasesConfig {
-        ack_timeout: c.duration_or("cases.ack_timeout", raw.ack_timeout.as_deref(), defaults::ACK_TIMEOUT),
-        update_interval: c.duration_or(
-            "cases.update_interval",
-            raw.update_interval.as_deref(),
-            defaults::UPDATE_INTERVAL,
-        ),
-        reopen_window: c.duration_or("cases.reopen_window", raw.reopen_window.as_deref(), defaults::REOPEN_WINDOW),
-        auto_resolve: raw.auto_resolve.unwrap_or(defaults::AUTO_RESOLVE),
-        feed: raw.feed.clone(),
-    }
 }
 
 /// `[guard]`: canaries are probed like servers, so they must parse like server targets.

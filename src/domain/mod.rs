@@ -1,8 +1,10 @@
 //! Plain domain types shared by every layer: no I/O here, only parsing and display.
 //! Each type is parsed once at the edge (config, API) so the rest of the code can trust it.
 
+pub mod case_number;
 pub mod state;
 pub mod target;
 
+pub use case_number::CaseNumber;
 pub use state::ServerState;
 pub use target::{ProbeKind, Target, TargetError};

@@ -73,6 +73,7 @@ pub struct Scheduler {
     metrics: Arc<Metrics>,
     windows: Arc<RwLock<Windows>>,
     events: broadcast::Sender<FleetEvent>,
+    cases: Option<mpsc::Sender<FleetEvent>>,
     writer: mpsc::Sender<Batch>,
     write_behind: Duration,
     max_in_flight: usize,
@@ -95,7 +96,10 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     pub windows: Arc<RwLock<Windows>>,
     pub clock: Arc<dyn Clock>,
+    /// Observers (the demo); may lag and miss events.
     pub events: broadcast::Sender<FleetEvent>,
+    /// The case engine; never misses an event (the scheduler waits when it is busy).
+    pub cases: Option<mpsc::Sender<FleetEvent>>,
     pub writer: mpsc::Sender<Batch>,
     pub write_behind: Duration,
     pub max_in_flight: usize,
@@ -127,6 +131,7 @@ impl Scheduler {
             metrics: parts.metrics,
             windows: parts.windows,
             events: parts.events,
+            cases: parts.cases,
             writer: parts.writer,
             write_behind: parts.write_behind,
             max_in_flight: parts.max_in_flight.max(1),
@@ -278,18 +283,23 @@ impl Scheduler {
             });
             log_transition(&entry.id, &transition, error.as_deref());
         }
-        if transition.state_changed() || transition.threshold_reached || transition.recovered {
-            let _ = self.events.send(FleetEvent {
+        let noteworthy = transition.state_changed() || transition.threshold_reached || transition.recovered;
+        if noteworthy || transition.to == ServerState::Down {
+            let event = FleetEvent {
                 server: idx,
                 transition,
                 at: started_ms,
                 consecutive_failures: failures,
                 last_error: error,
-            });
-        }
-        if transition.threshold_reached {
-            // A decision will be taken on this count: make it durable now, not a window later.
-            self.flush().await;
+            };
+            if let Some(cases) = &self.cases {
+                if cases.send(event.clone()).await.is_err() {
+                    tracing::error!("the case engine has stopped; outages open no cases");
+                }
+            }
+            if noteworthy {
+                let _ = self.events.send(event);
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 //! `dialect.rs`; migrations live in `migrations/sqlite` and `migrations/postgres` with the same
 //! version numbers. Nothing outside this module names a pool type or writes SQL.
 
+mod cases;
 mod dialect;
 mod tracking;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use cases::{CaseEventRow, CaseRow, MaintenanceRow, NewOutboxRow, OutboxRow, Tx};
 pub use dialect::Backend;
 pub use tracking::{Batch, FailureRow, RollupDelta, StateChangeRow, StoredStatus};
 
@@ -29,6 +31,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// A uniqueness rule refused the write: another engine or instance got there first.
+    #[error("conflicting write")]
+    Conflict,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }

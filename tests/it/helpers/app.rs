@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use firstwatch::app::App;
+use firstwatch::cases::CaseEngine;
 use firstwatch::config::Config;
 use firstwatch::fleet::Fleet;
 use firstwatch::metrics::Metrics;
@@ -44,11 +45,47 @@ pub fn config_toml(db_url: &str, probing: &str, servers: &[Srv<'_>]) -> String {
 
 /// Like [`config_toml`], with `tail` (more TOML tables, e.g. `[[maintenance]]`) appended.
 pub fn config_with(db_url: &str, probing: &str, servers: &[Srv<'_>], tail: &str) -> String {
+    build(db_url, probing, servers, tail, false)
+}
+
+/// The paging set-up of [`config_paging`]: a webhook channel `ops` (nothing listens on it),
+/// which is the feed; Alice the on-call Operations Manager; Victor the VP of Operations.
+pub const PAGING: &str = r#"
+[[channels]]
+id = "ops"
+type = "webhook"
+url = "http://127.0.0.1:9/hook"
+
+[[people]]
+id = "alice"
+name = "Alice Example"
+role = "operations-manager"
+channels = ["ops"]
+
+[[people]]
+id = "victor"
+name = "Victor Example"
+role = "vp-operations"
+channels = ["ops"]
+"#;
+
+/// A config with [`PAGING`], one contact per customer (`ops-<customer>@example.test` through
+/// `ops`), `[cases]` with `feed = ["ops"]` plus `cases` (more keys), and `tail` appended.
+pub fn config_paging(db_url: &str, probing: &str, servers: &[Srv<'_>], cases: &str, tail: &str) -> String {
+    build(db_url, probing, servers, &format!("\n[cases]\nfeed = [\"ops\"]\n{cases}\n{PAGING}\n{tail}"), true)
+}
+
+fn build(db_url: &str, probing: &str, servers: &[Srv<'_>], tail: &str, contacts: bool) -> String {
     let mut text = format!("[database]\nurl = \"{db_url}\"\nwrite_behind = \"100ms\"\n\n[probing]\n{probing}\n");
     let mut customers: Vec<&str> = servers.iter().map(|s| s.customer).collect();
     customers.dedup();
     for customer in customers {
         text.push_str(&format!("\n[[customers]]\nid = \"{customer}\"\nname = \"{customer}\"\n"));
+        if contacts {
+            text.push_str(&format!(
+                "contacts = [{{ name = \"Ops of {customer}\", email = \"ops-{customer}@example.test\", phone = \"+15550100\", channels = [\"ops\"] }}]\n"
+            ));
+        }
         let mut services: Vec<&str> = servers.iter().filter(|s| s.customer == customer).map(|s| s.service).collect();
         services.dedup();
         for service in services {
@@ -70,6 +107,7 @@ pub struct TestApp {
     pub fleet: Arc<Fleet>,
     pub metrics: Arc<Metrics>,
     pub store: Store,
+    pub engine: Arc<CaseEngine>,
     shutdown: CancellationToken,
     handle: JoinHandle<anyhow::Result<()>>,
 }
@@ -78,12 +116,12 @@ impl TestApp {
     pub async fn spawn(config_text: &str) -> TestApp {
         let config = Config::from_toml(config_text, |_| None).unwrap_or_else(|e| panic!("test config refused: {e}"));
         let app = App::build(config).await.expect("app builds");
-        let (fleet, metrics, store) = (app.fleet(), app.metrics(), app.store());
+        let (fleet, metrics, store, engine) = (app.fleet(), app.metrics(), app.store(), app.engine());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let addr = listener.local_addr().expect("app address");
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
-        TestApp { addr, fleet, metrics, store, shutdown, handle }
+        TestApp { addr, fleet, metrics, store, engine, shutdown, handle }
     }
 
     /// Stop through the normal shutdown path (pending results are flushed).

@@ -1,0 +1,132 @@
+//! The transactional outbox: every notification is a row written in the same transaction as
+//! the case change that caused it (see `store::Tx::enqueue`), then delivered by the worker
+//! (paging issue). This module builds those rows: the message body of PRODUCT.md section 3,
+//! fixed at enqueue time so every retry sends the same bytes, and its idempotency key.
+
+pub mod recipients;
+
+use serde::Serialize;
+
+use crate::clock::rfc3339_ms;
+use crate::domain::CaseNumber;
+use crate::store::{CaseRow, NewOutboxRow};
+
+/// The `event` of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Page,
+    Escalation,
+    CustomerCall,
+    CustomerNotice,
+    CustomerUpdate,
+    CaseOpened,
+    CaseSeverityRaised,
+    CaseRecovered,
+    CaseResolved,
+    MonitorDegraded,
+    MonitorRecovered,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Page => "page",
+            EventKind::Escalation => "escalation",
+            EventKind::CustomerCall => "customer.call",
+            EventKind::CustomerNotice => "customer.notice",
+            EventKind::CustomerUpdate => "customer.update",
+            EventKind::CaseOpened => "case.opened",
+            EventKind::CaseSeverityRaised => "case.severity_raised",
+            EventKind::CaseRecovered => "case.recovered",
+            EventKind::CaseResolved => "case.resolved",
+            EventKind::MonitorDegraded => "monitor.degraded",
+            EventKind::MonitorRecovered => "monitor.recovered",
+        }
+    }
+}
+
+/// Who a message is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecipientRef {
+    /// `person`, `customer_contact` or `channel`.
+    pub kind: &'static str,
+    pub id: String,
+    pub role: String,
+}
+
+/// The `case` object of API responses and message bodies.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseView {
+    pub id: String,
+    pub severity: i64,
+    pub status: String,
+    pub customer: String,
+    pub service: String,
+    pub server: String,
+    pub opened_at: String,
+    pub consecutive_failures: i64,
+    pub last_error: Option<String>,
+}
+
+impl CaseView {
+    pub fn of(case: &CaseRow) -> CaseView {
+        CaseView {
+            id: CaseNumber(case.id).to_string(),
+            severity: case.severity,
+            status: case.status.clone(),
+            customer: case.customer.clone(),
+            service: case.service.clone(),
+            server: case.server.clone(),
+            opened_at: rfc3339_ms(case.opened_at),
+            consecutive_failures: case.consecutive_failures,
+            last_error: case.last_error.clone(),
+        }
+    }
+}
+
+/// A message body. `text` is the human-readable summary chat, e-mail and voice channels use.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message<'a> {
+    pub event: &'static str,
+    pub idempotency_key: &'a str,
+    pub occurred_at: String,
+    pub recipient: &'a RecipientRef,
+    pub case: Option<&'a CaseView>,
+    pub text: &'a str,
+}
+
+/// Build the outbox row for one message. `cause` names what caused it, uniquely per case or
+/// monitor flag (e.g. the timeline event id), so the key is stable across retries, restarts
+/// and replays of the same operation.
+pub fn row(
+    event: EventKind,
+    cause: &str,
+    recipient: &RecipientRef,
+    channel: &str,
+    case: Option<(i64, &CaseView)>,
+    text: &str,
+    at: i64,
+) -> NewOutboxRow {
+    let key = format!("{cause}:{}:{}:{}:{channel}", event.as_str(), recipient.kind, recipient.id);
+    let message = Message {
+        event: event.as_str(),
+        idempotency_key: &key,
+        occurred_at: rfc3339_ms(at),
+        recipient,
+        case: case.map(|(_, view)| view),
+        text,
+    };
+    // Serialising plain strings and numbers cannot fail; an empty body would be caught by the
+    // receiver-side tests.
+    let body = serde_json::to_string(&message).unwrap_or_default();
+    NewOutboxRow {
+        case_id: case.map(|(id, _)| id),
+        event: event.as_str().to_string(),
+        channel: channel.to_string(),
+        recipient_kind: recipient.kind.to_string(),
+        recipient_id: recipient.id.clone(),
+        idempotency_key: key,
+        body,
+        created_at: at,
+    }
+}

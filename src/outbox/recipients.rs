@@ -1,0 +1,64 @@
+//! Who receives what (the table in PRODUCT.md section 3), as (recipient, channel) pairs: one
+//! outbox row each. Pure reads of the configuration and the on-call schedules.
+
+use std::time::SystemTime;
+
+use super::RecipientRef;
+use crate::config::{Config, Customer, Recipient};
+use crate::escalation::oncall;
+
+/// Every contact of the customer, through each of the contact's channels.
+pub fn customer_contacts(customer: &Customer) -> Vec<(RecipientRef, String)> {
+    customer
+        .contacts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, contact)| {
+            let id = contact
+                .email
+                .clone()
+                .or_else(|| contact.phone.clone())
+                .unwrap_or_else(|| format!("{}-contact-{i}", customer.id));
+            contact.channels.iter().map(move |channel| {
+                (
+                    RecipientRef { kind: "customer_contact", id: id.clone(), role: "customer".to_string() },
+                    channel.clone(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The channels of `[cases] feed`.
+pub fn feed(config: &Config) -> Vec<(RecipientRef, String)> {
+    config
+        .cases
+        .feed
+        .iter()
+        .map(|channel| {
+            (RecipientRef { kind: "channel", id: channel.clone(), role: "feed".to_string() }, channel.clone())
+        })
+        .collect()
+}
+
+/// The current holders of `recipients` (an escalation level's `page` list), through each of
+/// their channels. A person named twice is paged once.
+pub fn pager_holders(config: &Config, recipients: &[Recipient], at: SystemTime) -> Vec<(RecipientRef, String)> {
+    let mut out: Vec<(RecipientRef, String)> = Vec::new();
+    for recipient in recipients {
+        for person in oncall::resolve(config, recipient, at) {
+            for channel in &person.channels {
+                let r = RecipientRef { kind: "person", id: person.id.clone(), role: person.role.clone() };
+                if !out.iter().any(|(o, c)| o.id == r.id && c == channel) {
+                    out.push((r, channel.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The on-call Operations Manager, for messages about the monitor itself.
+pub fn operations_manager(config: &Config, at: SystemTime) -> Vec<(RecipientRef, String)> {
+    pager_holders(config, &[Recipient::Role(crate::config::defaults::OPERATIONS_MANAGER_ROLE.to_string())], at)
+}

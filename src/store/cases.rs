@@ -1,0 +1,461 @@
+//! Case rows, timelines, outbox rows and run-time maintenance windows. Every change the case
+//! engine makes goes through one [`Tx`], so a case change, its timeline events and the
+//! notifications it implies commit together or not at all.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{Backend, Store, StoreError, StoredStatus};
+
+const CASE_COLS: &str = "id, customer, service, server, severity, status, opened_at, updated_at, acknowledged_at, \
+     acknowledged_by, recovered_at, resolved_at, closed_at, consecutive_failures, last_error, response_due_at, sla_breached";
+
+/// A case as stored. `status` is the text of `cases::state::CaseStatus`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRow {
+    pub id: i64,
+    pub customer: String,
+    pub service: String,
+    pub server: String,
+    pub severity: i64,
+    pub status: String,
+    pub opened_at: i64,
+    pub updated_at: i64,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by: Option<String>,
+    pub recovered_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub consecutive_failures: i64,
+    pub last_error: Option<String>,
+    pub response_due_at: i64,
+    pub sla_breached: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseEventRow {
+    pub id: i64,
+    pub case_id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub actor: String,
+    pub text: String,
+}
+
+/// One message to one recipient through one channel. `body` is final when written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutboxRow {
+    pub case_id: Option<i64>,
+    pub event: String,
+    pub channel: String,
+    pub recipient_kind: String,
+    pub recipient_id: String,
+    pub idempotency_key: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub case_id: Option<i64>,
+    pub event: String,
+    pub channel: String,
+    pub recipient_kind: String,
+    pub recipient_id: String,
+    pub idempotency_key: String,
+    pub body: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub delivered_at: Option<i64>,
+    pub dead_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceRow {
+    pub id: i64,
+    pub customer: Option<String>,
+    pub server: Option<String>,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub reason: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+fn case_from(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
+    Ok(CaseRow {
+        id: row.try_get("id")?,
+        customer: row.try_get("customer")?,
+        service: row.try_get("service")?,
+        server: row.try_get("server")?,
+        severity: row.try_get("severity")?,
+        status: row.try_get("status")?,
+        opened_at: row.try_get("opened_at")?,
+        updated_at: row.try_get("updated_at")?,
+        acknowledged_at: row.try_get("acknowledged_at")?,
+        acknowledged_by: row.try_get("acknowledged_by")?,
+        recovered_at: row.try_get("recovered_at")?,
+        resolved_at: row.try_get("resolved_at")?,
+        closed_at: row.try_get("closed_at")?,
+        consecutive_failures: row.try_get("consecutive_failures")?,
+        last_error: row.try_get("last_error")?,
+        response_due_at: row.try_get("response_due_at")?,
+        sla_breached: row.try_get::<i64, _>("sla_breached")? != 0,
+    })
+}
+
+fn event_from(row: &AnyRow) -> Result<CaseEventRow, sqlx::Error> {
+    Ok(CaseEventRow {
+        id: row.try_get("id")?,
+        case_id: row.try_get("case_id")?,
+        at: row.try_get("at")?,
+        kind: row.try_get("kind")?,
+        actor: row.try_get("actor")?,
+        text: row.try_get("text")?,
+    })
+}
+
+fn outbox_from(row: &AnyRow) -> Result<OutboxRow, sqlx::Error> {
+    Ok(OutboxRow {
+        id: row.try_get("id")?,
+        case_id: row.try_get("case_id")?,
+        event: row.try_get("event")?,
+        channel: row.try_get("channel")?,
+        recipient_kind: row.try_get("recipient_kind")?,
+        recipient_id: row.try_get("recipient_id")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        body: row.try_get("body")?,
+        created_at: row.try_get("created_at")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+        dead_at: row.try_get("dead_at")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+fn maintenance_from(row: &AnyRow) -> Result<MaintenanceRow, sqlx::Error> {
+    Ok(MaintenanceRow {
+        id: row.try_get("id")?,
+        customer: row.try_get("customer")?,
+        server: row.try_get("server")?,
+        start_at: row.try_get("start_at")?,
+        end_at: row.try_get("end_at")?,
+        reason: row.try_get("reason")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// A unique constraint said no: another engine got there first.
+fn conflict_or(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Query(error),
+    }
+}
+
+/// A write transaction for one case-engine operation. Dropping it without [`Tx::commit`]
+/// rolls everything back.
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+    backend: Backend,
+}
+
+impl Store {
+    /// Begin a write transaction. On SQLite it takes the write lock first, so that what it
+    /// reads cannot be changed under it by the result writer (which would fail the commit).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Sqlite {
+            sqlx::query("UPDATE monitor_flags SET value = value WHERE 1 = 0").execute(&mut *tx).await?;
+        }
+        Ok(Tx { tx, backend: self.backend })
+    }
+
+    pub async fn case(&self, id: i64) -> Result<Option<CaseRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {CASE_COLS} FROM cases WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(case_from).transpose()?)
+    }
+
+    /// Cases, newest first; `statuses` empty means all.
+    pub async fn cases(&self, statuses: &[&str], limit: i64) -> Result<Vec<CaseRow>, StoreError> {
+        let mut sql = format!("SELECT {CASE_COLS} FROM cases");
+        if !statuses.is_empty() {
+            let list: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 1)).collect();
+            sql.push_str(&format!(" WHERE status IN ({})", list.join(", ")));
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", statuses.len() + 1));
+        let mut query = sqlx::query(&sql);
+        for status in statuses {
+            query = query.bind(*status);
+        }
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(case_from).collect::<Result<_, _>>()?)
+    }
+
+    /// The most recent case of every service that ever had one.
+    pub async fn latest_cases(&self) -> Result<Vec<CaseRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CASE_COLS} FROM cases WHERE id IN (SELECT MAX(id) FROM cases GROUP BY customer, service)"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(case_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn timeline(&self, case_id: i64) -> Result<Vec<CaseEventRow>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, case_id, at, kind, actor, text FROM case_events WHERE case_id = $1 ORDER BY id")
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.iter().map(event_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Outbox rows, oldest first; of one case, or all when `case_id` is `None`.
+    pub async fn outbox(&self, case_id: Option<i64>) -> Result<Vec<OutboxRow>, StoreError> {
+        let sql = "SELECT id, case_id, event, channel, recipient_kind, recipient_id, idempotency_key, body, \
+                   created_at, attempts, next_attempt_at, delivered_at, dead_at, last_error FROM outbox";
+        let rows = match case_id {
+            Some(id) => {
+                sqlx::query(&format!("{sql} WHERE case_id = $1 ORDER BY id")).bind(id).fetch_all(&self.pool).await?
+            }
+            None => sqlx::query(&format!("{sql} ORDER BY id")).fetch_all(&self.pool).await?,
+        };
+        Ok(rows.iter().map(outbox_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn maintenance_windows(&self) -> Result<Vec<MaintenanceRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, customer, server, start_at, end_at, reason, created_by, created_at FROM maintenance_windows ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(maintenance_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn add_maintenance(&self, w: &MaintenanceRow) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO maintenance_windows (customer, server, start_at, end_at, reason, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(w.customer.as_deref())
+        .bind(w.server.as_deref())
+        .bind(w.start_at)
+        .bind(w.end_at)
+        .bind(w.reason.as_deref())
+        .bind(w.created_by.as_str())
+        .bind(w.created_at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// A monitor flag's value and since when, if set.
+    pub async fn flag(&self, name: &str) -> Result<Option<(String, i64)>, StoreError> {
+        let row = sqlx::query("SELECT value, since FROM monitor_flags WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("value")?, r.try_get("since")?))).transpose()?)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// The service's case that is not resolved or closed, locked for this transaction.
+    pub async fn active_case(&mut self, customer: &str, service: &str) -> Result<Option<CaseRow>, StoreError> {
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let row = sqlx::query(&format!(
+            "SELECT {CASE_COLS} FROM cases WHERE customer = $1 AND service = $2 AND status NOT IN ('resolved', 'closed'){lock}"
+        ))
+        .bind(customer)
+        .bind(service)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.as_ref().map(case_from).transpose()?)
+    }
+
+    /// The service's most recent case of any status.
+    pub async fn latest_case(&mut self, customer: &str, service: &str) -> Result<Option<CaseRow>, StoreError> {
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let row = sqlx::query(&format!(
+            "SELECT {CASE_COLS} FROM cases WHERE customer = $1 AND service = $2 ORDER BY id DESC LIMIT 1{lock}"
+        ))
+        .bind(customer)
+        .bind(service)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.as_ref().map(case_from).transpose()?)
+    }
+
+    pub async fn case(&mut self, id: i64) -> Result<Option<CaseRow>, StoreError> {
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let row = sqlx::query(&format!("SELECT {CASE_COLS} FROM cases WHERE id = $1{lock}"))
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.as_ref().map(case_from).transpose()?)
+    }
+
+    /// Cases not resolved or closed, for the periodic checks.
+    pub async fn active_cases(&mut self) -> Result<Vec<CaseRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CASE_COLS} FROM cases WHERE status NOT IN ('resolved', 'closed') ORDER BY id"
+        ))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows.iter().map(case_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Insert a new case (its `id` is ignored) and return its id. [`StoreError::Conflict`]
+    /// when the service already has an active case.
+    pub async fn insert_case(&mut self, c: &CaseRow) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO cases (customer, service, server, severity, status, opened_at, updated_at, consecutive_failures, \
+             last_error, response_due_at, sla_breached) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(c.customer.as_str())
+        .bind(c.service.as_str())
+        .bind(c.server.as_str())
+        .bind(c.severity)
+        .bind(c.status.as_str())
+        .bind(c.opened_at)
+        .bind(c.updated_at)
+        .bind(c.consecutive_failures)
+        .bind(c.last_error.as_deref())
+        .bind(c.response_due_at)
+        .bind(i64::from(c.sla_breached))
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(conflict_or)?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// Write every mutable column of `c`. [`StoreError::Conflict`] when reactivating it would
+    /// give its service a second active case.
+    pub async fn update_case(&mut self, c: &CaseRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE cases SET severity = $2, status = $3, updated_at = $4, acknowledged_at = $5, acknowledged_by = $6, \
+             recovered_at = $7, resolved_at = $8, closed_at = $9, consecutive_failures = $10, last_error = $11, \
+             response_due_at = $12, sla_breached = $13, server = $14, opened_at = $15 WHERE id = $1",
+        )
+        .bind(c.id)
+        .bind(c.severity)
+        .bind(c.status.as_str())
+        .bind(c.updated_at)
+        .bind(c.acknowledged_at)
+        .bind(c.acknowledged_by.as_deref())
+        .bind(c.recovered_at)
+        .bind(c.resolved_at)
+        .bind(c.closed_at)
+        .bind(c.consecutive_failures)
+        .bind(c.last_error.as_deref())
+        .bind(c.response_due_at)
+        .bind(i64::from(c.sla_breached))
+        .bind(c.server.as_str())
+        .bind(c.opened_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(conflict_or)?;
+        Ok(())
+    }
+
+    /// Append a timeline event; returns its id (used in idempotency keys).
+    pub async fn add_event(
+        &mut self,
+        case_id: i64,
+        at: i64,
+        kind: &str,
+        actor: &str,
+        text: &str,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO case_events (case_id, at, kind, actor, text) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(case_id)
+        .bind(at)
+        .bind(kind)
+        .bind(actor)
+        .bind(text)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// Queue a message. A second row with the same idempotency key is ignored, so replaying
+    /// an operation cannot queue a message twice.
+    pub async fn enqueue(&mut self, m: &NewOutboxRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbox (case_id, event, channel, recipient_kind, recipient_id, idempotency_key, body, created_at, \
+             next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(m.case_id)
+        .bind(m.event.as_str())
+        .bind(m.channel.as_str())
+        .bind(m.recipient_kind.as_str())
+        .bind(m.recipient_id.as_str())
+        .bind(m.idempotency_key.as_str())
+        .bind(m.body.as_str())
+        .bind(m.created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Persist the status a decision is based on, in the decision's transaction (same
+    /// newer-`seq`-wins rule as the write-behind batches).
+    pub async fn save_status(&mut self, s: &StoredStatus) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO server_status (server_id, state, consecutive_failures, consecutive_successes, confirmed_down, \
+             last_error, last_probe_at, state_since, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (server_id) DO UPDATE SET state = excluded.state, \
+             consecutive_failures = excluded.consecutive_failures, consecutive_successes = excluded.consecutive_successes, \
+             confirmed_down = excluded.confirmed_down, last_error = excluded.last_error, \
+             last_probe_at = excluded.last_probe_at, state_since = excluded.state_since, seq = excluded.seq \
+             WHERE excluded.seq > server_status.seq",
+        )
+        .bind(s.server_id.as_str())
+        .bind(s.state.as_str())
+        .bind(s.consecutive_failures)
+        .bind(s.consecutive_successes)
+        .bind(i64::from(s.confirmed_down))
+        .bind(s.last_error.as_deref())
+        .bind(s.last_probe_at)
+        .bind(s.state_since)
+        .bind(s.seq)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Set (or with `None` clear) a monitor flag. Returns whether anything changed, so that
+    /// only the instance that flips it sends the notification.
+    pub async fn set_flag(&mut self, name: &str, value: Option<&str>, at: i64) -> Result<bool, StoreError> {
+        let result = match value {
+            Some(value) => {
+                sqlx::query(
+                    "INSERT INTO monitor_flags (name, value, since) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(value)
+                .bind(at)
+                .execute(&mut *self.tx)
+                .await?
+            }
+            None => sqlx::query("DELETE FROM monitor_flags WHERE name = $1").bind(name).execute(&mut *self.tx).await?,
+        };
+        Ok(result.rows_affected() > 0)
+    }
+}
