@@ -136,6 +136,9 @@ impl App {
             fleet: self.fleet.clone(),
             metrics: self.metrics.clone(),
             scheduler_running,
+            engine: self.engine.clone(),
+            windows: self.windows.clone(),
+            clock: self.clock.clone(),
         };
         let addr = listener.local_addr().ok();
         tracing::info!(addr = ?addr, servers = self.fleet.len(), "firstwatch running");

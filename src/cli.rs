@@ -3,9 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::CaseNumber;
+use crate::operator::StatusFilter;
 
 #[derive(Debug, Parser)]
 #[command(name = "firstwatch", version, about = "Proactive server health monitor: probes, cases, pages, status page.")]
@@ -39,6 +42,22 @@ pub enum Command {
         #[arg(long)]
         dns_server: Vec<SocketAddr>,
     },
+    /// Operator work on cases, straight against the configured database (no running instance needed).
+    Cases {
+        /// The configuration file; its database is the one worked on.
+        #[arg(long, global = true, default_value = "config/firstwatch.toml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: CasesCommand,
+    },
+    /// Scheduled maintenance windows: list them, or add one.
+    Maintenance {
+        /// The configuration file; its database is the one worked on.
+        #[arg(long, global = true, default_value = "config/firstwatch.toml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: MaintenanceCommand,
+    },
     /// A self-contained showcase: a simulated fleet on loopback with scripted outages.
     Demo {
         /// Stop by itself after this long (default: run until Ctrl-C).
@@ -64,6 +83,98 @@ pub enum Command {
         #[arg(long, hide = true)]
         serve_fleet: Option<usize>,
     },
+}
+
+/// `firstwatch cases …`. `ID` is a case number: `FW-000042`, `fw-42` or `42`.
+#[derive(Debug, Subcommand)]
+pub enum CasesCommand {
+    /// List cases, newest first.
+    List {
+        /// `active` (every case not resolved or closed), `all`, or one status: open, acknowledged,
+        /// in_progress, waiting_for_customer, resolved, closed, reopened.
+        #[arg(long, default_value = "active")]
+        status: StatusFilter,
+        /// Show at most this many cases.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+    },
+    /// One case with every field, its timeline and its notifications.
+    Show {
+        /// FW-000042, fw-42 or 42
+        id: CaseNumber,
+    },
+    /// Take the case: it is being worked, escalation stops.
+    Ack {
+        /// FW-000042, fw-42 or 42
+        id: CaseNumber,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Add a note to the timeline (the latest note goes into customer updates).
+    Note {
+        /// FW-000042, fw-42 or 42
+        id: CaseNumber,
+        text: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Mark the case resolved: the service is back, the customer is told, updates stop.
+    Resolve {
+        /// FW-000042, fw-42 or 42
+        id: CaseNumber,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Close a resolved case for good.
+    Close {
+        /// FW-000042, fw-42 or 42
+        id: CaseNumber,
+        #[command(flatten)]
+        actor: Actor,
+    },
+}
+
+/// `firstwatch maintenance …`.
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceCommand {
+    /// Every window: from the configuration and added at run time.
+    List,
+    /// Store a window for a server or a whole customer; failures inside it open no case.
+    Add {
+        #[command(flatten)]
+        scope: Scope,
+        /// RFC 3339 in UTC, e.g. 2026-12-01T02:00:00Z
+        #[arg(long, value_parser = crate::clock::parse_rfc3339)]
+        start: SystemTime,
+        /// RFC 3339 in UTC, after --start and in the future
+        #[arg(long, value_parser = crate::clock::parse_rfc3339)]
+        end: SystemTime,
+        /// Why, shown in listings.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        actor: Actor,
+    },
+}
+
+/// Who does it: `--as NAME`, else the `USER` environment variable, else `operator`.
+#[derive(Debug, Args)]
+pub struct Actor {
+    /// Who does it (default: $USER, else "operator").
+    #[arg(long = "as", value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// What a maintenance window covers: exactly one of a server or a customer.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Scope {
+    /// A server id from the configuration.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// A customer id from the configuration (all of its servers).
+    #[arg(long)]
+    pub customer: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -64,6 +64,54 @@ pub fn rfc3339_ms(ms: i64) -> String {
     humantime::format_rfc3339_millis(from_unix_ms(ms)).to_string()
 }
 
+/// Parse an RFC 3339 time with a zone (`2026-12-01T02:00:00Z`, `…+01:00`): the one reading
+/// shared by config, API and CLI. A time without a zone is refused rather than guessed.
+/// Parse RFC 3339 (`2026-12-01T02:00:00Z`, `2026-12-01T03:00:00+01:00`). humantime reads only
+/// UTC, so an offset is split off here and applied; a time without a zone is refused because
+/// it would silently be taken as UTC.
+pub fn parse_rfc3339(raw: &str) -> Result<SystemTime, String> {
+    let s = raw.trim();
+    let invalid =
+        |why: &dyn std::fmt::Display| format!("{raw:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({why})");
+    let Some((local, offset)) = split_offset(s) else {
+        return Err(match humantime::parse_rfc3339_weak(s) {
+            Ok(_) => format!("{raw:?} has no time zone; end it with Z (UTC) or an offset like +01:00"),
+            Err(e) => invalid(&e),
+        });
+    };
+    if local.len() < 11 || !matches!(local.as_bytes()[10], b'T' | b't') {
+        return Err(invalid(&"date and time are separated by T"));
+    }
+    let utc_reading = humantime::parse_rfc3339_weak(local).map_err(|e| invalid(&e))?;
+    let shifted = if offset >= 0 {
+        utc_reading.checked_sub(Duration::from_secs(offset.unsigned_abs()))
+    } else {
+        utc_reading.checked_add(Duration::from_secs(offset.unsigned_abs()))
+    };
+    shifted.filter(|t| *t >= SystemTime::UNIX_EPOCH).ok_or_else(|| invalid(&"out of range"))
+}
+
+/// Split `…Z` or `…+HH:MM` into the local part and the offset east of UTC in seconds.
+fn split_offset(s: &str) -> Option<(&str, i64)> {
+    if let Some(local) = s.strip_suffix(['Z', 'z']) {
+        return Some((local, 0));
+    }
+    let split = s.len().checked_sub(6)?;
+    let (local, zone) = (s.get(..split)?, s.get(split..)?.as_bytes());
+    let sign = match zone[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digit = |b: u8| b.is_ascii_digit().then(|| i64::from(b - b'0'));
+    if zone[3] != b':' {
+        return None;
+    }
+    let hours = digit(zone[1])? * 10 + digit(zone[2])?;
+    let minutes = digit(zone[4])? * 10 + digit(zone[5])?;
+    (hours < 24 && minutes < 60).then_some((local, sign * (hours * 3600 + minutes * 60)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +120,14 @@ mod tests {
     fn api_times_are_rfc3339_utc_with_milliseconds() {
         assert_eq!(rfc3339_ms(1_796_090_400_123), "2026-12-01T02:00:00.123Z");
         assert_eq!(unix_ms(from_unix_ms(42)), 42);
+    }
+
+    #[test]
+    fn rfc3339_times_need_a_zone_and_honour_offsets() {
+        assert_eq!(parse_rfc3339("2026-12-01T02:00:00Z").map(unix_ms), Ok(1_796_090_400_000));
+        assert_eq!(parse_rfc3339("2026-12-01T03:00:00+01:00").map(unix_ms), Ok(1_796_090_400_000));
+        assert!(parse_rfc3339("2026-12-01T02:00:00").is_err_and(|e| e.contains("no time zone")));
+        assert!(parse_rfc3339("tomorrow").is_err_and(|e| e.contains("not an RFC 3339 time")));
     }
 
     #[test]

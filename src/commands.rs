@@ -16,7 +16,7 @@ use crate::probe::{Limits, Prober};
 /// Exit status of a refused configuration (and of a refused command-line value).
 pub const EXIT_CONFIG: u8 = 2;
 
-fn load(path: &Path) -> Result<Config, ExitCode> {
+pub(crate) fn load(path: &Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|errors| {
         eprintln!("{} is not valid:", path.display());
         for error in &errors.0 {

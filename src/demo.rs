@@ -49,6 +49,9 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
     let app = App::build(config).await?;
     let mut events = app.subscribe();
     let fleet = app.fleet();
+    let store = app.store();
+    let mut case_feed = tokio::time::interval(Duration::from_millis(250));
+    let (mut last_event, mut last_message) = (0i64, 0i64);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
@@ -79,11 +82,22 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
                     cycle_start += CYCLE;
                 }
             }
+            _ = case_feed.tick() => {
+                for event in store.events_since(last_event, 100).await.unwrap_or_default() {
+                    last_event = event.id;
+                    println!("{:>6.1}s  CASE {} [{}] {}", start.elapsed().as_secs_f64(), crate::domain::CaseNumber(event.case_id), event.kind, event.text);
+                }
+                for message in store.outbox_since(last_message, 100).await.unwrap_or_default() {
+                    last_message = message.id;
+                    println!("{:>6.1}s    -> {} to {} {} via {}", start.elapsed().as_secs_f64(), message.event, message.recipient_kind, message.recipient_id, message.channel);
+                }
+            }
             event = events.recv() => match event {
                 Ok(event) => {
                     let entry = &fleet.entries()[event.server];
                     let t = event.transition;
-                    let mut line = format!("{:>6.1}s  {:<18} {} -> {}", start.elapsed().as_secs_f64(), entry.id, t.from, t.to);
+                    let change = if t.from == t.to { t.to.to_string() } else { format!("{} -> {}", t.from, t.to) };
+                    let mut line = format!("{:>6.1}s  {:<18} {change}", start.elapsed().as_secs_f64(), entry.id);
                     if let Some(error) = event.last_error.as_deref().filter(|_| t.to != crate::domain::ServerState::Up) {
                         line.push_str(&format!("  ({} in a row: {error})", event.consecutive_failures));
                     }
@@ -135,6 +149,41 @@ operator_tokens = ["demo-operator-token"]
 [database]
 url = "sqlite://{db}"
 
+[guard]
+# A fleet of six: three failing servers are a customer problem, not the monitor's own.
+max_failing_fraction = 0.9
+
+[cases]
+feed = ["ops-feed"]
+reopen_window = "1m"
+
+[[channels]]
+id = "ops-feed"
+type = "webhook"
+url = "http://127.0.0.1:9/feed"
+
+[[channels]]
+id = "pager"
+type = "webhook"
+url = "http://127.0.0.1:9/pager"
+
+[[channels]]
+id = "customer-mail"
+type = "webhook"
+url = "http://127.0.0.1:9/mail"
+
+[[people]]
+id = "alice"
+name = "Alice (Operations Manager)"
+role = "operations-manager"
+channels = ["pager"]
+
+[[people]]
+id = "victor"
+name = "Victor (VP of Operations)"
+role = "vp-operations"
+channels = ["pager"]
+
 [probing]
 interval = "2s"
 retry_interval = "500ms"
@@ -148,7 +197,8 @@ timeout = "400ms"
     for ((customer, service, id, role), server) in FLEET.iter().zip(servers) {
         if *customer != last_customer {
             text.push_str(&format!(
-                "\n[[customers]]\nid = \"{customer}\"\nname = \"{}\"\nstatus_token = \"demo-{customer}-token\"\n",
+                "\n[[customers]]\nid = \"{customer}\"\nname = \"{}\"\nstatus_token = \"demo-{customer}-token\"\n\
+                 contacts = [{{ name = \"IT desk\", email = \"it@{customer}.test\", channels = [\"customer-mail\"] }}]\n",
                 capitalise(customer)
             ));
             last_customer = customer;

@@ -1,11 +1,11 @@
 //! Thin entry point: parse the command line, set up logging, call the library, map errors to
-//! exit statuses (2 for a refused configuration, 1 for anything else).
+//! exit statuses (2 for a refused configuration or argument, 1 for anything else).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use firstwatch::cli::{Cli, Command};
-use firstwatch::commands;
+use firstwatch::{commands, operator};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,6 +30,8 @@ fn main() -> ExitCode {
             Command::Probe { target, timeout, expect_status, dns_server } => {
                 commands::probe(&target, timeout, expect_status, dns_server).await
             }
+            Command::Cases { config, command } => operator::cases(&config, command).await,
+            Command::Maintenance { config, command } => operator::maintenance(&config, command).await,
             Command::Demo { duration, listen } => firstwatch::demo::run(listen, duration).await,
             Command::Bench { servers, interval, duration, bare, serve_fleet } => match serve_fleet {
                 Some(addresses) => firstwatch::bench::serve_fleet(addresses).await,

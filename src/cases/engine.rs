@@ -394,6 +394,7 @@ impl CaseEngine {
     /// The periodic checks: heal the guard, open cases for uncovered outages, mark missed
     /// response targets, refresh the open-case gauges.
     pub async fn run_due(&self) -> Result<(), CaseError> {
+        self.reload_windows().await?;
         let degraded = self.store.flag(GUARD_FLAG).await?.is_some();
         if degraded {
             match self.guard.assess(&self.fleet).await {
@@ -406,6 +407,16 @@ impl CaseEngine {
         }
         self.check_response_targets().await?;
         self.refresh_gauges().await
+    }
+
+    /// Pick up maintenance windows added at run time by any instance or the CLI.
+    async fn reload_windows(&self) -> Result<(), CaseError> {
+        let mut windows = Windows::from_config(&self.config.maintenance);
+        for row in self.store.maintenance_windows().await? {
+            windows.add(&row);
+        }
+        *self.windows.write().await = windows;
+        Ok(())
     }
 
     /// Open cases for `down` servers whose outage no case covers yet.

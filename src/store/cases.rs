@@ -10,6 +10,9 @@ use super::{Backend, Store, StoreError, StoredStatus};
 const CASE_COLS: &str = "id, customer, service, server, severity, status, opened_at, updated_at, acknowledged_at, \
      acknowledged_by, recovered_at, resolved_at, closed_at, consecutive_failures, last_error, response_due_at, sla_breached";
 
+const OUTBOX_SELECT: &str = "SELECT id, case_id, event, channel, recipient_kind, recipient_id, idempotency_key, body, \
+     created_at, attempts, next_attempt_at, delivered_at, dead_at, last_error FROM outbox";
+
 /// A case as stored. `status` is the text of `cases::state::CaseStatus`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseRow {
@@ -210,6 +213,18 @@ impl Store {
         Ok(rows.iter().map(case_from).collect::<Result<_, _>>()?)
     }
 
+    /// Timeline events of every case after event `after`, oldest first (for live views).
+    pub async fn events_since(&self, after: i64, limit: i64) -> Result<Vec<CaseEventRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, case_id, at, kind, actor, text FROM case_events WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(event_from).collect::<Result<_, _>>()?)
+    }
+
     pub async fn timeline(&self, case_id: i64) -> Result<Vec<CaseEventRow>, StoreError> {
         let rows =
             sqlx::query("SELECT id, case_id, at, kind, actor, text FROM case_events WHERE case_id = $1 ORDER BY id")
@@ -221,14 +236,25 @@ impl Store {
 
     /// Outbox rows, oldest first; of one case, or all when `case_id` is `None`.
     pub async fn outbox(&self, case_id: Option<i64>) -> Result<Vec<OutboxRow>, StoreError> {
-        let sql = "SELECT id, case_id, event, channel, recipient_kind, recipient_id, idempotency_key, body, \
-                   created_at, attempts, next_attempt_at, delivered_at, dead_at, last_error FROM outbox";
         let rows = match case_id {
             Some(id) => {
-                sqlx::query(&format!("{sql} WHERE case_id = $1 ORDER BY id")).bind(id).fetch_all(&self.pool).await?
+                sqlx::query(&format!("{OUTBOX_SELECT} WHERE case_id = $1 ORDER BY id"))
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?
             }
-            None => sqlx::query(&format!("{sql} ORDER BY id")).fetch_all(&self.pool).await?,
+            None => sqlx::query(&format!("{OUTBOX_SELECT} ORDER BY id")).fetch_all(&self.pool).await?,
         };
+        Ok(rows.iter().map(outbox_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Outbox rows after row `after`, oldest first (for live views).
+    pub async fn outbox_since(&self, after: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = sqlx::query(&format!("{OUTBOX_SELECT} WHERE id > $1 ORDER BY id LIMIT $2"))
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(outbox_from).collect::<Result<_, _>>()?)
     }
 

@@ -10,6 +10,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The request is understood but the resource's state does not allow it.
+    #[error("{0}")]
+    Conflict(String),
     #[error("missing bearer token")]
     Unauthorized,
     #[error("this token does not grant access")]
@@ -30,6 +33,7 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::Internal(error) => {

@@ -2,17 +2,24 @@
 //! and the store; the one mapping from errors to responses lives in `error.rs`.
 
 mod api;
+mod auth;
 mod error;
 mod health;
+mod json;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
+use tokio::sync::RwLock;
+
+use crate::cases::CaseEngine;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::fleet::Fleet;
+use crate::maintenance::Windows;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -27,6 +34,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Set while the scheduler loop runs; `/readyz` reports it.
     pub scheduler_running: Arc<AtomicBool>,
+    pub engine: Arc<CaseEngine>,
+    pub windows: Arc<RwLock<Windows>>,
+    pub clock: Arc<dyn Clock>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -35,6 +45,13 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/api/v1/servers", get(api::servers::list))
+        .route("/api/v1/cases", get(api::cases::list))
+        .route("/api/v1/cases/{id}", get(api::cases::show))
+        .route("/api/v1/cases/{id}/ack", post(api::cases::ack))
+        .route("/api/v1/cases/{id}/notes", post(api::cases::note))
+        .route("/api/v1/cases/{id}/resolve", post(api::cases::resolve))
+        .route("/api/v1/cases/{id}/close", post(api::cases::close))
+        .route("/api/v1/maintenance", get(api::maintenance::list).post(api::maintenance::add))
         .fallback(error::not_found)
         .with_state(state)
 }

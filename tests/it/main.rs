@@ -1,8 +1,10 @@
 //! One integration-test binary: every capability in its own file, shared fixtures in `helpers/`.
 
+mod api;
 mod cases;
 mod cli;
 mod helpers;
+mod operator_cli;
 mod probe;
 mod scheduler;
 mod storage;

@@ -232,48 +232,6 @@ impl<'e> Checker<'e> {
                 return None;
             }
         };
-        parse_time(&text).map_err(|msg| self.error(path, msg)).ok()
+        crate::clock::parse_rfc3339(&text).map_err(|msg| self.error(path, msg)).ok()
     }
-}
-
-/// Parse RFC 3339 (`2026-12-01T02:00:00Z`, `2026-12-01T03:00:00+01:00`). humantime reads only
-/// UTC, so an offset is split off here and applied; a time without a zone is refused because
-/// it would silently be taken as UTC.
-fn parse_time(raw: &str) -> Result<SystemTime, String> {
-    let s = raw.trim();
-    let invalid =
-        |why: &dyn std::fmt::Display| format!("{raw:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({why})");
-    let (local, offset) = split_offset(s)
-        .ok_or_else(|| format!("{raw:?} has no time zone; end it with Z (UTC) or an offset like +01:00"))?;
-    if local.len() < 11 || !matches!(local.as_bytes()[10], b'T' | b't') {
-        return Err(invalid(&"date and time are separated by T"));
-    }
-    let utc_reading = humantime::parse_rfc3339_weak(local).map_err(|e| invalid(&e))?;
-    let shifted = if offset >= 0 {
-        utc_reading.checked_sub(Duration::from_secs(offset.unsigned_abs()))
-    } else {
-        utc_reading.checked_add(Duration::from_secs(offset.unsigned_abs()))
-    };
-    shifted.filter(|t| *t >= SystemTime::UNIX_EPOCH).ok_or_else(|| invalid(&"out of range"))
-}
-
-/// Split `…Z` or `…+HH:MM` into the local part and the offset east of UTC in seconds.
-fn split_offset(s: &str) -> Option<(&str, i64)> {
-    if let Some(local) = s.strip_suffix(['Z', 'z']) {
-        return Some((local, 0));
-    }
-    let split = s.len().checked_sub(6)?;
-    let (local, zone) = (s.get(..split)?, s.get(split..)?.as_bytes());
-    let sign = match zone[0] {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let digit = |b: u8| b.is_ascii_digit().then(|| i64::from(b - b'0'));
-    if zone[3] != b':' {
-        return None;
-    }
-    let hours = digit(zone[1])? * 10 + digit(zone[2])?;
-    let minutes = digit(zone[4])? * 10 + digit(zone[5])?;
-    (hours < 24 && minutes < 60).then_some((local, sign * (hours * 3600 + minutes * 60)))
 }

@@ -1,3 +1,5 @@
 //! JSON API handlers under `/api/v1`, one file per resource.
 
+pub mod cases;
+pub mod maintenance;
 pub mod servers;

@@ -1,0 +1,162 @@
+//! The JSON API as an operator's script uses it: auth, case actions, maintenance, bad input.
+
+use std::time::Duration;
+
+use crate::helpers::app::{config_paging, wait_until, Srv, TestApp};
+use crate::helpers::db::{Backend, TestDb};
+use crate::helpers::targets::{Behavior, FakeTarget};
+
+const FAST: &str = "interval = \"1s\"\nretry_interval = \"100ms\"\nfailure_threshold = 3\ntimeout = \"100ms\"";
+const TOKEN: &str = "op-secret";
+
+fn config(db: &str, target: &FakeTarget) -> String {
+    let text = config_paging(db, FAST, &[Srv::new("acme-eu-1", target.url())], "", "");
+    format!("[server]\noperator_tokens = [\"{TOKEN}\"]\n{text}")
+}
+
+async fn post(app: &TestApp, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, serde_json::Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.post(format!("http://{}{path}", app.addr));
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    if let Some(body) = body {
+        request = request.header("Content-Type", "application/json").body(body.to_string());
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path} answered non-JSON ({e}): {text}")))
+}
+
+async fn with_open_case() -> (TestDb, FakeTarget, TestApp) {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Status(500)).await;
+    let app = TestApp::spawn(&config(&db.url, &target)).await;
+    wait_until(Duration::from_secs(10), "a case", || async {
+        app.get_json("/api/v1/cases?status=open").await["cases"].as_array().is_some_and(|c| !c.is_empty())
+    })
+    .await;
+    (db, target, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_are_listed_and_shown_with_their_timeline() {
+    let (_db, _target, app) = with_open_case().await;
+    let list = app.get_json("/api/v1/cases?status=open").await;
+    let case = &list["cases"][0];
+    assert_eq!(case["id"], "FW-000001");
+    assert_eq!(case["severity"], 1);
+    assert_eq!(case["status"], "open");
+    assert_eq!(case["customer"], "acme");
+    assert_eq!(case["service"], "storefront");
+    assert_eq!(case["server"], "acme-eu-1");
+    assert_eq!(case["consecutive_failures"], 3);
+    assert_eq!(case["last_error"], "http 500");
+    assert!(case["opened_at"].as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 24));
+
+    let detail = app.get_json("/api/v1/cases/FW-000001").await;
+    assert_eq!(detail["case"]["id"], "FW-000001");
+    let first = &detail["timeline"][0];
+    assert_eq!((first["kind"].as_str(), first["actor"].as_str()), (Some("opened"), Some("firstwatch")));
+    assert!(first["at"].as_str().is_some() && first["text"].as_str().is_some());
+
+    assert_eq!(app.get("/api/v1/cases/FW-000099").await.0, 404);
+    assert_eq!(app.get("/api/v1/cases/banana").await.0, 400);
+    assert_eq!(app.get("/api/v1/cases?status=nonsense").await.0, 400);
+    assert_eq!(app.get_json("/api/v1/cases?status=closed").await["cases"], serde_json::json!([]));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_calls_need_an_operator_token_and_work_a_case() {
+    let (_db, _target, app) = with_open_case().await;
+    let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", None, None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"].is_string());
+    let (status, _) = post(&app, "/api/v1/cases/FW-000001/ack", Some("wrong"), None).await;
+    assert_eq!(status, 403);
+    assert_eq!(app.get_json("/api/v1/cases/1").await["case"]["status"], "open", "refused calls change nothing");
+
+    let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", Some(TOKEN), Some(r#"{"actor": "alice"}"#)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["case"]["status"], "acknowledged");
+    let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", Some(TOKEN), None).await;
+    assert_eq!(status, 409, "acknowledged twice: {body}");
+    assert_eq!(body["error"], "cannot acknowledge a case that is acknowledged");
+
+    let (status, body) =
+        post(&app, "/api/v1/cases/1/notes", Some(TOKEN), Some(r#"{"text": "Failing over to the secondary"}"#)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["case"]["status"], "in_progress");
+    let last = body["timeline"].as_array().and_then(|t| t.last()).cloned().unwrap_or_default();
+    assert_eq!((last["kind"].as_str(), last["text"].as_str()), (Some("note"), Some("Failing over to the secondary")));
+
+    let (status, _) = post(&app, "/api/v1/cases/1/close", Some(TOKEN), None).await;
+    assert_eq!(status, 409, "close before resolve");
+    let (status, body) = post(&app, "/api/v1/cases/1/resolve", Some(TOKEN), None).await;
+    assert_eq!((status, body["case"]["status"].as_str()), (200, Some("resolved")));
+    let (status, body) = post(&app, "/api/v1/cases/1/close", Some(TOKEN), None).await;
+    assert_eq!((status, body["case"]["status"].as_str()), (200, Some("closed")));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_get_a_json_4xx_and_change_nothing() {
+    let (_db, _target, app) = with_open_case().await;
+    for body in ["{", "[]", "{\"text\": 5}", "{\"txt\": \"x\"}", "{\"text\": \"\"}", "null", "\"text\""] {
+        let (status, answer) = post(&app, "/api/v1/cases/1/notes", Some(TOKEN), Some(body)).await;
+        assert!((400..500).contains(&status), "{body} -> {status} {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    let (status, _) = post(&app, "/api/v1/cases/1/ack", Some(TOKEN), Some("{\"actor\": 7}")).await;
+    assert_eq!(status, 400);
+    let (status, _) = post(&app, "/api/v1/cases/99/ack", Some(TOKEN), None).await;
+    assert_eq!(status, 404);
+    let timeline = app.get_json("/api/v1/cases/1").await["timeline"].as_array().map(Vec::len);
+    assert_eq!(timeline, Some(1), "only the opening event");
+    assert_eq!(app.get_json("/api/v1/cases/1").await["case"]["status"], "open");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_windows_are_added_at_run_time_and_take_effect() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Healthy).await;
+    let app = TestApp::spawn(&config(&db.url, &target)).await;
+    let now = firstwatch::clock::unix_ms(std::time::SystemTime::now());
+    let (start, end) = (firstwatch::clock::rfc3339_ms(now - 1000), firstwatch::clock::rfc3339_ms(now + 3_600_000));
+
+    let bad = [
+        format!(r#"{{"server": "nope", "start": "{start}", "end": "{end}"}}"#),
+        format!(r#"{{"start": "{start}", "end": "{end}"}}"#),
+        format!(r#"{{"server": "acme-eu-1", "customer": "acme", "start": "{start}", "end": "{end}"}}"#),
+        format!(r#"{{"server": "acme-eu-1", "start": "{end}", "end": "{start}"}}"#),
+        r#"{"server": "acme-eu-1", "start": "yesterday", "end": "tomorrow"}"#.to_string(),
+    ];
+    for body in &bad {
+        let (status, answer) = post(&app, "/api/v1/maintenance", Some(TOKEN), Some(body)).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+    }
+    let (status, _) = post(&app, "/api/v1/maintenance", None, Some(&bad[0])).await;
+    assert_eq!(status, 401);
+
+    let good = format!(
+        r#"{{"server": "acme-eu-1", "start": "{start}", "end": "{end}", "reason": "disk swap", "actor": "alice"}}"#
+    );
+    let (status, window) = post(&app, "/api/v1/maintenance", Some(TOKEN), Some(&good)).await;
+    assert_eq!(status, 201, "{window}");
+    assert_eq!((window["server"].as_str(), window["source"].as_str()), (Some("acme-eu-1"), Some("api")));
+    let list = app.get_json("/api/v1/maintenance").await;
+    assert_eq!(list["windows"].as_array().map(Vec::len), Some(1));
+
+    target.set(Behavior::Status(500));
+    wait_until(Duration::from_secs(10), "three failures", || async {
+        app.status("acme-eu-1").consecutive_failures >= 3
+    })
+    .await;
+    assert_eq!(app.get_json("/api/v1/servers").await["servers"][0]["state"], "maintenance");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.get_json("/api/v1/cases").await["cases"], serde_json::json!([]), "no case inside the window");
+    app.stop().await;
+}
