@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc, RwLock};
+use tokio::sync::{broadcast, mpsc, Notify, RwLock};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -20,6 +20,8 @@ use crate::fleet::Fleet;
 use crate::guard::Guard;
 use crate::maintenance::Windows;
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
+use crate::outbox::worker::Worker;
 use crate::probe::Prober;
 use crate::scheduler::{self, FleetEvent, Scheduler};
 use crate::store::Store;
@@ -40,6 +42,7 @@ pub struct App {
     windows: Arc<RwLock<Windows>>,
     events: broadcast::Sender<FleetEvent>,
     engine: Arc<CaseEngine>,
+    worker: Worker,
 }
 
 impl App {
@@ -60,6 +63,16 @@ impl App {
         let windows = Arc::new(RwLock::new(windows));
         let (events, _) = broadcast::channel(4096);
         let config = Arc::new(config);
+        let outbox_ready = Arc::new(Notify::new());
+        let notifier = Notifier::new(&config, &config.server.public_url)?;
+        let worker = Worker::new(
+            store.clone(),
+            notifier,
+            metrics.clone(),
+            clock.clone(),
+            &config.notifications,
+            outbox_ready.clone(),
+        );
         let engine = Arc::new(CaseEngine::new(engine::Parts {
             config: config.clone(),
             store: store.clone(),
@@ -68,8 +81,9 @@ impl App {
             windows: windows.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
+            outbox_ready,
         }));
-        Ok(App { config, store, metrics, fleet, prober, clock, windows, events, engine })
+        Ok(App { config, store, metrics, fleet, prober, clock, windows, events, engine, worker })
     }
 
     /// Fleet events (state changes, thresholds, recoveries) as they happen.
@@ -89,6 +103,11 @@ impl App {
         self.store.clone()
     }
 
+    /// The outbox worker, for tests that step delivery themselves.
+    pub fn worker(&self) -> Worker {
+        self.worker.clone()
+    }
+
     /// The case engine, for operator commands and tests.
     pub fn engine(&self) -> Arc<CaseEngine> {
         self.engine.clone()
@@ -105,6 +124,7 @@ impl App {
             self.config.database.retention,
         )));
 
+        let delivery = AbortOnDropHandle::new(tokio::spawn(self.worker.clone().run(shutdown.clone())));
         let (cases_tx, cases_rx) = mpsc::channel(1024);
         let engine =
             AbortOnDropHandle::new(tokio::spawn(self.engine.clone().run(cases_rx, ENGINE_TICK, shutdown.clone())));
@@ -151,6 +171,7 @@ impl App {
         let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
             let _ = scheduler.await;
             let _ = engine.await;
+            let _ = delivery.await;
             // The scheduler dropped the writer's sender: the writer flushes and returns.
             let _ = writer.await;
             web.await

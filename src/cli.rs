@@ -79,6 +79,10 @@ pub enum Command {
         /// scheduler, tracker or store, to show what the bookkeeping costs on this machine.
         #[arg(long)]
         bare: bool,
+        /// Instead: measure page latency over this many cases (threshold crossed -> page at a
+        /// local webhook), e.g. --pages 200.
+        #[arg(long)]
+        pages: Option<usize>,
         /// Serve the fleet only (used by `bench` itself, in a child process).
         #[arg(long, hide = true)]
         serve_fleet: Option<usize>,

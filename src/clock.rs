@@ -74,8 +74,11 @@ pub fn parse_rfc3339(raw: &str) -> Result<SystemTime, String> {
     let invalid =
         |why: &dyn std::fmt::Display| format!("{raw:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({why})");
     let Some((local, offset)) = split_offset(s) else {
+        // Something date-like without a zone gets the more useful message.
+        let date_like = s.starts_with(|c: char| c.is_ascii_digit()) && s.ends_with(|c: char| c.is_ascii_digit());
         return Err(match humantime::parse_rfc3339_weak(s) {
             Ok(_) => format!("{raw:?} has no time zone; end it with Z (UTC) or an offset like +01:00"),
+            Err(_) if date_like => format!("{raw:?} has no time zone; end it with Z (UTC) or an offset like +01:00"),
             Err(e) => invalid(&e),
         });
     };

@@ -26,6 +26,7 @@ pub mod fleet;
 pub mod guard;
 pub mod maintenance;
 pub mod metrics;
+pub mod notify;
 pub mod operator;
 pub mod outbox;
 pub mod probe;

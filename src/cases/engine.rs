@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, RwLock};
+use tokio::sync::{mpsc, Notify, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use super::state::{Action, CaseStatus, IllegalTransition};
@@ -20,11 +20,12 @@ use super::{severity, sla, texts};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::Config;
 use crate::domain::{CaseNumber, ServerState};
+use crate::escalation::{Escalation, Fired};
 use crate::fleet::{Fleet, FleetEntry};
 use crate::guard::{Guard, Verdict};
 use crate::maintenance::Windows;
 use crate::metrics::{Metrics, SEVERITIES};
-use crate::outbox::{self, recipients, CaseView, EventKind, RecipientRef};
+use crate::outbox::{self, recipients, EventKind, Notice};
 use crate::scheduler::FleetEvent;
 use crate::store::{CaseRow, Store, StoreError, Tx};
 
@@ -54,14 +55,6 @@ pub enum OperatorAction {
     Close,
 }
 
-/// What a notification says and why: `cause` (unique per case change) keys its idempotency.
-#[derive(Clone, Copy)]
-struct Notice<'a> {
-    cause: &'a str,
-    text: &'a str,
-    at: i64,
-}
-
 /// Metric changes to apply once the transaction has committed.
 #[derive(Default)]
 struct Effects {
@@ -78,6 +71,8 @@ pub struct CaseEngine {
     windows: Arc<RwLock<Windows>>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    outbox_ready: Arc<Notify>,
+    escalation: Escalation,
 }
 
 /// What the engine needs from the rest of the app.
@@ -89,18 +84,22 @@ pub struct Parts {
     pub windows: Arc<RwLock<Windows>>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    /// Woken after every commit, so the outbox worker delivers without waiting for its poll.
+    pub outbox_ready: Arc<Notify>,
 }
 
 impl CaseEngine {
     pub fn new(p: Parts) -> CaseEngine {
         CaseEngine {
-            config: p.config,
+            config: p.config.clone(),
             store: p.store,
-            fleet: p.fleet,
+            fleet: p.fleet.clone(),
             guard: p.guard,
             windows: p.windows,
-            clock: p.clock,
-            metrics: p.metrics,
+            clock: p.clock.clone(),
+            metrics: p.metrics.clone(),
+            outbox_ready: p.outbox_ready,
+            escalation: Escalation::new(p.config, p.fleet, p.metrics, p.clock),
         }
     }
 
@@ -186,7 +185,7 @@ impl CaseEngine {
             self.raise_if_needed(&mut tx, &mut case, now, &mut fx).await?;
             case.updated_at = now;
             tx.update_case(&case).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             return self.apply(fx);
         }
         let latest = tx.latest_case(&entry.customer, &entry.service).await?;
@@ -212,8 +211,11 @@ impl CaseEngine {
                 case.last_error = Some(error.clone());
                 case.response_due_at = self.response_due(severity, now);
                 case.sla_breached = false;
+                case.severity1_since = (severity == 1).then_some(now);
+                case.last_update_at = None;
                 case.updated_at = now;
                 tx.update_case(&case).await?;
+                tx.clear_escalations(case.id).await?;
                 let text = texts::reopened(&case, &entry.id, &error);
                 (case, "reopened", text)
             }
@@ -236,6 +238,8 @@ impl CaseEngine {
                     last_error: Some(error.clone()),
                     response_due_at: self.response_due(severity, now),
                     sla_breached: false,
+                    severity1_since: (severity == 1).then_some(now),
+                    last_update_at: None,
                 };
                 case.id = tx.insert_case(&case).await?;
                 let text = texts::opened(&case, status.consecutive_failures, &error);
@@ -254,7 +258,7 @@ impl CaseEngine {
         fx.opened = Some(case.severity);
         case.updated_at = now;
         tx.update_case(&case).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         tracing::warn!(case = %CaseNumber(case.id), severity = case.severity, customer = %case.customer, service = %case.service, kind, "case {kind}");
         self.apply(fx)
     }
@@ -271,6 +275,7 @@ impl CaseEngine {
             return Ok(());
         }
         case.severity = 1;
+        case.severity1_since = Some(now);
         case.response_due_at = case.response_due_at.min(self.response_due(1, now));
         let text = texts::raised(case);
         let event_id = tx.add_event(case.id, now, "severity_raised", ENGINE, &text).await?;
@@ -296,7 +301,7 @@ impl CaseEngine {
                 tx.update_case(&case).await?;
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -307,7 +312,7 @@ impl CaseEngine {
         let mut tx = self.store.begin().await?;
         tx.save_status(&entry.stored()).await?;
         let Some(mut case) = tx.active_case(&entry.customer, &entry.service).await? else {
-            return Ok(tx.commit().await?);
+            return self.commit(tx).await;
         };
         let successes = entry.status().consecutive_successes;
         tx.add_event(case.id, now, "server_recovered", ENGINE, &texts::server_recovered(&entry.id, successes)).await?;
@@ -325,7 +330,7 @@ impl CaseEngine {
         }
         case.updated_at = now;
         tx.update_case(&case).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -387,7 +392,7 @@ impl CaseEngine {
         }
         case.updated_at = now;
         tx.update_case(&case).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(case)
     }
 
@@ -406,6 +411,10 @@ impl CaseEngine {
             self.sweep().await?;
         }
         self.check_response_targets().await?;
+        let fired = self.escalation.run_due(&self.store).await?;
+        if fired != Fired::default() {
+            self.outbox_ready.notify_one();
+        }
         self.refresh_gauges().await
     }
 
@@ -464,7 +473,7 @@ impl CaseEngine {
             tx.update_case(&case).await?;
             fx.sla_breaches.push(case.severity);
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.apply(fx)
     }
 
@@ -493,7 +502,7 @@ impl CaseEngine {
             self.about_monitor(&mut tx, EventKind::MonitorDegraded, &format!("monitor#{now}"), &text, now).await?;
             tracing::error!(%reason, "monitor degraded: no customer cases are opened until it heals");
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.metrics.monitor_degraded.set(1);
         Ok(())
     }
@@ -510,7 +519,7 @@ impl CaseEngine {
             self.about_monitor(&mut tx, EventKind::MonitorRecovered, &format!("monitor#{since}"), text, now).await?;
             tracing::info!("monitor recovered");
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.metrics.monitor_degraded.set(0);
         Ok(())
     }
@@ -525,27 +534,7 @@ impl CaseEngine {
     ) -> Result<(), CaseError> {
         let mut to = recipients::operations_manager(&self.config, from_unix_ms(now));
         to.extend(recipients::feed(&self.config));
-        for (recipient, channel) in to {
-            tx.enqueue(&outbox::row(event, cause, &recipient, &channel, None, text, now)).await?;
-        }
-        Ok(())
-    }
-
-    async fn send(
-        &self,
-        tx: &mut Tx,
-        event: EventKind,
-        notice: &Notice<'_>,
-        case: &CaseRow,
-        to: Vec<(RecipientRef, String)>,
-    ) -> Result<(), CaseError> {
-        let view = CaseView::of(case);
-        for (recipient, channel) in to {
-            let row =
-                outbox::row(event, notice.cause, &recipient, &channel, Some((case.id, &view)), notice.text, notice.at);
-            tx.enqueue(&row).await?;
-        }
-        Ok(())
+        Ok(outbox::enqueue_all(tx, event, &Notice { cause, text, at: now }, None, to).await?)
     }
 
     async fn to_contacts(
@@ -556,7 +545,7 @@ impl CaseEngine {
         case: &CaseRow,
     ) -> Result<(), CaseError> {
         let Some(customer) = self.config.customers.iter().find(|c| c.id == case.customer) else { return Ok(()) };
-        self.send(tx, event, notice, case, recipients::customer_contacts(customer)).await
+        Ok(outbox::enqueue_all(tx, event, notice, Some(case), recipients::customer_contacts(customer)).await?)
     }
 
     async fn to_feed(
@@ -566,7 +555,7 @@ impl CaseEngine {
         notice: &Notice<'_>,
         case: &CaseRow,
     ) -> Result<(), CaseError> {
-        self.send(tx, event, notice, case, recipients::feed(&self.config)).await
+        Ok(outbox::enqueue_all(tx, event, notice, Some(case), recipients::feed(&self.config)).await?)
     }
 
     /// Page the holders of every escalation level due at once (`after = 0`), unless the
@@ -588,12 +577,19 @@ impl CaseEngine {
         paged.sort_unstable();
         paged.dedup();
         fx.pages.extend(paged.into_iter().map(|(_, role)| role.to_string()));
-        self.send(tx, EventKind::Page, notice, case, to).await
+        Ok(outbox::enqueue_all(tx, EventKind::Page, notice, Some(case), to).await?)
     }
 
     fn response_due(&self, severity: i64, now: i64) -> i64 {
         let severity = u8::try_from(severity.clamp(1, 3)).unwrap_or(1);
         unix_ms(sla::response_due(&self.config.cases.response_targets, severity, from_unix_ms(now)))
+    }
+
+    /// Commit, then wake the outbox worker for whatever the transaction queued.
+    async fn commit(&self, tx: Tx) -> Result<(), CaseError> {
+        tx.commit().await?;
+        self.outbox_ready.notify_one();
+        Ok(())
     }
 
     fn apply(&self, fx: Effects) -> Result<(), CaseError> {

@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Bearer tokens accepted on write API calls.
     pub operator_tokens: Vec<Secret>,
+    /// Base of links in notifications (`http://status.example.com`); default `http://<listen>`.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +131,8 @@ pub struct GuardConfig {
 pub struct NotificationsConfig {
     pub max_retry_delay: Duration,
     pub give_up_after: Duration,
+    /// One delivery attempt is cut off after this long.
+    pub attempt_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

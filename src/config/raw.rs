@@ -47,6 +47,7 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawServerSection {
     pub listen: Option<String>,
+    pub public_url: Option<String>,
     #[serde(default)]
     pub operator_tokens: Vec<String>,
 }
@@ -133,6 +134,7 @@ pub struct RawGuard {
 pub struct RawNotifications {
     pub max_retry_delay: Option<String>,
     pub give_up_after: Option<String>,
+    pub attempt_timeout: Option<String>,
 }
 
 /// `[[channels]]`: one struct for every type; `validate.rs` refuses keys the type does not use.

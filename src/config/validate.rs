@@ -33,6 +33,10 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
     let operator_tokens = raw.server.operator_tokens.iter().enumerate();
     let operator_tokens =
         operator_tokens.filter_map(|(i, t)| c.secret(&format!("server.operator_tokens[{i}]"), t)).collect();
+    let public_url = match raw.server.public_url.as_deref() {
+        Some(raw_url) => c.http_url("server.public_url", raw_url).map(|u| u.as_str().trim_end_matches('/').to_string()),
+        None => listen.map(|addr| format!("http://{addr}")),
+    };
     let database = database(&mut c, &raw.database);
     let (probing, probe_defaults) = fleet::probing(&mut c, &raw.probing);
     let dns = raw.dns.servers.iter().enumerate();
@@ -51,7 +55,7 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
 
     match (listen, database) {
         (Some(listen), Some(database)) if !c.has_errors() => Ok(Config {
-            server: ServerConfig { listen, operator_tokens },
+            server: ServerConfig { listen, operator_tokens, public_url: public_url.unwrap_or_default() },
             database,
             probing,
             dns,
@@ -107,7 +111,9 @@ fn notifications(c: &mut Checker, raw: &RawNotifications) -> NotificationsConfig
     let delay =
         c.duration_or("notifications.max_retry_delay", raw.max_retry_delay.as_deref(), defaults::MAX_RETRY_DELAY);
     let give_up = c.duration_or("notifications.give_up_after", raw.give_up_after.as_deref(), defaults::GIVE_UP_AFTER);
-    NotificationsConfig { max_retry_delay: delay, give_up_after: give_up }
+    let attempt_timeout =
+        c.duration_or("notifications.attempt_timeout", raw.attempt_timeout.as_deref(), defaults::ATTEMPT_TIMEOUT);
+    NotificationsConfig { max_retry_delay: delay, give_up_after: give_up, attempt_timeout }
 }
 
 /// Every customer and server id as written (valid or not), so that a broken id is reported

@@ -1,4 +1,202 @@
-//! Escalation: who holds the pager now (`oncall`); the timed levels and customer updates come
-//! with the paging work.
+//! Escalation and customer updates, computed from stored times so they survive restarts:
+//! - a Severity 1 case nobody has acknowledged fires each `[[escalation]]` level at its
+//!   `after` (counted from when the case became Severity 1): an `escalation` to the level's
+//!   on-call holders and, with `call_customer`, a `customer.call` to each contact with a phone
+//!   through a voice-capable channel. Level 1 (`after = 0`) is paged by the case engine at
+//!   the moment the case opens; acknowledging stops the rest.
+//! - every `update_interval` while a Severity 1 case is open, a `customer.update` to every
+//!   contact: how long it has been down, the servers' current state, the last error, the
+//!   latest engineer note.
+//!
+//! [`Escalation::run_due`] is the single step; the case engine calls it on its tick.
 
 pub mod oncall;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cases::CaseStatus;
+use crate::clock::{from_unix_ms, Clock};
+use crate::config::{Config, EscalationLevel};
+use crate::domain::{CaseNumber, ServerState};
+use crate::fleet::Fleet;
+use crate::metrics::Metrics;
+use crate::outbox::{self, recipients, EventKind, Notice};
+use crate::store::{CaseRow, Store, StoreError, Tx};
+
+pub struct Escalation {
+    config: Arc<Config>,
+    fleet: Arc<Fleet>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+}
+
+/// What one step queued, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Fired {
+    pub escalations: usize,
+    pub updates: usize,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Escalation {
+    pub fn new(config: Arc<Config>, fleet: Arc<Fleet>, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Escalation {
+        Escalation { config, fleet, metrics, clock }
+    }
+
+    /// Fire every level and update that is due now, in one transaction.
+    pub async fn run_due(&self, store: &Store) -> Result<Fired, StoreError> {
+        let now = self.clock.now_ms();
+        let mut fired = Fired::default();
+        let mut pages: Vec<String> = Vec::new();
+        let mut tx = store.begin().await?;
+        for mut case in tx.active_cases().await? {
+            if case.severity != 1 {
+                continue;
+            }
+            let since = case.severity1_since.unwrap_or(case.opened_at);
+            let worked = case.status.parse::<CaseStatus>().is_ok_and(CaseStatus::is_worked);
+            if !worked {
+                for (level, step) in self.config.escalation.iter().enumerate() {
+                    if step.after.is_zero() || now < since.saturating_add(millis(step.after)) {
+                        continue;
+                    }
+                    if !tx.fire_escalation(case.id, level as i64, now).await? {
+                        continue;
+                    }
+                    pages.extend(self.escalate(&mut tx, &case, level, step, now).await?);
+                    fired.escalations += 1;
+                }
+            }
+            let last = case.last_update_at.unwrap_or(since);
+            if now >= last.saturating_add(millis(self.config.cases.update_interval)) {
+                self.update(&mut tx, &mut case, now).await?;
+                fired.updates += 1;
+            }
+        }
+        tx.commit().await?;
+        for role in pages {
+            self.metrics.pages_total.with_label_values(&[&role]).inc();
+        }
+        self.metrics.escalations_total.inc_by(fired.escalations as u64);
+        self.metrics.customer_updates_total.inc_by(fired.updates as u64);
+        Ok(fired)
+    }
+
+    /// Fire one level: the escalation to its on-call holders, and the customer call if the
+    /// level asks for it. Returns the roles paged.
+    async fn escalate(
+        &self,
+        tx: &mut Tx,
+        case: &CaseRow,
+        level: usize,
+        step: &EscalationLevel,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let to = recipients::pager_holders(&self.config, &step.page, from_unix_ms(now));
+        let customer = self.config.customers.iter().find(|c| c.id == case.customer);
+        let calls = match customer {
+            Some(customer) if step.call_customer => recipients::voice_contacts(&self.config, customer),
+            _ => Vec::new(),
+        };
+        let mut people: Vec<(String, String)> = to.iter().map(|(r, _)| (r.id.clone(), r.role.clone())).collect();
+        people.sort_unstable();
+        people.dedup();
+        let names: Vec<String> = people.iter().map(|(id, role)| format!("{id} ({role})")).collect();
+        let mut text = format!(
+            "{} (Severity 1, {} / {}) has not been acknowledged within {}: escalating to {}",
+            CaseNumber(case.id),
+            case.customer,
+            case.service,
+            humantime::format_duration(step.after),
+            if names.is_empty() { "nobody on call".to_string() } else { names.join(", ") }
+        );
+        if !calls.is_empty() {
+            text.push_str(" and calling the customer");
+        }
+        text.push('.');
+        let event_id = tx.add_event(case.id, now, "escalation", "firstwatch", &text).await?;
+        let cause = format!("{}#{event_id}", CaseNumber(case.id));
+        let notice = Notice { cause: &cause, text: &text, at: now };
+        outbox::enqueue_all(tx, EventKind::Escalation, &notice, Some(case), to).await?;
+        if !calls.is_empty() {
+            let spoken = format!(
+                "This is firstwatch, calling about your service {}. It has been unavailable since {}. \
+                 Our case number is {}. Our engineers are working on it and will keep you updated.",
+                case.service,
+                crate::clock::rfc3339_ms(case.opened_at),
+                spell_case_number(case.id),
+            );
+            outbox::enqueue_all(tx, EventKind::CustomerCall, &Notice { text: &spoken, ..notice }, Some(case), calls)
+                .await?;
+        }
+        tracing::warn!(case = %CaseNumber(case.id), level = level + 1, "escalated");
+        Ok(people.into_iter().map(|(_, role)| role).collect())
+    }
+
+    async fn update(&self, tx: &mut Tx, case: &mut CaseRow, now: i64) -> Result<(), StoreError> {
+        let down_for = Duration::from_millis(u64::try_from(now - case.opened_at).unwrap_or(0) / 1000 * 1000);
+        let servers: Vec<String> = self
+            .fleet
+            .entries()
+            .iter()
+            .filter(|e| e.customer == case.customer && e.service == case.service)
+            .map(|e| {
+                let s = e.status();
+                match s.state {
+                    ServerState::Down | ServerState::Failing => {
+                        format!("{} {} ({} failed requests in a row)", e.id, s.state, s.consecutive_failures)
+                    }
+                    state => format!("{} {state}", e.id),
+                }
+            })
+            .collect();
+        let mut text = format!(
+            "Update on {} (Severity 1): {} has been down for {}. Servers now: {}. Last error: {}.",
+            CaseNumber(case.id),
+            case.service,
+            humantime::format_duration(down_for),
+            servers.join("; "),
+            case.last_error.as_deref().unwrap_or("none"),
+        );
+        if let Some(note) = tx.latest_note(case.id).await? {
+            text.push_str(&format!(" Latest from our engineers: {note}"));
+        }
+        text.push_str(&format!(
+            " Next update within {}.",
+            humantime::format_duration(self.config.cases.update_interval)
+        ));
+        let event_id = tx.add_event(case.id, now, "customer_update", "firstwatch", &text).await?;
+        let cause = format!("{}#{event_id}", CaseNumber(case.id));
+        if let Some(customer) = self.config.customers.iter().find(|c| c.id == case.customer) {
+            let notice = Notice { cause: &cause, text: &text, at: now };
+            outbox::enqueue_all(
+                tx,
+                EventKind::CustomerUpdate,
+                &notice,
+                Some(case),
+                recipients::customer_contacts(customer),
+            )
+            .await?;
+        }
+        case.last_update_at = Some(now);
+        tx.update_case(case).await
+    }
+}
+
+/// "F W 0 0 0 0 4 2" reads better over the phone than "FW-000042".
+fn spell_case_number(id: i64) -> String {
+    let number = CaseNumber(id).to_string().replace('-', "");
+    number.chars().map(String::from).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn case_numbers_are_spelled_for_the_phone() {
+        assert_eq!(super::spell_case_number(42), "F W 0 0 0 0 4 2");
+    }
+}

@@ -4,12 +4,13 @@
 //! fixed at enqueue time so every retry sends the same bytes, and its idempotency key.
 
 pub mod recipients;
+pub mod worker;
 
 use serde::Serialize;
 
 use crate::clock::rfc3339_ms;
 use crate::domain::CaseNumber;
-use crate::store::{CaseRow, NewOutboxRow};
+use crate::store::{CaseRow, NewOutboxRow, StoreError, Tx};
 
 /// The `event` of a notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,4 +130,29 @@ pub fn row(
         body,
         created_at: at,
     }
+}
+
+/// What a notification says and why: `cause` (unique per case change) keys its idempotency.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    pub cause: &'a str,
+    pub text: &'a str,
+    pub at: i64,
+}
+
+/// Queue `event` about `case` (or about the monitor, with `None`) to every (recipient, channel)
+/// in `to`, inside the caller's transaction.
+pub async fn enqueue_all(
+    tx: &mut Tx,
+    event: EventKind,
+    notice: &Notice<'_>,
+    case: Option<&CaseRow>,
+    to: Vec<(RecipientRef, String)>,
+) -> Result<(), StoreError> {
+    let view = case.map(CaseView::of);
+    for (recipient, channel) in to {
+        let about = case.zip(view.as_ref()).map(|(c, v)| (c.id, v));
+        tx.enqueue(&row(event, notice.cause, &recipient, &channel, about, notice.text, notice.at)).await?;
+    }
+    Ok(())
 }

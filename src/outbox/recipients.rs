@@ -4,8 +4,20 @@
 use std::time::SystemTime;
 
 use super::RecipientRef;
-use crate::config::{Config, Customer, Recipient};
+use crate::config::{ChannelKind, Config, Customer, Recipient};
 use crate::escalation::oncall;
+
+/// A contact's recipient id: its e-mail, else its phone, else its place in the list.
+pub fn contact_id(customer: &Customer, index: usize) -> String {
+    let contact = customer.contacts.get(index);
+    contact
+        .and_then(|c| c.email.clone().or_else(|| c.phone.clone()))
+        .unwrap_or_else(|| format!("{}-contact-{index}", customer.id))
+}
+
+fn contact_ref(customer: &Customer, index: usize) -> RecipientRef {
+    RecipientRef { kind: "customer_contact", id: contact_id(customer, index), role: "customer".to_string() }
+}
 
 /// Every contact of the customer, through each of the contact's channels.
 pub fn customer_contacts(customer: &Customer) -> Vec<(RecipientRef, String)> {
@@ -14,17 +26,21 @@ pub fn customer_contacts(customer: &Customer) -> Vec<(RecipientRef, String)> {
         .iter()
         .enumerate()
         .flat_map(|(i, contact)| {
-            let id = contact
-                .email
-                .clone()
-                .or_else(|| contact.phone.clone())
-                .unwrap_or_else(|| format!("{}-contact-{i}", customer.id));
-            contact.channels.iter().map(move |channel| {
-                (
-                    RecipientRef { kind: "customer_contact", id: id.clone(), role: "customer".to_string() },
-                    channel.clone(),
-                )
-            })
+            contact.channels.iter().map(move |channel| (contact_ref(customer, i), channel.clone()))
+        })
+        .collect()
+}
+
+/// Every contact with a phone, through each of the contact's voice-capable (twilio) channels.
+pub fn voice_contacts(config: &Config, customer: &Customer) -> Vec<(RecipientRef, String)> {
+    let voice = |id: &str| config.channels.iter().any(|c| c.id == id && c.kind == ChannelKind::Twilio);
+    customer
+        .contacts
+        .iter()
+        .enumerate()
+        .filter(|(_, contact)| contact.phone.is_some())
+        .flat_map(|(i, contact)| {
+            contact.channels.iter().filter(|c| voice(c)).map(move |channel| (contact_ref(customer, i), channel.clone()))
         })
         .collect()
 }

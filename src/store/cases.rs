@@ -8,10 +8,47 @@ use sqlx::{Any, Row, Transaction};
 use super::{Backend, Store, StoreError, StoredStatus};
 
 const CASE_COLS: &str = "id, customer, service, server, severity, status, opened_at, updated_at, acknowledged_at, \
-     acknowledged_by, recovered_at, resolved_at, closed_at, consecutive_failures, last_error, response_due_at, sla_breached";
+     acknowledged_by, recovered_at, resolved_at, closed_at, consecutive_failures, last_error, response_due_at, sla_breached, \
+     severity1_since, last_update_at";
 
-const OUTBOX_SELECT: &str = "SELECT id, case_id, event, channel, recipient_kind, recipient_id, idempotency_key, body, \
-     created_at, attempts, next_attempt_at, delivered_at, dead_at, last_error FROM outbox";
+const OUTBOX_COLUMNS: [&str; 14] = [
+    "id",
+    "case_id",
+    "event",
+    "channel",
+    "recipient_kind",
+    "recipient_id",
+    "idempotency_key",
+    "body",
+    "created_at",
+    "attempts",
+    "next_attempt_at",
+    "delivered_at",
+    "dead_at",
+    "last_error",
+];
+
+/// `SELECT <every outbox column> FROM outbox`, the columns qualified by `alias` if given.
+fn outbox_select(alias: &str) -> String {
+    let prefix = if alias.is_empty() { String::new() } else { format!("{alias}.") };
+    let cols: Vec<String> = OUTBOX_COLUMNS.iter().map(|c| format!("{prefix}{c}")).collect();
+    format!("SELECT {} FROM outbox {alias}", cols.join(", "))
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, Copy)]
+pub enum AttemptOutcome<'a> {
+    Delivered,
+    /// Try again at this time (Unix ms).
+    Retry {
+        at: i64,
+        error: &'a str,
+    },
+    /// Given up: a visible dead letter.
+    Dead {
+        error: &'a str,
+    },
+}
 
 /// A case as stored. `status` is the text of `cases::state::CaseStatus`.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +70,10 @@ pub struct CaseRow {
     pub last_error: Option<String>,
     pub response_due_at: i64,
     pub sla_breached: bool,
+    /// When it last became Severity 1; escalation levels count from here. Set by the engine.
+    pub severity1_since: Option<i64>,
+    /// When the customer last got a `customer.update`; set by the escalation step.
+    pub last_update_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +148,8 @@ fn case_from(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
         last_error: row.try_get("last_error")?,
         response_due_at: row.try_get("response_due_at")?,
         sla_breached: row.try_get::<i64, _>("sla_breached")? != 0,
+        severity1_since: row.try_get("severity1_since")?,
+        last_update_at: row.try_get("last_update_at")?,
     })
 }
 
@@ -238,23 +281,108 @@ impl Store {
     pub async fn outbox(&self, case_id: Option<i64>) -> Result<Vec<OutboxRow>, StoreError> {
         let rows = match case_id {
             Some(id) => {
-                sqlx::query(&format!("{OUTBOX_SELECT} WHERE case_id = $1 ORDER BY id"))
+                sqlx::query(&format!("{} WHERE case_id = $1 ORDER BY id", outbox_select("")))
                     .bind(id)
                     .fetch_all(&self.pool)
                     .await?
             }
-            None => sqlx::query(&format!("{OUTBOX_SELECT} ORDER BY id")).fetch_all(&self.pool).await?,
+            None => sqlx::query(&format!("{} ORDER BY id", outbox_select(""))).fetch_all(&self.pool).await?,
         };
         Ok(rows.iter().map(outbox_from).collect::<Result<_, _>>()?)
     }
 
     /// Outbox rows after row `after`, oldest first (for live views).
     pub async fn outbox_since(&self, after: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        let rows = sqlx::query(&format!("{OUTBOX_SELECT} WHERE id > $1 ORDER BY id LIMIT $2"))
+        let rows = sqlx::query(&format!("{} WHERE id > $1 ORDER BY id LIMIT $2", outbox_select("")))
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
+        Ok(rows.iter().map(outbox_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Claim up to `limit` messages that are due, leasing them until `lease_until`. Only the
+    /// oldest undelivered message of each (channel, recipient) is eligible, so each recipient
+    /// gets its messages in order while different recipients are served concurrently.
+    /// PostgreSQL skips rows another instance holds (`FOR UPDATE SKIP LOCKED`).
+    pub async fn claim_outbox(&self, now: i64, limit: i64, lease_until: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE OF o SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "{} WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= $1 \
+             AND (o.lease_until IS NULL OR o.lease_until < $1) \
+             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = o.channel AND p.recipient_kind = o.recipient_kind \
+             AND p.recipient_id = o.recipient_id AND p.id < o.id AND p.delivered_at IS NULL AND p.dead_at IS NULL) \
+             ORDER BY o.id LIMIT $2{lock}",
+            outbox_select("o")
+        );
+        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+        let rows: Vec<OutboxRow> = rows.iter().map(outbox_from).collect::<Result<_, _>>()?;
+        for row in &rows {
+            sqlx::query("UPDATE outbox SET lease_until = $2 WHERE id = $1")
+                .bind(row.id)
+                .bind(lease_until)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Record one delivery attempt: `Delivered`, `Retry` at a time, or `Dead`. Adds `event`
+    /// (kind, text) to the message's case timeline in the same transaction, if given.
+    pub async fn record_attempt(
+        &self,
+        row: &OutboxRow,
+        outcome: AttemptOutcome<'_>,
+        now: i64,
+        event: Option<(&str, &str)>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let query = match outcome {
+            AttemptOutcome::Delivered => {
+                sqlx::query("UPDATE outbox SET attempts = attempts + 1, delivered_at = $2, lease_until = NULL WHERE id = $1")
+                    .bind(row.id)
+                    .bind(now)
+            }
+            AttemptOutcome::Retry { at, error } => sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, lease_until = NULL WHERE id = $1",
+            )
+            .bind(row.id)
+            .bind(at)
+            .bind(error),
+            AttemptOutcome::Dead { error } => sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, dead_at = $2, last_error = $3, lease_until = NULL WHERE id = $1",
+            )
+            .bind(row.id)
+            .bind(now)
+            .bind(error),
+        };
+        query.execute(&mut *tx).await?;
+        if let (Some(case_id), Some((kind, text))) = (row.case_id, event) {
+            sqlx::query(
+                "INSERT INTO case_events (case_id, at, kind, actor, text) VALUES ($1, $2, $3, 'firstwatch', $4)",
+            )
+            .bind(case_id)
+            .bind(now)
+            .bind(kind)
+            .bind(text)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Messages given up on, newest first.
+    pub async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{} WHERE dead_at IS NOT NULL ORDER BY dead_at DESC, id DESC LIMIT $1",
+            outbox_select("")
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(outbox_from).collect::<Result<_, _>>()?)
     }
 
@@ -350,7 +478,8 @@ impl Tx {
     pub async fn insert_case(&mut self, c: &CaseRow) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "INSERT INTO cases (customer, service, server, severity, status, opened_at, updated_at, consecutive_failures, \
-             last_error, response_due_at, sla_breached) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             last_error, response_due_at, sla_breached, severity1_since, last_update_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(c.customer.as_str())
         .bind(c.service.as_str())
@@ -363,6 +492,8 @@ impl Tx {
         .bind(c.last_error.as_deref())
         .bind(c.response_due_at)
         .bind(i64::from(c.sla_breached))
+        .bind(c.severity1_since)
+        .bind(c.last_update_at)
         .fetch_one(&mut *self.tx)
         .await
         .map_err(conflict_or)?;
@@ -375,7 +506,8 @@ impl Tx {
         sqlx::query(
             "UPDATE cases SET severity = $2, status = $3, updated_at = $4, acknowledged_at = $5, acknowledged_by = $6, \
              recovered_at = $7, resolved_at = $8, closed_at = $9, consecutive_failures = $10, last_error = $11, \
-             response_due_at = $12, sla_breached = $13, server = $14, opened_at = $15 WHERE id = $1",
+             response_due_at = $12, sla_breached = $13, server = $14, opened_at = $15, severity1_since = $16, \
+             last_update_at = $17 WHERE id = $1",
         )
         .bind(c.id)
         .bind(c.severity)
@@ -392,6 +524,8 @@ impl Tx {
         .bind(i64::from(c.sla_breached))
         .bind(c.server.as_str())
         .bind(c.opened_at)
+        .bind(c.severity1_since)
+        .bind(c.last_update_at)
         .execute(&mut *self.tx)
         .await
         .map_err(conflict_or)?;
@@ -438,6 +572,36 @@ impl Tx {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Record that escalation `level` fired for the case. Returns false if it already had,
+    /// so a level fires once however often the check runs, on however many instances.
+    pub async fn fire_escalation(&mut self, case_id: i64, level: i64, at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO case_escalations (case_id, level, fired_at) VALUES ($1, $2, $3) ON CONFLICT (case_id, level) DO NOTHING",
+        )
+        .bind(case_id)
+        .bind(level)
+        .bind(at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Forget fired levels (a reopened case escalates afresh).
+    pub async fn clear_escalations(&mut self, case_id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM case_escalations WHERE case_id = $1").bind(case_id).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// The text of the case's latest operator note, if any.
+    pub async fn latest_note(&mut self, case_id: i64) -> Result<Option<String>, StoreError> {
+        let row =
+            sqlx::query("SELECT text FROM case_events WHERE case_id = $1 AND kind = 'note' ORDER BY id DESC LIMIT 1")
+                .bind(case_id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        Ok(row.map(|r| r.try_get("text")).transpose()?)
     }
 
     /// Persist the status a decision is based on, in the decision's transaction (same

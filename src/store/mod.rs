@@ -14,7 +14,7 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
-pub use cases::{CaseEventRow, CaseRow, MaintenanceRow, NewOutboxRow, OutboxRow, Tx};
+pub use cases::{AttemptOutcome, CaseEventRow, CaseRow, MaintenanceRow, NewOutboxRow, OutboxRow, Tx};
 pub use dialect::Backend;
 pub use tracking::{Batch, FailureRow, RollupDelta, StateChangeRow, StoredStatus};
 

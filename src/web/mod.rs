@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{id}/notes", post(api::cases::note))
         .route("/api/v1/cases/{id}/resolve", post(api::cases::resolve))
         .route("/api/v1/cases/{id}/close", post(api::cases::close))
+        .route("/api/v1/dead-letters", get(api::dead_letters::list))
         .route("/api/v1/maintenance", get(api::maintenance::list).post(api::maintenance::add))
         .fallback(error::not_found)
         .with_state(state)

@@ -4,6 +4,7 @@ mod api;
 mod cases;
 mod cli;
 mod helpers;
+mod notify;
 mod operator_cli;
 mod probe;
 mod scheduler;

@@ -1,5 +1,6 @@
 //! JSON API handlers under `/api/v1`, one file per resource.
 
 pub mod cases;
+pub mod dead_letters;
 pub mod maintenance;
 pub mod servers;

@@ -3,4 +3,6 @@
 pub mod app;
 pub mod db;
 pub mod dns_server;
+pub mod receiver;
+pub mod smtp;
 pub mod targets;

@@ -1,0 +1,342 @@
+//! Delivery of outbox rows through their channels (PRODUCT.md sections 3 and 10).
+//!
+//! ```text
+//! OutboxRow ──► Notifier::deliver ──► parse body (Message) ──► find the recipient's addresses
+//!                                          │
+//!        one Sender per [[channels]] entry ◄┘  webhook │ slack │ mattermost │ pagerduty │ email │ twilio
+//!                                          │
+//!                          Ok(()) │ SendError::Retryable{retry_after} │ SendError::Permanent
+//! ```
+//!
+//! The worker decides what a failure means for the row (retry with backoff, or dead letter);
+//! this module only tells it which kind of failure it was. Every attempt is bounded to
+//! [`ATTEMPT_TIMEOUT`]. Secrets (webhook URLs, tokens) never appear in the error texts.
+
+mod email;
+mod http;
+mod mattermost;
+mod pagerduty;
+mod render;
+mod slack;
+mod twilio;
+mod webhook;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{Channel, ChannelKind, Config};
+use crate::outbox::EventKind;
+use crate::store::OutboxRow;
+
+pub use pagerduty::{event_action, PagerdutyAction, MONITOR_DEDUP_KEY};
+
+/// How long one delivery attempt may take, whatever the channel.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a delivery attempt failed, deciding what the worker does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Try again later: transport errors, timeouts, 408, 429, 5xx. `retry_after` from a
+    /// Retry-After header (seconds or HTTP date) on 429/503.
+    Retryable { reason: String, retry_after: Option<Duration> },
+    /// The receiver refuses it (other 4xx, no address for the recipient, unknown channel):
+    /// dead letter at once.
+    Permanent(String),
+}
+
+impl SendError {
+    pub(crate) fn retry(reason: impl Into<String>) -> SendError {
+        SendError::Retryable { reason: reason.into(), retry_after: None }
+    }
+
+    pub(crate) fn permanent(reason: impl Into<String>) -> SendError {
+        SendError::Permanent(reason.into())
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SendError::Retryable { .. })
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Retryable { reason, .. } | SendError::Permanent(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// A channel whose configuration cannot be used (found at start, before anything is sent).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyInitError {
+    #[error("channels.{channel}: {reason}")]
+    Channel { channel: String, reason: String },
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+impl NotifyInitError {
+    pub(crate) fn channel(channel: &Channel, reason: impl Into<String>) -> NotifyInitError {
+        NotifyInitError::Channel { channel: channel.id.clone(), reason: reason.into() }
+    }
+}
+
+/// Delivers outbox rows. Cheap to clone; one per process.
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    senders: HashMap<String, Sender>,
+    directory: Directory,
+    public_url: String,
+}
+
+/// One configured channel, ready to send.
+enum Sender {
+    Webhook(webhook::Webhook),
+    Slack(slack::Slack),
+    Mattermost(mattermost::Mattermost),
+    Pagerduty(pagerduty::Pagerduty),
+    Email(email::Email),
+    Twilio(twilio::Twilio),
+}
+
+impl Sender {
+    fn new(channel: &Channel, client: &reqwest::Client) -> Result<Sender, NotifyInitError> {
+        Ok(match channel.kind {
+            ChannelKind::Webhook => Sender::Webhook(webhook::Webhook::new(channel, client.clone())?),
+            ChannelKind::Slack => Sender::Slack(slack::Slack::new(channel, client.clone())?),
+            ChannelKind::Mattermost => Sender::Mattermost(mattermost::Mattermost::new(channel, client.clone())?),
+            ChannelKind::Pagerduty => Sender::Pagerduty(pagerduty::Pagerduty::new(channel, client.clone())?),
+            ChannelKind::Email => Sender::Email(email::Email::new(channel)?),
+            ChannelKind::Twilio => Sender::Twilio(twilio::Twilio::new(channel, client.clone())?),
+        })
+    }
+
+    async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
+        match self {
+            Sender::Webhook(s) => s.send(d).await,
+            Sender::Slack(s) => s.send(d).await,
+            Sender::Mattermost(s) => s.send(d).await,
+            Sender::Pagerduty(s) => s.send(d).await,
+            Sender::Email(s) => s.send(d).await,
+            Sender::Twilio(s) => s.send(d).await,
+        }
+    }
+}
+
+impl fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut channels: Vec<&String> = self.inner.senders.keys().collect();
+        channels.sort();
+        f.debug_struct("Notifier").field("channels", &channels).field("public_url", &self.inner.public_url).finish()
+    }
+}
+
+impl Notifier {
+    /// Build a sender for every `[[channels]]` entry. `public_url` is the base of links to
+    /// cases, e.g. `http://127.0.0.1:8080`.
+    pub fn new(config: &Config, public_url: &str) -> Result<Notifier, NotifyInitError> {
+        let client = http::client()?;
+        let mut senders = HashMap::with_capacity(config.channels.len());
+        for channel in &config.channels {
+            senders.insert(channel.id.clone(), Sender::new(channel, &client)?);
+        }
+        Ok(Notifier {
+            inner: Arc::new(Inner {
+                senders,
+                directory: Directory::of(config),
+                public_url: public_url.trim_end_matches('/').to_string(),
+            }),
+        })
+    }
+
+    /// Deliver one outbox row through `row.channel`. Each attempt is bounded to
+    /// [`ATTEMPT_TIMEOUT`].
+    pub async fn deliver(&self, row: &OutboxRow) -> Result<(), SendError> {
+        let inner = &self.inner;
+        let sender = inner
+            .senders
+            .get(&row.channel)
+            .ok_or_else(|| SendError::permanent(format!("unknown channel {:?}", row.channel)))?;
+        let body: Body = serde_json::from_str(&row.body)
+            .map_err(|e| SendError::permanent(format!("message body is not a notification: {e}")))?;
+        let event =
+            event_kind(&body.event).ok_or_else(|| SendError::permanent(format!("unknown event {:?}", body.event)))?;
+        let customer = body.case.as_ref().map(|c| c.customer.as_str());
+        let to = inner.directory.find(&body.recipient, customer);
+        let link = render::link(&inner.public_url, &body, to.status_token.as_deref());
+        let delivery = Delivery { raw: &row.body, body: &body, event, to, link };
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, sender.send(&delivery)).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::retry(format!("timed out after {}s", ATTEMPT_TIMEOUT.as_secs()))),
+        }
+    }
+}
+
+/// Everything a channel needs to send one message.
+pub(crate) struct Delivery<'a> {
+    /// The stored body, byte for byte (the webhook sends exactly this).
+    pub raw: &'a str,
+    pub body: &'a Body,
+    pub event: EventKind,
+    pub to: Address,
+    /// Where the reader can follow the case (or the status page, for customers).
+    pub link: Option<String>,
+}
+
+impl Delivery<'_> {
+    /// `person alice`, `customer contact jane@acme.test`, `channel ops`: for error texts.
+    pub fn who(&self) -> String {
+        let kind = match self.body.recipient.kind.as_str() {
+            "customer_contact" => "customer contact",
+            other => other,
+        };
+        format!("{kind} {}", self.body.recipient.id)
+    }
+
+    pub fn email(&self) -> Result<&str, SendError> {
+        self.to.email.as_deref().ok_or_else(|| SendError::permanent(format!("no e-mail address for {}", self.who())))
+    }
+
+    pub fn phone(&self) -> Result<&str, SendError> {
+        self.to.phone.as_deref().ok_or_else(|| SendError::permanent(format!("no phone number for {}", self.who())))
+    }
+}
+
+/// The message body of PRODUCT.md section 3, as read back from the outbox.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Body {
+    pub event: String,
+    pub idempotency_key: String,
+    #[serde(default)]
+    pub occurred_at: String,
+    pub recipient: BodyRecipient,
+    #[serde(default)]
+    pub case: Option<BodyCase>,
+    #[serde(default)]
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BodyRecipient {
+    pub kind: String,
+    pub id: String,
+    #[serde(default)]
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BodyCase {
+    pub id: String,
+    pub severity: i64,
+    #[serde(default)]
+    pub status: String,
+    pub customer: String,
+    pub service: String,
+    pub server: String,
+    #[serde(default)]
+    pub opened_at: String,
+    #[serde(default)]
+    pub consecutive_failures: i64,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+const EVENTS: [EventKind; 11] = [
+    EventKind::Page,
+    EventKind::Escalation,
+    EventKind::CustomerCall,
+    EventKind::CustomerNotice,
+    EventKind::CustomerUpdate,
+    EventKind::CaseOpened,
+    EventKind::CaseSeverityRaised,
+    EventKind::CaseRecovered,
+    EventKind::CaseResolved,
+    EventKind::MonitorDegraded,
+    EventKind::MonitorRecovered,
+];
+
+/// The event named `name` in a message body.
+pub fn event_kind(name: &str) -> Option<EventKind> {
+    EVENTS.into_iter().find(|e| e.as_str() == name)
+}
+
+/// Where a recipient can be reached, from their own config entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Address {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// The customer's status page token (customer contacts only), for the link in notices.
+    pub status_token: Option<String>,
+}
+
+/// People and customer contacts by the ids `outbox::recipients` gives them.
+struct Directory {
+    people: HashMap<String, Address>,
+    /// (customer id, contact id) → address.
+    contacts: HashMap<(String, String), Address>,
+}
+
+impl Directory {
+    fn of(config: &Config) -> Directory {
+        let people = config
+            .people
+            .iter()
+            .map(|p| {
+                let address = Address {
+                    name: Some(p.name.clone()),
+                    email: p.email.clone(),
+                    phone: p.phone.clone(),
+                    status_token: None,
+                };
+                (p.id.clone(), address)
+            })
+            .collect();
+        let mut contacts = HashMap::new();
+        for customer in &config.customers {
+            for (i, contact) in customer.contacts.iter().enumerate() {
+                // The same id rule as `outbox::recipients::customer_contacts`.
+                let id = contact
+                    .email
+                    .clone()
+                    .or_else(|| contact.phone.clone())
+                    .unwrap_or_else(|| format!("{}-contact-{i}", customer.id));
+                let address = Address {
+                    name: Some(contact.name.clone()).filter(|n| !n.is_empty()),
+                    email: contact.email.clone(),
+                    phone: contact.phone.clone(),
+                    status_token: customer.status_token.as_ref().map(|t| t.expose().to_string()),
+                };
+                contacts.entry((customer.id.clone(), id)).or_insert(address);
+            }
+        }
+        Directory { people, contacts }
+    }
+
+    /// The recipient's addresses; empty when unknown (a channel, or a person no longer in the
+    /// config), so channels that need none still deliver.
+    fn find(&self, recipient: &BodyRecipient, customer: Option<&str>) -> Address {
+        match recipient.kind.as_str() {
+            "person" => self.people.get(&recipient.id).cloned().unwrap_or_default(),
+            "customer_contact" => {
+                let found = match customer {
+                    Some(c) => self.contacts.get(&(c.to_string(), recipient.id.clone())),
+                    // No case to say whose contact it is: the id (an address) is enough.
+                    None => self.contacts.iter().find(|((_, id), _)| *id == recipient.id).map(|(_, a)| a),
+                };
+                found.cloned().unwrap_or_default()
+            }
+            _ => Address::default(),
+        }
+    }
+}

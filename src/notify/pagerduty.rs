@@ -1,0 +1,180 @@
+//! PagerDuty Events API v2: one alert per case (`dedup_key` = the case number), triggered by
+//! the events that page or inform, resolved when the case is over. Monitor events share the
+//! fixed key `firstwatch-monitor`.
+
+use reqwest::Url;
+use serde_json::{json, Value};
+
+use super::http::{self, JsonBody};
+use super::render::summary;
+use super::{Delivery, NotifyInitError, SendError};
+use crate::config::{Channel, Secret};
+use crate::outbox::EventKind;
+
+const DEFAULT_API: &str = "https://events.pagerduty.com";
+/// The `dedup_key` of the alert about the monitor itself.
+pub const MONITOR_DEDUP_KEY: &str = "firstwatch-monitor";
+
+/// The Events API v2 `event_action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PagerdutyAction {
+    Trigger,
+    Acknowledge,
+    Resolve,
+}
+
+impl PagerdutyAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PagerdutyAction::Trigger => "trigger",
+            PagerdutyAction::Acknowledge => "acknowledge",
+            PagerdutyAction::Resolve => "resolve",
+        }
+    }
+}
+
+/// The action for an event name, or `None` for one PagerDuty has no use for.
+///
+/// `case.recovered` resolves too: the service is back, so the alert stops paging (a later
+/// outage of the same case triggers it again). `case.acknowledged` is not produced yet; it
+/// maps to `acknowledge` for when it is.
+pub fn event_action(event: &str) -> Option<PagerdutyAction> {
+    match event {
+        "page"
+        | "escalation"
+        | "case.opened"
+        | "case.severity_raised"
+        | "customer.notice"
+        | "customer.update"
+        | "customer.call"
+        | "monitor.degraded" => Some(PagerdutyAction::Trigger),
+        "case.acknowledged" => Some(PagerdutyAction::Acknowledge),
+        "case.recovered" | "case.resolved" | "monitor.recovered" => Some(PagerdutyAction::Resolve),
+        _ => None,
+    }
+}
+
+pub(crate) struct Pagerduty {
+    endpoint: Url,
+    routing_key: Secret,
+    client: reqwest::Client,
+}
+
+impl Pagerduty {
+    pub fn new(channel: &Channel, client: reqwest::Client) -> Result<Pagerduty, NotifyInitError> {
+        let routing_key =
+            channel.routing_key.clone().ok_or_else(|| NotifyInitError::channel(channel, "missing routing_key"))?;
+        let endpoint = http::endpoint(channel.api_base.as_ref(), DEFAULT_API, "/v2/enqueue")
+            .map_err(|e| NotifyInitError::channel(channel, e))?;
+        Ok(Pagerduty { endpoint, routing_key, client })
+    }
+
+    pub async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
+        let event = event_body(d, self.routing_key.expose())?;
+        http::send(self.client.post(self.endpoint.clone()).json_body(&event)).await
+    }
+}
+
+/// `critical` for Severity 1 and a blind monitor, `error` for other open cases, `info` for
+/// good news.
+fn severity(event: EventKind, case_severity: Option<i64>) -> &'static str {
+    match (event, case_severity) {
+        (EventKind::CaseRecovered | EventKind::CaseResolved | EventKind::MonitorRecovered, _) => "info",
+        (EventKind::MonitorDegraded, _) | (_, Some(1)) => "critical",
+        _ => "error",
+    }
+}
+
+/// The Events API v2 request body.
+pub(crate) fn event_body(d: &Delivery<'_>, routing_key: &str) -> Result<Value, SendError> {
+    let body = d.body;
+    let action = event_action(&body.event)
+        .ok_or_else(|| SendError::permanent(format!("pagerduty has no action for {}", body.event)))?;
+    let dedup_key = match &body.case {
+        Some(c) => c.id.clone(),
+        None => MONITOR_DEDUP_KEY.to_string(),
+    };
+    let mut event = json!({
+        "routing_key": routing_key,
+        "event_action": action.as_str(),
+        "dedup_key": dedup_key,
+    });
+    if action != PagerdutyAction::Trigger {
+        return Ok(event);
+    }
+    let headline = match &body.case {
+        Some(c) => format!("{} {}", c.id, summary(d.event, Some(c))),
+        None => summary(d.event, None),
+    };
+    let mut details = json!({
+        "text": body.text,
+        "recipient": format!("{} {} ({})", body.recipient.kind, body.recipient.id, body.recipient.role),
+        "idempotency_key": body.idempotency_key,
+    });
+    let (component, group) = match &body.case {
+        Some(c) => {
+            details["case"] = json!(c.id);
+            details["severity"] = json!(format!("Severity {}", c.severity));
+            details["status"] = json!(c.status);
+            details["customer"] = json!(c.customer);
+            details["service"] = json!(c.service);
+            details["server"] = json!(c.server);
+            details["opened_at"] = json!(c.opened_at);
+            details["consecutive_failures"] = json!(c.consecutive_failures);
+            details["last_error"] = json!(c.last_error);
+            (c.server.clone(), c.service.clone())
+        }
+        None => ("firstwatch".to_string(), "monitor".to_string()),
+    };
+    let mut payload = json!({
+        "summary": http::shorten(&headline, 1024),
+        "source": "firstwatch",
+        "severity": severity(d.event, body.case.as_ref().map(|c| c.severity)),
+        "component": component,
+        "group": group,
+        "class": body.event,
+        "custom_details": details,
+    });
+    if !body.occurred_at.is_empty() {
+        payload["timestamp"] = json!(body.occurred_at);
+    }
+    event["payload"] = payload;
+    event["client"] = json!("firstwatch");
+    if let Some(link) = &d.link {
+        let text = body
+            .case
+            .as_ref()
+            .map_or_else(|| "firstwatch status page".to_string(), |c| format!("{} in firstwatch", c.id));
+        event["links"] = json!([{ "href": link, "text": text }]);
+    }
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_map_to_trigger_resolve_and_a_future_acknowledge() {
+        use PagerdutyAction::*;
+        for e in ["page", "escalation", "case.opened", "case.severity_raised", "customer.notice", "customer.update"] {
+            assert_eq!(event_action(e), Some(Trigger), "{e}");
+        }
+        assert_eq!(event_action("customer.call"), Some(Trigger));
+        assert_eq!(event_action("case.resolved"), Some(Resolve));
+        assert_eq!(event_action("case.recovered"), Some(Resolve));
+        assert_eq!(event_action("monitor.degraded"), Some(Trigger));
+        assert_eq!(event_action("monitor.recovered"), Some(Resolve));
+        assert_eq!(event_action("case.acknowledged"), Some(Acknowledge));
+        assert_eq!(event_action("case.closed"), None);
+        assert_eq!(Acknowledge.as_str(), "acknowledge");
+    }
+
+    #[test]
+    fn severity_is_critical_for_severity_1_and_info_for_good_news() {
+        assert_eq!(severity(EventKind::Page, Some(1)), "critical");
+        assert_eq!(severity(EventKind::CaseOpened, Some(2)), "error");
+        assert_eq!(severity(EventKind::CaseResolved, Some(1)), "info");
+        assert_eq!(severity(EventKind::MonitorDegraded, None), "critical");
+    }
+}

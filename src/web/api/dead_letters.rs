@@ -1,0 +1,53 @@
+//! `GET /api/v1/dead-letters`: notifications given up on, newest first, so none is lost
+//! silently.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+
+use crate::clock::rfc3339_ms;
+use crate::domain::CaseNumber;
+use crate::web::{ApiError, AppState};
+
+const LIMIT: i64 = 500;
+
+#[derive(Debug, Serialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub case: Option<String>,
+    pub event: String,
+    pub channel: String,
+    pub recipient_kind: String,
+    pub recipient_id: String,
+    pub idempotency_key: String,
+    pub attempts: i64,
+    pub created_at: String,
+    pub dead_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeadLetters {
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<DeadLetters>, ApiError> {
+    let rows = state.store.dead_letters(LIMIT).await?;
+    let dead_letters = rows
+        .into_iter()
+        .map(|r| DeadLetter {
+            id: r.id,
+            case: r.case_id.map(|id| CaseNumber(id).to_string()),
+            event: r.event,
+            channel: r.channel,
+            recipient_kind: r.recipient_kind,
+            recipient_id: r.recipient_id,
+            idempotency_key: r.idempotency_key,
+            attempts: r.attempts,
+            created_at: rfc3339_ms(r.created_at),
+            dead_at: r.dead_at.map(rfc3339_ms),
+            last_error: r.last_error,
+        })
+        .collect();
+    Ok(Json(DeadLetters { dead_letters }))
+}
