@@ -6,6 +6,7 @@ mod cli;
 mod helpers;
 mod notify;
 mod operator_cli;
+mod paging;
 mod probe;
 mod scheduler;
 mod storage;

@@ -21,11 +21,18 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// Wait this long before answering (a slow receiver, or one killed mid-request).
+    pub delay: Option<Duration>,
 }
 
 impl Reply {
     pub fn status(status: u16) -> Reply {
-        Reply { status, headers: Vec::new(), body: String::new() }
+        Reply { status, headers: Vec::new(), body: String::new(), delay: None }
+    }
+
+    pub fn after(mut self, delay: Duration) -> Reply {
+        self.delay = Some(delay);
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Reply {
@@ -166,6 +173,9 @@ async fn handle(mut stream: TcpStream, state: Arc<Mutex<State>>, arrived: Arc<No
         state.script.pop_front().unwrap_or_else(|| Reply::status(200).body("ok"))
     };
     arrived.notify_waiters();
+    if let Some(delay) = reply.delay {
+        tokio::time::sleep(delay).await;
+    }
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
         reply.status,
