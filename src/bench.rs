@@ -270,7 +270,7 @@ pub async fn run_pages(cases: usize) -> anyhow::Result<ExitCode> {
     let dir = tempfile_dir()?;
     let mut text = format!(
         "[database]\nurl = \"sqlite://{}\"\n[probing]\ninterval = \"2s\"\nretry_interval = \"100ms\"\n\
-         failure_threshold = 3\ntimeout = \"1s\"\n\
+         failure_threshold = 3\ntimeout = \"100ms\"\n\
          [[channels]]\nid = \"hook\"\ntype = \"webhook\"\nurl = \"http://{receiver}/hook\"\n\
          [[people]]\nid = \"alice\"\nrole = \"operations-manager\"\nchannels = [\"hook\"]\n",
         dir.join("pages.db").display()

@@ -30,28 +30,29 @@ const SCRIPT: [(u64, usize, u16); 8] = [
     (3, 0, 503),  // acme's primary storefront starts failing: its secondary still serves
     (6, 3, HANG), // globex's portal hangs: every request times out
     (9, 1, 503),  // acme's secondary fails too: nothing serves the storefront
-    (16, 0, 200),
-    (16, 1, 200), // the storefront recovers
-    (20, 3, 200), // the portal recovers
-    (22, 4, 500), // a short blip at initech that never reaches the threshold
-    (23, 4, 200),
+    (24, 0, 200),
+    (24, 1, 200), // the storefront recovers (after the escalation and a few updates)
+    (28, 3, 200), // the portal recovers
+    (30, 4, 500), // a short blip at initech that never reaches the threshold
+    (31, 4, 200),
 ];
-const CYCLE: Duration = Duration::from_secs(30);
+const CYCLE: Duration = Duration::from_secs(45);
 
 pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Result<ExitCode> {
     let mut servers = Vec::with_capacity(FLEET.len());
     for _ in FLEET {
         servers.push(SimServer::start(SocketAddr::from(([127, 0, 0, 1], 0))).await?);
     }
+    let receiver = receiver::start().await?;
     let db = std::env::temp_dir().join(format!("firstwatch-demo-{}.db", std::process::id()));
-    let config = Config::from_toml(&config_text(&servers, &db.display().to_string(), listen), |_| None)
+    let config = Config::from_toml(&config_text(&servers, &db.display().to_string(), listen, receiver), |_| None)
         .map_err(|e| anyhow::anyhow!("demo configuration: {e}"))?;
     let app = App::build(config).await?;
     let mut events = app.subscribe();
     let fleet = app.fleet();
     let store = app.store();
     let mut case_feed = tokio::time::interval(Duration::from_millis(250));
-    let (mut last_event, mut last_message) = (0i64, 0i64);
+    let mut last_event = 0i64;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
@@ -61,7 +62,8 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
     println!("firstwatch demo: {} simulated servers of 3 customers on loopback", servers.len());
     println!("  API:     http://{addr}/api/v1/servers");
     println!("  metrics: http://{addr}/metrics");
-    println!("  probing every 2s, failures confirmed every 500ms, down after 3 in a row; Ctrl-C stops\n");
+    println!("  probing every 2s, failures confirmed every 500ms, down after 3 in a row;");
+    println!("  escalation after 8s without acknowledgement, customer updates every 5s; Ctrl-C stops\n");
 
     let start = Instant::now();
     let deadline = duration.map(|d| start + d);
@@ -85,11 +87,9 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
             _ = case_feed.tick() => {
                 for event in store.events_since(last_event, 100).await.unwrap_or_default() {
                     last_event = event.id;
-                    println!("{:>6.1}s  CASE {} [{}] {}", start.elapsed().as_secs_f64(), crate::domain::CaseNumber(event.case_id), event.kind, event.text);
-                }
-                for message in store.outbox_since(last_message, 100).await.unwrap_or_default() {
-                    last_message = message.id;
-                    println!("{:>6.1}s    -> {} to {} {} via {}", start.elapsed().as_secs_f64(), message.event, message.recipient_kind, message.recipient_id, message.channel);
+                    if event.kind != "delivered" {
+                        println!("{:>6.1}s  CASE {} [{}] {}", start.elapsed().as_secs_f64(), crate::domain::CaseNumber(event.case_id), event.kind, event.text);
+                    }
                 }
             }
             event = events.recv() => match event {
@@ -124,6 +124,71 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
+/// The demo's stand-in for the outside world: one loopback HTTP server taking webhooks and
+/// Twilio's API, printing what arrives as the person on the other end would see it.
+mod receiver {
+    use std::net::SocketAddr;
+
+    use axum::body::Bytes;
+    use axum::http::Uri;
+
+    pub async fn start() -> anyhow::Result<SocketAddr> {
+        let app = axum::Router::new().fallback(receive);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(addr)
+    }
+
+    async fn receive(uri: Uri, body: Bytes) -> (axum::http::StatusCode, &'static str) {
+        let path = uri.path();
+        if path.ends_with("/Calls.json") || path.ends_with("/Messages.json") {
+            let form: Vec<(String, String)> = url_pairs(&body);
+            let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+            if path.ends_with("/Calls.json") {
+                println!("           CALL  to {}: {}", field("To"), strip_tags(&field("Twiml")));
+            } else {
+                println!("           SMS   to {}: {}", field("To"), field("Body"));
+            }
+            return (axum::http::StatusCode::CREATED, "{}");
+        }
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(m) => {
+                let who = format!(
+                    "{} {}",
+                    m["recipient"]["kind"].as_str().unwrap_or(""),
+                    m["recipient"]["id"].as_str().unwrap_or("")
+                );
+                println!("           {:<5} {} to {who} ({path})", "RECV", m["event"].as_str().unwrap_or("?"));
+            }
+            Err(_) => println!("           RECV  unreadable body at {path}"),
+        }
+        (axum::http::StatusCode::OK, "ok")
+    }
+
+    fn url_pairs(body: &[u8]) -> Vec<(String, String)> {
+        reqwest::Url::parse(&format!("http://x/?{}", String::from_utf8_lossy(body)))
+            .map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+            .unwrap_or_default()
+    }
+
+    fn strip_tags(xml: &str) -> String {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in xml.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -139,7 +204,7 @@ fn describe(status: u16) -> String {
     }
 }
 
-fn config_text(servers: &[SimServer], db: &str, listen: SocketAddr) -> String {
+fn config_text(servers: &[SimServer], db: &str, listen: SocketAddr, receiver: SocketAddr) -> String {
     let mut text = format!(
         r#"
 [server]
@@ -156,21 +221,31 @@ max_failing_fraction = 0.9
 [cases]
 feed = ["ops-feed"]
 reopen_window = "1m"
+ack_timeout = "8s"
+update_interval = "5s"
 
 [[channels]]
 id = "ops-feed"
 type = "webhook"
-url = "http://127.0.0.1:9/feed"
+url = "http://{receiver}/feed"
 
 [[channels]]
 id = "pager"
 type = "webhook"
-url = "http://127.0.0.1:9/pager"
+url = "http://{receiver}/pager"
 
 [[channels]]
 id = "customer-mail"
 type = "webhook"
-url = "http://127.0.0.1:9/mail"
+url = "http://{receiver}/mail"
+
+[[channels]]
+id = "customer-phone"
+type = "twilio"
+account_sid = "ACdemo"
+auth_token = "demo-token"
+from = "+15550199"
+api_base = "http://{receiver}"
 
 [[people]]
 id = "alice"
@@ -198,7 +273,7 @@ timeout = "400ms"
         if *customer != last_customer {
             text.push_str(&format!(
                 "\n[[customers]]\nid = \"{customer}\"\nname = \"{}\"\nstatus_token = \"demo-{customer}-token\"\n\
-                 contacts = [{{ name = \"IT desk\", email = \"it@{customer}.test\", channels = [\"customer-mail\"] }}]\n",
+                 contacts = [{{ name = \"IT desk\", email = \"it@{customer}.test\", phone = \"+15550100\", channels = [\"customer-mail\", \"customer-phone\"] }}]\n",
                 capitalise(customer)
             ));
             last_customer = customer;

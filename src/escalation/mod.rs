@@ -123,14 +123,10 @@ impl Escalation {
         let notice = Notice { cause: &cause, text: &text, at: now };
         outbox::enqueue_all(tx, EventKind::Escalation, &notice, Some(case), to).await?;
         if !calls.is_empty() {
-            let spoken = format!(
-                "This is firstwatch, calling about your service {}. It has been unavailable since {}. \
-                 Our case number is {}. Our engineers are working on it and will keep you updated.",
-                case.service,
-                crate::clock::rfc3339_ms(case.opened_at),
-                spell_case_number(case.id),
-            );
-            outbox::enqueue_all(tx, EventKind::CustomerCall, &Notice { text: &spoken, ..notice }, Some(case), calls)
+            // The voice channel frames this with the case number and the outage's facts.
+            let spoken =
+                "Our engineers have been alerted and are working on it. We will keep you updated until it is resolved.";
+            outbox::enqueue_all(tx, EventKind::CustomerCall, &Notice { text: spoken, ..notice }, Some(case), calls)
                 .await?;
         }
         tracing::warn!(case = %CaseNumber(case.id), level = level + 1, "escalated");
@@ -184,19 +180,5 @@ impl Escalation {
         }
         case.last_update_at = Some(now);
         tx.update_case(case).await
-    }
-}
-
-/// "F W 0 0 0 0 4 2" reads better over the phone than "FW-000042".
-fn spell_case_number(id: i64) -> String {
-    let number = CaseNumber(id).to_string().replace('-', "");
-    number.chars().map(String::from).collect::<Vec<_>>().join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn case_numbers_are_spelled_for_the_phone() {
-        assert_eq!(super::spell_case_number(42), "F W 0 0 0 0 4 2");
     }
 }

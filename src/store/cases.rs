@@ -215,11 +215,18 @@ impl Store {
     /// Begin a write transaction. On SQLite it takes the write lock first, so that what it
     /// reads cannot be changed under it by the result writer (which would fail the commit).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(Tx { tx: self.begin_write().await?, backend: self.backend })
+    }
+
+    /// A transaction that holds SQLite's write lock from its first statement: a transaction
+    /// that reads first and writes later would fail with "database is locked" instead of
+    /// waiting, when another writer committed in between.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Sqlite {
             sqlx::query("UPDATE monitor_flags SET value = value WHERE 1 = 0").execute(&mut *tx).await?;
         }
-        Ok(Tx { tx, backend: self.backend })
+        Ok(tx)
     }
 
     pub async fn case(&self, id: i64) -> Result<Option<CaseRow>, StoreError> {
@@ -306,7 +313,7 @@ impl Store {
     /// gets its messages in order while different recipients are served concurrently.
     /// PostgreSQL skips rows another instance holds (`FOR UPDATE SKIP LOCKED`).
     pub async fn claim_outbox(&self, now: i64, limit: i64, lease_until: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let lock = if self.backend == Backend::Postgres { " FOR UPDATE OF o SKIP LOCKED" } else { "" };
         let sql = format!(
             "{} WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= $1 \
