@@ -614,27 +614,7 @@ impl Tx {
     /// Persist the status a decision is based on, in the decision's transaction (same
     /// newer-`seq`-wins rule as the write-behind batches).
     pub async fn save_status(&mut self, s: &StoredStatus) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO server_status (server_id, state, consecutive_failures, consecutive_successes, confirmed_down, \
-             last_error, last_probe_at, state_since, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (server_id) DO UPDATE SET state = excluded.state, \
-             consecutive_failures = excluded.consecutive_failures, consecutive_successes = excluded.consecutive_successes, \
-             confirmed_down = excluded.confirmed_down, last_error = excluded.last_error, \
-             last_probe_at = excluded.last_probe_at, state_since = excluded.state_since, seq = excluded.seq \
-             WHERE excluded.seq > server_status.seq",
-        )
-        .bind(s.server_id.as_str())
-        .bind(s.state.as_str())
-        .bind(s.consecutive_failures)
-        .bind(s.consecutive_successes)
-        .bind(i64::from(s.confirmed_down))
-        .bind(s.last_error.as_deref())
-        .bind(s.last_probe_at)
-        .bind(s.state_since)
-        .bind(s.seq)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        super::tracking::upsert_statuses(&mut self.tx, self.backend, std::slice::from_ref(s)).await
     }
 
     /// Set (or with `None` clear) a monitor flag. Returns whether anything changed, so that

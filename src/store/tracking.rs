@@ -138,35 +138,46 @@ const STATUS_COLS: [&str; 9] = [
     "seq",
 ];
 
+/// Upsert statuses with the newer-`seq`-wins rule, in the caller's transaction. Shared by the
+/// write-behind batches and the case engine's decision transactions.
+pub(super) async fn upsert_statuses(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    statuses: &[StoredStatus],
+) -> Result<(), StoreError> {
+    for chunk in statuses.chunks(CHUNK) {
+        let mut sql = multi_row_insert(backend, "server_status", &STATUS_COLS, chunk.len());
+        sql.push_str(
+            " ON CONFLICT (server_id) DO UPDATE SET state = excluded.state, \
+             consecutive_failures = excluded.consecutive_failures, \
+             consecutive_successes = excluded.consecutive_successes, \
+             confirmed_down = excluded.confirmed_down, last_error = excluded.last_error, \
+             last_probe_at = excluded.last_probe_at, state_since = excluded.state_since, \
+             seq = excluded.seq WHERE excluded.seq > server_status.seq",
+        );
+        let mut query = sqlx::query(&sql);
+        for s in chunk {
+            query = query
+                .bind(s.server_id.as_str())
+                .bind(s.state.as_str())
+                .bind(s.consecutive_failures)
+                .bind(s.consecutive_successes)
+                .bind(i64::from(s.confirmed_down))
+                .bind(s.last_error.as_deref())
+                .bind(s.last_probe_at)
+                .bind(s.state_since)
+                .bind(s.seq);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Write one window's results in one transaction.
     pub async fn save_batch(&self, batch: &Batch) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for chunk in batch.statuses.chunks(CHUNK) {
-            let mut sql = multi_row_insert(self.backend, "server_status", &STATUS_COLS, chunk.len());
-            sql.push_str(
-                " ON CONFLICT (server_id) DO UPDATE SET state = excluded.state, \
-                 consecutive_failures = excluded.consecutive_failures, \
-                 consecutive_successes = excluded.consecutive_successes, \
-                 confirmed_down = excluded.confirmed_down, last_error = excluded.last_error, \
-                 last_probe_at = excluded.last_probe_at, state_since = excluded.state_since, \
-                 seq = excluded.seq WHERE excluded.seq > server_status.seq",
-            );
-            let mut query = sqlx::query(&sql);
-            for s in chunk {
-                query = query
-                    .bind(s.server_id.as_str())
-                    .bind(s.state.as_str())
-                    .bind(s.consecutive_failures)
-                    .bind(s.consecutive_successes)
-                    .bind(i64::from(s.confirmed_down))
-                    .bind(s.last_error.as_deref())
-                    .bind(s.last_probe_at)
-                    .bind(s.state_since)
-                    .bind(s.seq);
-            }
-            query.execute(&mut *tx).await?;
-        }
+        upsert_statuses(&mut tx, self.backend, &batch.statuses).await?;
         for chunk in batch.changes.chunks(CHUNK) {
             let cols = ["server_id", "at", "from_state", "to_state", "consecutive_failures", "error"];
             let sql = multi_row_insert(self.backend, "state_changes", &cols, chunk.len());

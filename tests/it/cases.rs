@@ -311,23 +311,6 @@ async fn an_outage_that_outlasts_the_guard_still_opens_its_case_once_the_guard_h
     app.stop().await;
 }
 
-/// Run one scenario against SQLite and against PostgreSQL, as two tests.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$scenario(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$scenario(Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
 on_both_backends!(a_crash_during_an_open_case_keeps_one_case_and_sends_no_notice_twice);
 
 async fn a_crash_during_an_open_case_keeps_one_case_and_sends_no_notice_twice(backend: Backend) {

@@ -1,9 +1,11 @@
 //! One integration-test binary: every capability in its own file, shared fixtures in `helpers/`.
 
+#[macro_use]
+mod helpers;
+
 mod api;
 mod cases;
 mod cli;
-mod helpers;
 mod notify;
 mod operator_cli;
 mod paging;

@@ -11,23 +11,6 @@ use crate::helpers::app::{config_toml, wait_until, Srv, TestApp};
 use crate::helpers::db::{Backend, TestDb};
 use crate::helpers::targets::{Behavior, FakeTarget};
 
-/// Run one scenario against SQLite and against PostgreSQL, as two tests.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$scenario(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$scenario(Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
 on_both_backends!(
     failure_counts_continue_after_the_engine_is_dropped_mid_sequence,
     failure_counts_continue_after_kill_9,
