@@ -1,15 +1,24 @@
 //! firstwatch: a proactive server health monitor.
 //!
 //! ```text
-//! config::load ──► App::build ──► spawns: scheduler, writer, web (axum)
+//! config::load ──► App::build ──► spawns: scheduler, result writer, case engine, outbox worker, web
 //!
-//! scheduler ──(server due)──► probe ──ProbeResult──► tracker ──Transition──► (cases, later)
-//!   due-queue + jitter          bounded: timeout,      counts per server,
-//!   + concurrency cap           body size, redirects   persisted by store (write-behind)
-//!   ▲
-//!   └──── plan::next_due(result): interval or retry_interval
-//! web GET ──► store read models;  /metrics ──► Metrics registry
+//! scheduler ──(server due)──► probe ──ProbeResult──► tracker ──Transition──► cases::CaseEngine
+//!   due-queue + jitter          bounded: timeout,      counts per server,      consults guard and
+//!   + concurrency cap           body size, redirects   write-behind store      maintenance; ONE tx:
+//!   ▲                                                                          case + timeline
+//!   └──── plan::next_due: interval or retry_interval                            + outbox rows
+//! engine tick: sweep, guard heal, response targets, escalation::run_due ──────────────►  │
+//! web/CLI ack, notes, resolve, close ─────────────────────────────────────────────────►  ▼
+//!                                         outbox table ──► outbox::worker ──► notify::<channel>
+//!                                         leases, retries with backoff, dead letters
+//! web GET ──► store read models and the live fleet;  /metrics ──► Metrics registry
 //! ```
+//!
+//! Nothing is sent except through the outbox, written in the same transaction as the change
+//! that caused it; each loop has a single-step function tests call (`Scheduler::step`,
+//! `CaseEngine::run_due`, `Escalation::run_due`, `Worker::try_deliver_next`); every
+//! long-running task takes the shutdown token.
 
 pub mod app;
 pub mod bench;
