@@ -470,10 +470,12 @@ impl Tx {
         Ok(row.as_ref().map(case_from).transpose()?)
     }
 
-    /// Cases not resolved or closed, for the periodic checks.
+    /// Cases not resolved or closed, for the periodic checks; locked on PostgreSQL so two
+    /// instances never both send the same update.
     pub async fn active_cases(&mut self) -> Result<Vec<CaseRow>, StoreError> {
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
         let rows = sqlx::query(&format!(
-            "SELECT {CASE_COLS} FROM cases WHERE status NOT IN ('resolved', 'closed') ORDER BY id"
+            "SELECT {CASE_COLS} FROM cases WHERE status NOT IN ('resolved', 'closed') ORDER BY id{lock}"
         ))
         .fetch_all(&mut *self.tx)
         .await?;
