@@ -1,13 +1,19 @@
 //! The Prometheus metrics of PRODUCT.md section 7, on a registry of our own (no globals).
 //! Every family is registered at start with a zero series for each known label value, so a
-//! scrape before the first probe already shows every name.
+//! scrape before the first probe already shows every name. Every help text names its unit.
+//!
+//! With `[server] per_server_metrics = true` one more family, `firstwatch_server_up{server,
+//! customer,service}`, shows each server (1 while up); it is off by default because its series
+//! grow with the fleet. The aggregates are always there.
+
+use std::collections::HashMap;
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
-use crate::config::Config;
+use crate::config::{Config, Recipient};
 use crate::domain::{ProbeKind, ServerState};
 
 /// Outcomes of a notification attempt, the `outcome` label of `notifications_total`.
@@ -29,7 +35,16 @@ pub struct Metrics {
     pub scheduler_lag_seconds: Histogram,
     pub sla_breaches_total: IntCounterVec,
     pub monitor_degraded: IntGauge,
+    /// `server_up` per server id, when `[server] per_server_metrics` is on; empty otherwise.
+    server_up: HashMap<String, IntGauge>,
 }
+
+/// The buckets of `probe_duration_seconds`, in seconds.
+pub const PROBE_DURATION_BUCKETS: [f64; 14] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// The buckets of `scheduler_lag_seconds`, in seconds.
+pub const SCHEDULER_LAG_BUCKETS: [f64; 13] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Registering a well-formed, uniquely named metric on a fresh registry cannot fail; a failure
 /// here is a programming error caught by the first test that builds `Metrics`.
@@ -51,61 +66,88 @@ impl Metrics {
         let probes_total = registered(
             r,
             IntCounterVec::new(
-                Opts::new("probes_total", "Status requests sent, by probe kind and result."),
+                Opts::new(
+                    "probes_total",
+                    "Status requests completed (count), by probe kind and result (success, failure).",
+                ),
                 &["kind", "result"],
             ),
         );
         let probe_duration_seconds = registered(
             r,
             HistogramVec::new(
-                HistogramOpts::new("probe_duration_seconds", "How long status requests took, in seconds.")
-                    .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+                HistogramOpts::new("probe_duration_seconds", "How long status requests took (seconds), by probe kind.")
+                    .buckets(PROBE_DURATION_BUCKETS.to_vec()),
                 &["kind"],
             ),
         );
-        let servers =
-            registered(r, IntGaugeVec::new(Opts::new("servers", "Monitored servers by current state."), &["state"]));
+        let servers = registered(
+            r,
+            IntGaugeVec::new(Opts::new("servers", "Monitored servers (count) by current state."), &["state"]),
+        );
         let cases_open = registered(
             r,
-            IntGaugeVec::new(Opts::new("cases_open", "Cases not yet resolved, by severity."), &["severity"]),
+            IntGaugeVec::new(
+                Opts::new("cases_open", "Cases not yet resolved (count), by severity (1 most urgent)."),
+                &["severity"],
+            ),
         );
         let cases_opened_total = registered(
             r,
-            IntCounterVec::new(Opts::new("cases_opened_total", "Cases opened, by severity."), &["severity"]),
+            IntCounterVec::new(
+                Opts::new("cases_opened_total", "Cases opened (count), by severity at opening."),
+                &["severity"],
+            ),
         );
-        let pages_total =
-            registered(r, IntCounterVec::new(Opts::new("pages_total", "Pages sent, by the role paged."), &["role"]));
-        let escalations_total =
-            registered(r, IntCounter::new("escalations_total", "Escalation levels fired because nobody acknowledged."));
+        let pages_total = registered(
+            r,
+            IntCounterVec::new(
+                Opts::new("pages_total", "Pages sent to on-call people (count), by the role paged."),
+                &["role"],
+            ),
+        );
+        let escalations_total = registered(
+            r,
+            IntCounter::new("escalations_total", "Escalation levels fired because nobody acknowledged (count)."),
+        );
         let customer_updates_total = registered(
             r,
-            IntCounter::new("customer_updates_total", "Status updates sent to customers about open cases."),
+            IntCounter::new(
+                "customer_updates_total",
+                "Periodic status updates sent to customers about open cases (count).",
+            ),
         );
         let notifications_total = registered(
             r,
             IntCounterVec::new(
-                Opts::new("notifications_total", "Notification delivery attempts, by channel and outcome."),
+                Opts::new(
+                    "notifications_total",
+                    "Notification delivery attempts (count), by channel and outcome (delivered, retried, dead_letter).",
+                ),
                 &["channel", "outcome"],
             ),
         );
         let notification_dead_letters_total = registered(
             r,
-            IntCounter::new("notification_dead_letters_total", "Notifications given up on after the retry budget."),
+            IntCounter::new(
+                "notification_dead_letters_total",
+                "Notifications given up on after the retry budget (count); see /api/v1/dead-letters.",
+            ),
         );
         let scheduler_lag_seconds = registered(
             r,
             Histogram::with_opts(
                 HistogramOpts::new(
                     "scheduler_lag_seconds",
-                    "How late a status request left versus its plan, in seconds.",
+                    "How late a status request left versus its plan (seconds).",
                 )
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                .buckets(SCHEDULER_LAG_BUCKETS.to_vec()),
             ),
         );
         let sla_breaches_total = registered(
             r,
             IntCounterVec::new(
-                Opts::new("sla_breaches_total", "Response-time targets missed, by severity."),
+                Opts::new("sla_breaches_total", "Response-time targets missed (count), by case severity."),
                 &["severity"],
             ),
         );
@@ -113,7 +155,7 @@ impl Metrics {
             r,
             IntGauge::new(
                 "monitor_degraded",
-                "1 while the monitor's own network looks broken and no cases are opened.",
+                "1 while the monitor's own network looks broken and no cases are opened, else 0 (boolean).",
             ),
         );
 
@@ -131,12 +173,38 @@ impl Metrics {
             cases_opened_total.with_label_values(&[severity]);
             sla_breaches_total.with_label_values(&[severity]);
         }
-        for person in &config.people {
-            pages_total.with_label_values(&[person.role.as_str()]);
+        let people = config.people.iter().map(|p| p.role.as_str());
+        let schedules = config.schedules.iter().map(|s| s.role.as_str());
+        let escalation = config.escalation.iter().flat_map(|level| &level.page).filter_map(|r| match r {
+            Recipient::Role(role) => Some(role.as_str()),
+            Recipient::Person(_) => None,
+        });
+        for role in people.chain(schedules).chain(escalation) {
+            pages_total.with_label_values(&[role]);
         }
         for channel in &config.channels {
             for outcome in NOTIFICATION_OUTCOMES {
                 notifications_total.with_label_values(&[channel.id.as_str(), outcome]);
+            }
+        }
+
+        let mut server_up = HashMap::new();
+        if config.server.per_server_metrics {
+            let family = registered(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "server_up",
+                        "1 while the server's latest status is up, else 0 (boolean), per server; \
+                         only with [server] per_server_metrics.",
+                    ),
+                    &["server", "customer", "service"],
+                ),
+            );
+            for s in config.fleet() {
+                let gauge =
+                    family.with_label_values(&[s.server.id.as_str(), s.customer.id.as_str(), s.service.id.as_str()]);
+                server_up.insert(s.server.id.clone(), gauge);
             }
         }
 
@@ -155,6 +223,15 @@ impl Metrics {
             scheduler_lag_seconds,
             sla_breaches_total,
             monitor_degraded,
+            server_up,
+        }
+    }
+
+    /// Record that server `id` is now in `state`: the per-server series, if enabled. (The
+    /// `servers{state}` aggregate is moved by the scheduler, which knows the previous state.)
+    pub fn server_state(&self, id: &str, state: ServerState) {
+        if let Some(gauge) = self.server_up.get(id) {
+            gauge.set(i64::from(state == ServerState::Up));
         }
     }
 

@@ -57,6 +57,9 @@ pub struct ServerConfig {
     pub operator_tokens: Vec<Secret>,
     /// Base of links in notifications (`http://status.example.com`); default `http://<listen>`.
     pub public_url: String,
+    /// Export `firstwatch_server_up{server,customer,service}` besides the aggregates; off by
+    /// default because its series grow with the fleet.
+    pub per_server_metrics: bool,
 }
 
 #[derive(Debug, Clone)]

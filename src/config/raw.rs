@@ -50,6 +50,8 @@ pub struct RawServerSection {
     pub public_url: Option<String>,
     #[serde(default)]
     pub operator_tokens: Vec<String>,
+    /// Also export per-server metric series (labels `server`, `customer`, `service`).
+    pub per_server_metrics: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -55,7 +55,12 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
 
     match (listen, database) {
         (Some(listen), Some(database)) if !c.has_errors() => Ok(Config {
-            server: ServerConfig { listen, operator_tokens, public_url: public_url.unwrap_or_default() },
+            server: ServerConfig {
+                listen,
+                operator_tokens,
+                public_url: public_url.unwrap_or_default(),
+                per_server_metrics: raw.server.per_server_metrics.unwrap_or(false),
+            },
             database,
             probing,
             dns,

@@ -56,14 +56,22 @@ pub struct RecipientRef {
 }
 
 /// The `case` object of API responses and message bodies.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CaseView {
+    /// The case number.
+    #[schema(example = "FW-000001")]
     pub id: String,
+    /// 1 (most urgent) to 3.
+    #[schema(example = 1)]
     pub severity: i64,
+    /// `open`, `acknowledged`, `in_progress`, `waiting_for_customer`, `reopened`, `resolved` or
+    /// `closed`.
+    #[schema(example = "open")]
     pub status: String,
     pub customer: String,
     pub service: String,
     pub server: String,
+    /// RFC 3339 UTC with milliseconds.
     pub opened_at: String,
     pub consecutive_failures: i64,
     pub last_error: Option<String>,

@@ -111,7 +111,9 @@ impl Scheduler {
         let anchor = (Instant::now(), parts.clock.now_ms());
         let fleet = parts.fleet;
         for entry in fleet.entries() {
-            parts.metrics.servers.with_label_values(&[entry.status().state.as_str()]).inc();
+            let state = entry.status().state;
+            parts.metrics.servers.with_label_values(&[state.as_str()]).inc();
+            parts.metrics.server_state(&entry.id, state);
         }
         let probe_counters = ProbeKind::ALL
             .into_iter()
@@ -273,6 +275,7 @@ impl Scheduler {
         if transition.state_changed() {
             self.metrics.servers.with_label_values(&[transition.from.as_str()]).dec();
             self.metrics.servers.with_label_values(&[transition.to.as_str()]).inc();
+            self.metrics.server_state(&entry.id, transition.to);
             self.pending.changes.push(StateChangeRow {
                 server_id: entry.id.clone(),
                 at: started_ms,

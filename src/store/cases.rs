@@ -7,7 +7,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::{Backend, Store, StoreError, StoredStatus};
 
-const CASE_COLS: &str = "id, customer, service, server, severity, status, opened_at, updated_at, acknowledged_at, \
+pub(super) const CASE_COLS: &str = "id, customer, service, server, severity, status, opened_at, updated_at, acknowledged_at, \
      acknowledged_by, recovered_at, resolved_at, closed_at, consecutive_failures, last_error, response_due_at, sla_breached, \
      severity1_since, last_update_at";
 
@@ -129,7 +129,7 @@ pub struct MaintenanceRow {
     pub created_at: i64,
 }
 
-fn case_from(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
+pub(super) fn case_from(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
     Ok(CaseRow {
         id: row.try_get("id")?,
         customer: row.try_get("customer")?,
@@ -153,7 +153,7 @@ fn case_from(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
     })
 }
 
-fn event_from(row: &AnyRow) -> Result<CaseEventRow, sqlx::Error> {
+pub(super) fn event_from(row: &AnyRow) -> Result<CaseEventRow, sqlx::Error> {
     Ok(CaseEventRow {
         id: row.try_get("id")?,
         case_id: row.try_get("case_id")?,

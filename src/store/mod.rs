@@ -8,6 +8,7 @@
 mod cases;
 mod dialect;
 mod tracking;
+pub mod views;
 
 use std::time::Duration;
 

@@ -3,6 +3,15 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for a person to read.
+    #[schema(example = "no case FW-000042")]
+    pub error: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -17,6 +26,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("this token does not grant access")]
     Forbidden,
+    /// An extractor's rejection (bad path, body too large, …) with the status axum chose.
+    #[error("{1}")]
+    Rejected(StatusCode, String),
     /// A server-side failure; the detail is logged, the client sees a generic message.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -36,15 +48,25 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Rejected(status, message) => {
+                if status.is_server_error() {
+                    tracing::error!(%status, error = %message, "request rejected");
+                }
+                *status
+            }
             ApiError::Internal(error) => {
                 tracing::error!(error = %format!("{error:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (status, Json(ErrorBody { error: self.to_string() })).into_response()
     }
 }
 
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("no such page".to_string())
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::Rejected(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this path".to_string())
 }

@@ -1,4 +1,4 @@
-//! The HTTP surface (axum): health, metrics and the JSON API. Handlers only read shared state
+//! The HTTP surface (axum): health, metrics, the JSON API and the HTML pages. Handlers only read shared state
 //! and the store; the one mapping from errors to responses lives in `error.rs`.
 
 mod api;
@@ -6,6 +6,8 @@ mod auth;
 mod error;
 mod health;
 mod json;
+mod openapi;
+mod pages;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -53,6 +55,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{id}/close", post(api::cases::close))
         .route("/api/v1/dead-letters", get(api::dead_letters::list))
         .route("/api/v1/maintenance", get(api::maintenance::list).post(api::maintenance::add))
+        .route("/", get(pages::ops::page))
+        .route("/status/{customer}", get(pages::customer::page))
+        .route("/login", get(pages::login::form).post(pages::login::submit))
+        .route("/logout", post(pages::login::logout))
+        .route("/cases/{id}", get(pages::case::page))
+        .route("/cases/{id}/ack", post(pages::case::ack))
+        .route("/cases/{id}/resolve", post(pages::case::resolve))
+        .route("/cases/{id}/close", post(pages::case::close))
+        .route("/cases/{id}/notes", post(pages::case::note))
+        .route("/maintenance", get(pages::maintenance::page).post(pages::maintenance::add))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(json::read_body_first))
         .with_state(state)
 }

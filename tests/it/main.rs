@@ -4,10 +4,15 @@
 mod helpers;
 
 mod api;
+mod api_fuzz;
+mod browser;
 mod cases;
 mod cli;
+mod metrics;
 mod notify;
+mod openapi;
 mod operator_cli;
+mod pages;
 mod paging;
 mod probe;
 mod scheduler;

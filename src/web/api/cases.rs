@@ -1,64 +1,86 @@
 //! `/api/v1/cases`: the case list, one case with its timeline, and the operator actions
 //! (ack, notes, resolve, close), which go through the case engine like the CLI's.
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::cases::{CaseError, CaseStatus, OperatorAction};
 use crate::clock::rfc3339_ms;
 use crate::domain::CaseNumber;
 use crate::outbox::CaseView;
 use crate::web::auth::Operator;
-use crate::web::json::ApiJson;
+use crate::web::error::ErrorBody;
+use crate::web::json::{ApiJson, ApiPath, OptionalJson};
 use crate::web::{ApiError, AppState};
 
 /// How many cases a list returns at most.
 const LIST_LIMIT: i64 = 500;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// `open` or `active` (not resolved or closed), `all`, or one status.
+    /// `open` or `active` (not resolved or closed), `all` (the default), or one status:
+    /// `open`, `acknowledged`, `in_progress`, `waiting_for_customer`, `reopened`, `resolved`,
+    /// `closed`.
+    #[param(example = "open")]
     pub status: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaseList {
     pub cases: Vec<CaseView>,
 }
 
-#[derive(Debug, Serialize)]
+/// One event in a case's history, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineItem {
+    /// RFC 3339 UTC with milliseconds.
     pub at: String,
     pub kind: String,
     pub actor: String,
     pub text: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaseDetail {
     pub case: CaseView,
     pub timeline: Vec<TimelineItem>,
 }
 
 /// Optional body of ack, resolve and close: who does it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActorBody {
+    /// Who acts (1 to 100 characters); default `operator`.
+    #[schema(example = "alice")]
     pub actor: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
+    /// The note (1 to 4000 characters).
+    #[schema(example = "Failing over to the secondary")]
     pub text: String,
+    /// Who writes it (1 to 100 characters); default `operator`.
     pub actor: Option<String>,
 }
 
 const ACTIVE: [&str; 5] = ["open", "acknowledged", "in_progress", "waiting_for_customer", "reopened"];
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    tag = "cases",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Cases, newest first (at most 500)", body = CaseList),
+        (status = 400, description = "Unknown status or query key", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -81,8 +103,34 @@ fn number(id: &str) -> Result<CaseNumber, ApiError> {
     id.parse().map_err(ApiError::BadRequest)
 }
 
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<CaseDetail>, ApiError> {
-    let n = number(&id)?;
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}",
+    tag = "cases",
+    params(CaseId),
+    responses(
+        (status = 200, description = "The case and its timeline", body = CaseDetail),
+        (status = 400, description = "Not a case number", body = ErrorBody),
+        (status = 404, description = "No such case", body = ErrorBody),
+    )
+)]
+pub async fn show(
+    State(state): State<AppState>,
+    ApiPath(CaseId { id }): ApiPath<CaseId>,
+) -> Result<Json<CaseDetail>, ApiError> {
+    detail(&state, number(&id)?).await
+}
+
+/// The `id` path parameter of the case endpoints.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CaseId {
+    /// Case number: `FW-000042`, `fw-42` or `42`.
+    #[param(example = "FW-000001")]
+    pub id: String,
+}
+
+async fn detail(state: &AppState, n: CaseNumber) -> Result<Json<CaseDetail>, ApiError> {
     let case = state.store.case(n.0).await?.ok_or_else(|| ApiError::NotFound(format!("no case {n}")))?;
     let timeline = state
         .store
@@ -108,50 +156,129 @@ async fn act(
         CaseError::Invalid(msg) => ApiError::BadRequest(msg),
         CaseError::Store(e) => ApiError::from(e),
     })?;
-    show(State(state.clone()), Path(id.to_string())).await
+    detail(state, n).await
 }
 
 /// The optional body of ack, resolve and close: empty, or `{"actor": "…"}`.
-fn actor_of(body: &Bytes) -> Result<Option<String>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    serde_json::from_slice::<ActorBody>(body)
-        .map(|b| b.actor)
-        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+fn actor_of(body: Option<ActorBody>) -> Option<String> {
+    body.and_then(|b| b.actor)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/ack",
+    tag = "cases",
+    params(CaseId),
+    request_body(
+        content = ActorBody,
+        content_type = "application/json",
+        description = "Optional (an empty body is fine): who acts"
+    ),
+    security(("operator_token" = [])),
+    responses(
+        (status = 200, description = "Done; the case and its timeline", body = CaseDetail),
+        (status = 400, description = "Not a case number, or a bad body", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not an operator token", body = ErrorBody),
+        (status = 404, description = "No such case", body = ErrorBody),
+        (status = 409, description = "The case's status does not allow this", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    )
+)]
+/// Acknowledge the case: someone works on it, escalation stops.
 pub async fn ack(
     _: Operator,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    body: Bytes,
+    ApiPath(CaseId { id }): ApiPath<CaseId>,
+    OptionalJson(body): OptionalJson<ActorBody>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    act(&state, &id, actor_of(&body)?, OperatorAction::Acknowledge).await
+    act(&state, &id, actor_of(body), OperatorAction::Acknowledge).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/resolve",
+    tag = "cases",
+    params(CaseId),
+    request_body(
+        content = ActorBody,
+        content_type = "application/json",
+        description = "Optional (an empty body is fine): who acts"
+    ),
+    security(("operator_token" = [])),
+    responses(
+        (status = 200, description = "Done; the case and its timeline", body = CaseDetail),
+        (status = 400, description = "Not a case number, or a bad body", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not an operator token", body = ErrorBody),
+        (status = 404, description = "No such case", body = ErrorBody),
+        (status = 409, description = "The case's status does not allow this", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    )
+)]
+/// Resolve the case; its customer is told.
 pub async fn resolve(
     _: Operator,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    body: Bytes,
+    ApiPath(CaseId { id }): ApiPath<CaseId>,
+    OptionalJson(body): OptionalJson<ActorBody>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    act(&state, &id, actor_of(&body)?, OperatorAction::Resolve).await
+    act(&state, &id, actor_of(body), OperatorAction::Resolve).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/close",
+    tag = "cases",
+    params(CaseId),
+    request_body(
+        content = ActorBody,
+        content_type = "application/json",
+        description = "Optional (an empty body is fine): who acts"
+    ),
+    security(("operator_token" = [])),
+    responses(
+        (status = 200, description = "Done; the case and its timeline", body = CaseDetail),
+        (status = 400, description = "Not a case number, or a bad body", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not an operator token", body = ErrorBody),
+        (status = 404, description = "No such case", body = ErrorBody),
+        (status = 409, description = "The case's status does not allow this", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    )
+)]
+/// Close a resolved case.
 pub async fn close(
     _: Operator,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    body: Bytes,
+    ApiPath(CaseId { id }): ApiPath<CaseId>,
+    OptionalJson(body): OptionalJson<ActorBody>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    act(&state, &id, actor_of(&body)?, OperatorAction::Close).await
+    act(&state, &id, actor_of(body), OperatorAction::Close).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/notes",
+    tag = "cases",
+    params(CaseId),
+    request_body(content = NoteBody, content_type = "application/json"),
+    security(("operator_token" = [])),
+    responses(
+        (status = 200, description = "Note added; the case and its timeline", body = CaseDetail),
+        (status = 400, description = "Not a case number, a bad body, or the case is closed", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not an operator token", body = ErrorBody),
+        (status = 404, description = "No such case", body = ErrorBody),
+        (status = 409, description = "The case's status does not allow this", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    )
+)]
+/// Add a note to the case; a note on an acknowledged case moves it to `in_progress`.
 pub async fn note(
     _: Operator,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(CaseId { id }): ApiPath<CaseId>,
     ApiJson(body): ApiJson<NoteBody>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     act(&state, &id, body.actor, OperatorAction::Note(body.text)).await

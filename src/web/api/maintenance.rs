@@ -5,40 +5,56 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::clock::{rfc3339_ms, unix_ms};
 use crate::config::MaintenanceScope;
 use crate::store::MaintenanceRow;
 use crate::web::auth::Operator;
+use crate::web::error::ErrorBody;
 use crate::web::json::ApiJson;
 use crate::web::{ApiError, AppState};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WindowView {
+    /// Set for windows added through the API; `null` for those from the config file.
     pub id: Option<i64>,
     pub customer: Option<String>,
     pub server: Option<String>,
+    /// RFC 3339 UTC with milliseconds.
     pub start: String,
+    /// RFC 3339 UTC with milliseconds.
     pub end: String,
     pub reason: Option<String>,
     /// `config` or `api`.
+    #[schema(value_type = String, example = "api")]
     pub source: &'static str,
     pub created_by: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WindowList {
     pub windows: Vec<WindowView>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A window to add: exactly one of `customer` and `server`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWindow {
+    /// A customer id from the config: the window covers all its servers.
     pub customer: Option<String>,
+    /// A server id from the config.
+    #[schema(example = "acme-eu-1")]
     pub server: Option<String>,
+    /// RFC 3339, e.g. `2026-05-01T22:00:00Z`.
+    #[schema(example = "2026-05-01T22:00:00Z")]
     pub start: String,
+    /// RFC 3339, after `start` and in the future.
+    #[schema(example = "2026-05-02T02:00:00Z")]
     pub end: String,
+    /// At most 500 characters.
     pub reason: Option<String>,
+    /// Who adds it (1 to 100 characters); default `operator`.
     pub actor: Option<String>,
 }
 
@@ -55,7 +71,22 @@ fn stored_view(row: MaintenanceRow) -> WindowView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/maintenance",
+    tag = "maintenance",
+    responses(
+        (status = 200, description = "Windows from the config file, then those added through the API", body = WindowList),
+        (status = 500, description = "The database could not be read", body = ErrorBody),
+    )
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<WindowList>, ApiError> {
+    Ok(Json(WindowList { windows: all_windows(&state).await? }))
+}
+
+/// Every window: those from the config file, then those added at run time. Shared by the API
+/// and the maintenance page.
+pub async fn all_windows(state: &AppState) -> Result<Vec<WindowView>, ApiError> {
     let mut windows: Vec<WindowView> = state
         .config
         .maintenance
@@ -78,18 +109,38 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<WindowList>, Api
         })
         .collect();
     windows.extend(state.store.maintenance_windows().await?.into_iter().map(stored_view));
-    Ok(Json(WindowList { windows }))
+    Ok(windows)
 }
 
 fn time(field: &str, value: &str) -> Result<i64, ApiError> {
     crate::clock::parse_rfc3339(value).map(unix_ms).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/maintenance",
+    tag = "maintenance",
+    request_body(content = NewWindow, content_type = "application/json"),
+    security(("operator_token" = [])),
+    responses(
+        (status = 201, description = "Added; in force at once and stored", body = WindowView),
+        (status = 400, description = "A bad body or a window that cannot be", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not an operator token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    )
+)]
 pub async fn add(
     _: Operator,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewWindow>,
 ) -> Result<(StatusCode, Json<WindowView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(create(&state, body).await?)))
+}
+
+/// Validate a new window, store it and put it in force at once. Shared by the API and the
+/// maintenance page, so both accept and refuse exactly the same windows.
+pub async fn create(state: &AppState, body: NewWindow) -> Result<WindowView, ApiError> {
     match (&body.customer, &body.server) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(ApiError::BadRequest("give exactly one of customer and server".to_string()))
@@ -113,6 +164,11 @@ pub async fn add(
     if body.reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::BadRequest("reason: at most 500 characters".to_string()));
     }
+    let actor = body.actor.as_deref().map(str::trim).unwrap_or("operator");
+    if actor.is_empty() || actor.chars().count() > 100 {
+        return Err(ApiError::BadRequest("actor: 1 to 100 characters".to_string()));
+    }
+    let created_by = actor.to_string();
     let mut row = MaintenanceRow {
         id: 0,
         customer: body.customer,
@@ -120,10 +176,10 @@ pub async fn add(
         start_at,
         end_at,
         reason: body.reason,
-        created_by: body.actor.unwrap_or_else(|| "operator".to_string()),
+        created_by,
         created_at: now,
     };
     row.id = state.store.add_maintenance(&row).await?;
     state.windows.write().await.add(&row);
-    Ok((StatusCode::CREATED, Json(stored_view(row))))
+    Ok(stored_view(row))
 }

@@ -1,6 +1,7 @@
 //! Real parts the tests run on loopback: fake targets, a DNS responder, apps under test.
 
 pub mod app;
+pub mod browser;
 pub mod db;
 pub mod dns_server;
 pub mod receiver;

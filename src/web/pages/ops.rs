@@ -1,0 +1,254 @@
+//! `GET /`: the operations overview. Header counts (servers by state, open cases by severity),
+//! a banner while the monitor suspects its own network, the open cases with their latest
+//! update, the servers that are not `up` (at most [`PAGE_ROWS`]), and every customer's
+//! services with per-state counts and 90-day uptime bars (customers paginated).
+//!
+//! `/?customer=acme&page=2` focuses on one customer and lists all its servers, 200 a page.
+//! Built from one pass over the live fleet and a fixed number of queries, so it stays fast
+//! and small with 10,000 servers.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::layout::{self, Nav};
+use super::summary::{Counts, Row, Summary, WORST_FIRST};
+use super::uptime::{self, Bars};
+use super::{html_response, page_number, session, PageError, ACTIVE, PAGE_ROWS};
+use crate::config::Customer;
+use crate::domain::{CaseNumber, ServerState};
+use crate::store::{CaseEventRow, CaseRow};
+use crate::web::AppState;
+
+/// Customers shown per page of the customers section.
+const CUSTOMERS_PER_PAGE: usize = 25;
+/// Open cases read and shown at most.
+const CASE_LIMIT: i64 = 500;
+const CASE_ROWS: usize = 200;
+
+#[derive(Debug, Deserialize)]
+pub struct OpsQuery {
+    /// Focus on one customer: all of its servers, paginated.
+    pub customer: Option<String>,
+    /// Page of the server list (with `customer`).
+    pub page: Option<String>,
+    /// Page of the customers section.
+    pub customers_page: Option<String>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<OpsQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let Query(query) = query.map_err(|e| PageError::BadRequest(e.body_text()))?;
+    let now = state.clock.now_ms();
+    let focus = match query.customer.as_deref() {
+        Some(id) => Some(
+            state
+                .config
+                .customers
+                .iter()
+                .find(|c| c.id == id)
+                .ok_or_else(|| PageError::NotFound(format!("no customer {id:?}")))?,
+        ),
+        None => None,
+    };
+
+    let degraded = state.store.flag("guard_degraded").await?;
+    let mut case_counts: HashMap<i64, i64> = state.store.open_case_counts().await?.into_iter().collect();
+    let mut cases = match focus {
+        // Active cases only: none has changed after the end of time.
+        Some(customer) => state.store.customer_cases(&customer.id, i64::MAX, CASE_LIMIT).await?,
+        None => state.store.cases(&ACTIVE, CASE_LIMIT).await?,
+    };
+    if focus.is_some() {
+        case_counts.clear();
+        for case in &cases {
+            *case_counts.entry(case.severity).or_default() += 1;
+        }
+    }
+    cases.sort_by_key(|c| (c.severity, c.opened_at, c.id));
+    let cases_total = cases.len();
+    cases.truncate(CASE_ROWS);
+    let ids: Vec<i64> = cases.iter().map(|c| c.id).collect();
+    let latest: HashMap<i64, CaseEventRow> =
+        state.store.latest_events(&ids, &["delivered"]).await?.into_iter().map(|e| (e.case_id, e)).collect();
+
+    let summary =
+        Summary::of(&state.fleet, focus.map(|c| c.id.as_str()), |s| focus.is_some() || s.state != ServerState::Up);
+    let bars = uptime::bars(&state).await?;
+
+    let customers: Vec<&Customer> = match focus {
+        Some(c) => vec![c],
+        None => state.config.customers.iter().collect(),
+    };
+    let customer_pages = layout::page_count(customers.len(), CUSTOMERS_PER_PAGE);
+    let customers_page = page_number(query.customers_page.as_deref()).min(customer_pages);
+    let shown_customers =
+        customers.iter().skip((customers_page - 1) * CUSTOMERS_PER_PAGE).take(CUSTOMERS_PER_PAGE).copied();
+
+    let title = match focus {
+        Some(c) => format!("{} — firstwatch", c.name),
+        None => "Operations — firstwatch".to_string(),
+    };
+    let body = html! {
+        h1 {
+            @match focus {
+                Some(c) => { (c.name) " " span.muted { "(" (c.id) ")" } },
+                None => { "Operations" },
+            }
+        }
+        p.muted { "Updated " (layout::time(now, now)) "; this page refreshes every 30 s." }
+        @if let Some((reason, since)) = &degraded {
+            div #monitor-degraded .banner role="alert" {
+                strong { "Monitor degraded" } " since " (layout::time(now, *since)) ": " (reason)
+                ". No customer cases are opened until its own network is healthy again."
+            }
+        }
+        (header_counts(&summary.totals, &case_counts))
+        (open_cases(now, &cases, cases_total, &latest))
+        @match focus {
+            Some(customer) => (all_servers(now, &summary.rows, &customer.id, page_number(query.page.as_deref()))),
+            None => (problem_servers(now, &summary.rows, summary.totals.total())),
+        }
+        section #customers {
+            h2 { "Customers" }
+            @for customer in shown_customers {
+                (customer_card(customer, &summary, &bars, focus.is_none()))
+            }
+            (layout::pagination(customers_page, customer_pages, |p| format!("/?customers_page={p}")))
+        }
+    };
+    let nav = Nav::Operator { signed_in: session::signed_in(&state, &headers) };
+    Ok(html_response(StatusCode::OK, layout::page(&title, nav, true, body)))
+}
+
+fn header_counts(servers: &Counts, cases: &HashMap<i64, i64>) -> Markup {
+    html! {
+        section #summary {
+            div.counts #server-counts {
+                span.count data-state="total" data-count=(servers.total()) { "servers " strong { (servers.total()) } }
+                @for state in WORST_FIRST {
+                    span.count data-state=(state.as_str()) data-count=(servers.get(state)) {
+                        (layout::state_badge(state)) " " (servers.get(state))
+                    }
+                }
+            }
+            div.counts #case-counts {
+                @let open: i64 = cases.values().sum();
+                span.count data-severity="total" data-count=(open) { "open cases " strong { (open) } }
+                @for severity in 1..=3_i64 {
+                    @let n = cases.get(&severity).copied().unwrap_or(0);
+                    span.count data-severity=(severity) data-count=(n) { (layout::severity_badge(severity)) " " (n) }
+                }
+            }
+        }
+    }
+}
+
+fn open_cases(now: i64, cases: &[CaseRow], total: usize, latest: &HashMap<i64, CaseEventRow>) -> Markup {
+    html! {
+        section #open-cases {
+            h2 { "Open cases (" (total) ")" }
+            @if cases.is_empty() {
+                p.ok { "No open cases." }
+            } @else {
+                div.scroll {
+                    table {
+                        thead { tr {
+                            th { "Case" } th { "Severity" } th { "Status" } th { "Customer / service" } th { "Server" }
+                            th { "Age" } th.hide-narrow { "Acknowledged by" } th { "Latest" }
+                        } }
+                        tbody {
+                            @for case in cases {
+                                @let number = CaseNumber(case.id).to_string();
+                                tr.case data-case=(number) data-severity=(case.severity) data-status=(case.status) {
+                                    td.nowrap { a href={ "/cases/" (number) } { (number) } }
+                                    td { (layout::severity_badge(case.severity)) }
+                                    td { (case.status) }
+                                    td { (case.customer) " / " (case.service) }
+                                    td.nowrap { (case.server) }
+                                    td.nowrap { span title=(crate::clock::rfc3339_ms(case.opened_at)) { (layout::span(now - case.opened_at)) } }
+                                    td.hide-narrow { (case.acknowledged_by.as_deref().unwrap_or("—")) }
+                                    td.latest {
+                                        @if let Some(event) = latest.get(&case.id) {
+                                            (event.text) " " span.muted { (layout::time(now, event.at)) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if total > cases.len() {
+                    p.muted { "Showing the " (cases.len()) " most severe of " (total) " open cases." }
+                }
+            }
+        }
+    }
+}
+
+/// The servers that are not up, worst first, at most [`PAGE_ROWS`].
+fn problem_servers(now: i64, rows: &[Row<'_>], total: usize) -> Markup {
+    let shown: Vec<&Row<'_>> = rows.iter().take(PAGE_ROWS).collect();
+    html! {
+        section #servers {
+            h2 { "Servers needing attention (" (rows.len()) ")" }
+            @if rows.is_empty() {
+                p.ok { "All " (total) " servers are up." }
+            } @else {
+                (layout::server_table(now, &shown, true))
+                @if rows.len() > shown.len() {
+                    p.muted #more-servers {
+                        (rows.len() - shown.len()) " more not shown; open a customer below to see all of its servers."
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every server of one customer, worst first, [`PAGE_ROWS`] a page.
+fn all_servers(now: i64, rows: &[Row<'_>], customer: &str, page: usize) -> Markup {
+    let pages = layout::page_count(rows.len(), PAGE_ROWS);
+    let page = page.min(pages);
+    let shown: Vec<&Row<'_>> = rows.iter().skip((page - 1) * PAGE_ROWS).take(PAGE_ROWS).collect();
+    html! {
+        section #servers data-page=(page) data-pages=(pages) {
+            h2 { "Servers (" (rows.len()) ")" }
+            (layout::server_table(now, &shown, false))
+            (layout::pagination(page, pages, |p| format!("/?customer={}&page={p}", super::form::encode(customer))))
+        }
+    }
+}
+
+fn customer_card(customer: &Customer, summary: &Summary<'_>, bars: &Bars, link: bool) -> Markup {
+    let counts = summary.customer(&customer.id);
+    html! {
+        div.customer data-customer=(customer.id) {
+            h3 {
+                (customer.name)
+                @if customer.name != customer.id { " " span.muted { "(" (customer.id) ")" } }
+            }
+            @if link {
+                a.all-servers href={ "/?customer=" (super::form::encode(&customer.id)) } {
+                    "all " (counts.total()) " servers"
+                }
+                @if counts.not_up() > 0 { " — " strong { (counts.not_up()) " not up" } }
+            }
+            @for service in &customer.services {
+                div.service data-service=(service.id) {
+                    strong { (service.name) }
+                    (layout::state_counts(&summary.service(&customer.id, &service.id)))
+                    (layout::uptime_bar(bars.first_day, &bars.service(&customer.id, &service.id)))
+                }
+            }
+        }
+    }
+}

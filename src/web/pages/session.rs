@@ -1,0 +1,200 @@
+//! Operator sessions for the pages: the `fw_operator` cookie (set by `POST /login`, holding
+//! an operator token; `HttpOnly; SameSite=Strict`), accepted wherever a page needs an
+//! operator, plus the cross-site check every HTML write makes: an `Origin` (or, without one, a
+//! `Referer`) that names another host is refused. Tokens are compared in constant time and
+//! never logged.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+
+use super::form::{decode, encode};
+use super::{see_other, PageError};
+use crate::web::auth::constant_time_eq;
+use crate::web::AppState;
+
+pub const OPERATOR_COOKIE: &str = "fw_operator";
+
+/// The value of cookie `name`, percent-decoded, from any `Cookie` header.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| decode(v.trim().trim_matches('"')))
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+pub fn bearer_header(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// `name=value; HttpOnly; SameSite=…; Path=…` (+ `Secure` when the public URL is https).
+/// The value is percent-encoded so any token fits.
+pub fn set_cookie(state: &AppState, name: &str, value: &str, same_site: &str, path: &str) -> String {
+    format!("{name}={}; HttpOnly; SameSite={same_site}; Path={path}{}", encode(value), secure(state))
+}
+
+/// A `Set-Cookie` value that removes cookie `name` at `path`.
+pub fn clear_cookie(state: &AppState, name: &str, same_site: &str, path: &str) -> String {
+    format!("{name}=; Max-Age=0; HttpOnly; SameSite={same_site}; Path={path}{}", secure(state))
+}
+
+fn secure(state: &AppState) -> &'static str {
+    if state.config.server.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+/// Whether `token` is one of `[server] operator_tokens`.
+pub fn is_operator_token(state: &AppState, token: &str) -> bool {
+    state.config.server.operator_tokens.iter().any(|t| constant_time_eq(t.expose().as_bytes(), token.as_bytes()))
+}
+
+/// Whether the request carries a valid operator cookie.
+pub fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
+    cookie(headers, OPERATOR_COOKIE).is_some_and(|token| is_operator_token(state, &token))
+}
+
+/// Proof that the request comes from a signed-in operator. Without one, a page redirects to
+/// `/login?next=…` (303), back to where the operator was going.
+#[derive(Debug, Clone, Copy)]
+pub struct PageOperator;
+
+impl FromRequestParts<AppState> for PageOperator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let by_bearer = bearer_header(&parts.headers).is_some_and(|token| is_operator_token(state, token));
+        if by_bearer || signed_in(state, &parts.headers) {
+            return Ok(PageOperator);
+        }
+        Err(see_other(&format!("/login?next={}", encode(&next_of(parts))), None))
+    }
+}
+
+/// Where to go after signing in: the page itself for a GET, the page a form was on otherwise.
+fn next_of(parts: &Parts) -> String {
+    let path = parts.uri.path();
+    if parts.method == Method::GET {
+        return parts.uri.path_and_query().map_or(path, |pq| pq.as_str()).to_string();
+    }
+    match path.strip_prefix("/cases/").and_then(|rest| rest.split('/').next()) {
+        Some(id) => format!("/cases/{id}"),
+        None => path.to_string(),
+    }
+}
+
+/// A local path to continue to after signing in; anything else (another site, `//host`,
+/// backslashes, control characters) becomes `/`.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control)
+                && n.len() <= 2000 =>
+        {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// Proof that a form post comes from one of our own pages (checked before anything else).
+/// Together with the `SameSite=Strict` operator cookie this is the CSRF defence.
+#[derive(Debug, Clone, Copy)]
+pub struct SameOrigin;
+
+impl<S: Send + Sync> FromRequestParts<S> for SameOrigin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if same_origin(&parts.headers, parts.uri.authority().map(|a| a.as_str())) {
+            Ok(SameOrigin)
+        } else {
+            Err(PageError::Forbidden("This form was sent from another site; it was refused.".to_string())
+                .into_response())
+        }
+    }
+}
+
+/// `Origin` when present, else `Referer` when present, must name this host.
+fn same_origin(headers: &HeaderMap, authority: Option<&str>) -> bool {
+    let Some(source) = headers.get(ORIGIN).or_else(|| headers.get(REFERER)) else {
+        return true;
+    };
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).or(authority);
+    match (source.to_str().ok().and_then(authority_of), host) {
+        (Some(from), Some(host)) => from.eq_ignore_ascii_case(host),
+        _ => false,
+    }
+}
+
+/// The `host[:port]` of an absolute http(s) URL.
+fn authority_of(url: &str) -> Option<&str> {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return None;
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).expect("header value"));
+        }
+        map
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let h = headers(&[("cookie", "a=1; fw_operator=op%20secret"), ("cookie", "b=2")]);
+        assert_eq!(cookie(&h, OPERATOR_COOKIE).as_deref(), Some("op secret"));
+        assert_eq!(cookie(&h, "b").as_deref(), Some("2"));
+        assert_eq!(cookie(&h, "fw"), None);
+    }
+
+    #[test]
+    fn only_our_own_origin_may_post() {
+        let host = ("host", "127.0.0.1:8080");
+        assert!(same_origin(&headers(&[host]), None));
+        assert!(same_origin(&headers(&[host, ("origin", "http://127.0.0.1:8080")]), None));
+        assert!(same_origin(&headers(&[host, ("referer", "https://127.0.0.1:8080/cases/FW-000001")]), None));
+        assert!(!same_origin(&headers(&[host, ("origin", "https://evil.example")]), None));
+        assert!(!same_origin(&headers(&[host, ("origin", "null")]), None));
+        assert!(!same_origin(&headers(&[host, ("referer", "http://127.0.0.1:8080.evil.example/")]), None));
+        assert!(!same_origin(&headers(&[("origin", "http://127.0.0.1:8080")]), None));
+    }
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/cases/FW-000001")), "/cases/FW-000001");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,162 @@
+//! 90-day uptime per service, from the hourly roll-ups summed per UTC day (`probes`,
+//! `failures`). The store answers ONE query over every server (`Store::daily_rollups`), summed
+//! here per service through the fleet's server → service map.
+//!
+//! Finished days do not change, so they are kept in memory per running app until the date
+//! moves on; only today's totals are queried again, at most every [`TODAY_TTL`]. A cold start
+//! makes one query over all 90 days. The cache is keyed by the app's `Fleet` (a `Weak`, which
+//! also keeps the address from being reused by another app in the same process).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use crate::fleet::Fleet;
+use crate::store::views::{DayRollup, DAY_MS};
+use crate::store::StoreError;
+use crate::web::AppState;
+
+/// Days in a bar, today included.
+pub const DAYS: usize = 90;
+
+/// How long today's totals are reused.
+const TODAY_TTL: Duration = Duration::from_secs(15);
+
+/// Probes and failures of one service over one day.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DayTotal {
+    pub probes: i64,
+    pub failures: i64,
+}
+
+impl DayTotal {
+    /// Percent of probes that succeeded; `None` without probes.
+    pub fn uptime(&self) -> Option<f64> {
+        (self.probes > 0).then(|| {
+            let ok = (self.probes - self.failures.clamp(0, self.probes)) as f64;
+            ok * 100.0 / self.probes as f64
+        })
+    }
+}
+
+/// customer id → service id → one total per day from `first_day`.
+#[derive(Debug, Default)]
+struct Totals {
+    map: HashMap<String, HashMap<String, Vec<DayTotal>>>,
+}
+
+impl Totals {
+    /// Sum `rows` per service and day, for `days` days from `first_day`. Keys borrow the
+    /// fleet's strings while summing, so only one owned key is made per service.
+    fn sum<'a>(fleet: &Fleet, rows: impl Iterator<Item = &'a DayRollup>, first_day: i64, days: usize) -> Totals {
+        let mut sums: HashMap<(&str, &str), Vec<DayTotal>> = HashMap::new();
+        for row in rows {
+            let Some(entry) = fleet.get(&row.server_id) else { continue };
+            let offset = row.day - first_day;
+            if offset < 0 || offset % DAY_MS != 0 {
+                continue;
+            }
+            let Some(index) = usize::try_from(offset / DAY_MS).ok().filter(|&i| i < days) else { continue };
+            let totals = sums
+                .entry((entry.customer.as_str(), entry.service.as_str()))
+                .or_insert_with(|| vec![DayTotal::default(); days]);
+            totals[index].probes += row.probes;
+            totals[index].failures += row.failures;
+        }
+        let mut map: HashMap<String, HashMap<String, Vec<DayTotal>>> = HashMap::new();
+        for ((customer, service), totals) in sums {
+            map.entry(customer.to_string()).or_default().insert(service.to_string(), totals);
+        }
+        Totals { map }
+    }
+
+    fn get(&self, customer: &str, service: &str) -> Option<&[DayTotal]> {
+        self.map.get(customer).and_then(|s| s.get(service)).map(Vec::as_slice)
+    }
+}
+
+/// The bars of every service for one page view.
+pub struct Bars {
+    /// Unix ms of the first (oldest) day.
+    pub first_day: i64,
+    past: Arc<Totals>,
+    today: Arc<Totals>,
+}
+
+impl Bars {
+    /// One total per day, oldest first, [`DAYS`] of them.
+    pub fn service(&self, customer: &str, service: &str) -> Vec<DayTotal> {
+        let mut days = vec![DayTotal::default(); DAYS];
+        if let Some(past) = self.past.get(customer, service) {
+            days[..past.len()].copy_from_slice(past);
+        }
+        if let Some(today) = self.today.get(customer, service) {
+            days[DAYS - today.len()..].copy_from_slice(today);
+        }
+        days
+    }
+}
+
+struct Cached {
+    fleet: Weak<Fleet>,
+    first_day: i64,
+    past: Arc<Totals>,
+    today: Arc<Totals>,
+    today_at: Instant,
+}
+
+static CACHE: Mutex<Vec<Cached>> = Mutex::new(Vec::new());
+
+/// The bars for now: cached finished days, and today's totals at most [`TODAY_TTL`] old.
+pub async fn bars(state: &AppState) -> Result<Bars, StoreError> {
+    let now = state.clock.now_ms();
+    let today_start = now - now.rem_euclid(DAY_MS);
+    let first_day = today_start - (DAYS as i64 - 1) * DAY_MS;
+    let (past, today) = {
+        let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.retain(|c| c.fleet.strong_count() > 0);
+        match cache.iter().find(|c| Weak::ptr_eq(&c.fleet, &Arc::downgrade(&state.fleet))) {
+            Some(c) if c.first_day == first_day => {
+                (Some(c.past.clone()), (c.today_at.elapsed() < TODAY_TTL).then(|| c.today.clone()))
+            }
+            _ => (None, None),
+        }
+    };
+    let bars = match (past, today) {
+        (Some(past), Some(today)) => return Ok(Bars { first_day, past, today }),
+        (Some(past), None) => {
+            let rows = state.store.daily_rollups(today_start, today_start + DAY_MS).await?;
+            let today = Totals::sum(&state.fleet, rows.iter(), today_start, 1);
+            Bars { first_day, past, today: Arc::new(today) }
+        }
+        _ => {
+            let rows = state.store.daily_rollups(first_day, today_start + DAY_MS).await?;
+            let (done, current): (Vec<&DayRollup>, Vec<&DayRollup>) = rows.iter().partition(|r| r.day < today_start);
+            let past = Totals::sum(&state.fleet, done.into_iter(), first_day, DAYS - 1);
+            let today = Totals::sum(&state.fleet, current.into_iter(), today_start, 1);
+            Bars { first_day, past: Arc::new(past), today: Arc::new(today) }
+        }
+    };
+    let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache.retain(|c| !Weak::ptr_eq(&c.fleet, &Arc::downgrade(&state.fleet)));
+    cache.push(Cached {
+        fleet: Arc::downgrade(&state.fleet),
+        first_day,
+        past: bars.past.clone(),
+        today: bars.today.clone(),
+        today_at: Instant::now(),
+    });
+    Ok(bars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptime_is_the_share_of_good_probes() {
+        assert_eq!(DayTotal::default().uptime(), None);
+        assert_eq!(DayTotal { probes: 4, failures: 1 }.uptime(), Some(75.0));
+        assert_eq!(DayTotal { probes: 4, failures: 9 }.uptime(), Some(0.0));
+    }
+}
