@@ -83,6 +83,10 @@ pub enum Command {
         /// local webhook), e.g. --pages 200.
         #[arg(long)]
         pages: Option<usize>,
+        /// Instead: load-test the status pages with 10,000 servers in the database, with this
+        /// many concurrent clients, e.g. --web 32 (each page for --for).
+        #[arg(long)]
+        web: Option<usize>,
         /// Serve the fleet only (used by `bench` itself, in a child process).
         #[arg(long, hide = true)]
         serve_fleet: Option<usize>,

@@ -33,11 +33,14 @@ fn main() -> ExitCode {
             Command::Cases { config, command } => operator::cases(&config, command).await,
             Command::Maintenance { config, command } => operator::maintenance(&config, command).await,
             Command::Demo { duration, listen } => firstwatch::demo::run(listen, duration).await,
-            Command::Bench { servers, interval, duration, bare, pages, serve_fleet } => match (serve_fleet, pages) {
-                (Some(addresses), _) => firstwatch::bench::serve_fleet(addresses).await,
-                (None, Some(cases)) => firstwatch::bench::run_pages(cases).await,
-                (None, None) => firstwatch::bench::run(servers, interval, duration, bare).await,
-            },
+            Command::Bench { servers, interval, duration, bare, pages, web, serve_fleet } => {
+                match (serve_fleet, pages, web) {
+                    (Some(addresses), _, _) => firstwatch::bench::serve_fleet(addresses).await,
+                    (None, Some(cases), _) => firstwatch::bench::run_pages(cases).await,
+                    (None, None, Some(clients)) => firstwatch::bench::run_web(clients, duration).await,
+                    (None, None, None) => firstwatch::bench::run(servers, interval, duration, bare).await,
+                }
+            }
         }
     });
     match outcome {
