@@ -159,6 +159,7 @@ impl App {
             engine: self.engine.clone(),
             windows: self.windows.clone(),
             clock: self.clock.clone(),
+            pages: Arc::new(web::PageCache::new()),
         };
         let addr = listener.local_addr().ok();
         tracing::info!(addr = ?addr, servers = self.fleet.len(), "firstwatch running");

@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 
 pub use error::ApiError;
+pub use pages::PageCache;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -39,6 +40,7 @@ pub struct AppState {
     pub engine: Arc<CaseEngine>,
     pub windows: Arc<RwLock<Windows>>,
     pub clock: Arc<dyn Clock>,
+    pub pages: Arc<pages::PageCache>,
 }
 
 pub fn router(state: AppState) -> Router {

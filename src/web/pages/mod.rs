@@ -10,6 +10,7 @@
 //! check), `form.rs` (form bodies), `summary.rs` (fleet counts), `uptime.rs` (90-day bars),
 //! then one file per page.
 
+mod cache;
 pub mod case;
 pub mod customer;
 mod form;
@@ -20,6 +21,8 @@ pub mod ops;
 mod session;
 mod summary;
 mod uptime;
+
+pub use cache::PageCache;
 
 use axum::http::header::{HeaderValue, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use axum::http::StatusCode;

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use maud::{html, Markup};
+use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
 use super::layout::{self, Nav};
@@ -44,9 +44,15 @@ pub struct OpsQuery {
 pub async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: Uri,
     query: Result<Query<OpsQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let Query(query) = query.map_err(|e| PageError::BadRequest(e.body_text()))?;
+    let signed_in = session::signed_in(&state, &headers);
+    let key = format!("{signed_in}?{}", uri.query().unwrap_or(""));
+    if let Some(html) = state.pages.rendered(&key) {
+        return Ok(html_response(StatusCode::OK, PreEscaped(html)));
+    }
     let now = state.clock.now_ms();
     let focus = match query.customer.as_deref() {
         Some(id) => Some(
@@ -125,8 +131,10 @@ pub async fn page(
             (layout::pagination(customers_page, customer_pages, |p| format!("/?customers_page={p}")))
         }
     };
-    let nav = Nav::Operator { signed_in: session::signed_in(&state, &headers) };
-    Ok(html_response(StatusCode::OK, layout::page(&title, nav, true, body)))
+    let nav = Nav::Operator { signed_in };
+    let html = layout::page(&title, nav, true, body).into_string();
+    state.pages.keep(key, html.clone());
+    Ok(html_response(StatusCode::OK, PreEscaped(html)))
 }
 
 fn header_counts(servers: &Counts, cases: &HashMap<i64, i64>) -> Markup {

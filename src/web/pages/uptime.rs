@@ -4,11 +4,10 @@
 //!
 //! Finished days do not change, so they are kept in memory per running app until the date
 //! moves on; only today's totals are queried again, at most every [`TODAY_TTL`]. A cold start
-//! makes one query over all 90 days. The cache is keyed by the app's `Fleet` (a `Weak`, which
-//! also keeps the address from being reused by another app in the same process).
+//! makes one query over all 90 days. The cache lives in the app's `PageCache`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::fleet::Fleet;
@@ -97,15 +96,12 @@ impl Bars {
     }
 }
 
-struct Cached {
-    fleet: Weak<Fleet>,
+pub struct Cached {
     first_day: i64,
     past: Arc<Totals>,
     today: Arc<Totals>,
     today_at: Instant,
 }
-
-static CACHE: Mutex<Vec<Cached>> = Mutex::new(Vec::new());
 
 /// The bars for now: cached finished days, and today's totals at most [`TODAY_TTL`] old.
 pub async fn bars(state: &AppState) -> Result<Bars, StoreError> {
@@ -113,9 +109,8 @@ pub async fn bars(state: &AppState) -> Result<Bars, StoreError> {
     let today_start = now - now.rem_euclid(DAY_MS);
     let first_day = today_start - (DAYS as i64 - 1) * DAY_MS;
     let (past, today) = {
-        let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.retain(|c| c.fleet.strong_count() > 0);
-        match cache.iter().find(|c| Weak::ptr_eq(&c.fleet, &Arc::downgrade(&state.fleet))) {
+        let cache = state.pages.uptime.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match cache.as_ref() {
             Some(c) if c.first_day == first_day => {
                 (Some(c.past.clone()), (c.today_at.elapsed() < TODAY_TTL).then(|| c.today.clone()))
             }
@@ -137,15 +132,8 @@ pub async fn bars(state: &AppState) -> Result<Bars, StoreError> {
             Bars { first_day, past: Arc::new(past), today: Arc::new(today) }
         }
     };
-    let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    cache.retain(|c| !Weak::ptr_eq(&c.fleet, &Arc::downgrade(&state.fleet)));
-    cache.push(Cached {
-        fleet: Arc::downgrade(&state.fleet),
-        first_day,
-        past: bars.past.clone(),
-        today: bars.today.clone(),
-        today_at: Instant::now(),
-    });
+    *state.pages.uptime.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+        Some(Cached { first_day, past: bars.past.clone(), today: bars.today.clone(), today_at: Instant::now() });
     Ok(bars)
 }
 
