@@ -134,8 +134,9 @@ impl TestApp {
     pub async fn crash(self) {
         self.handle.abort();
         let _ = self.handle.await;
-        // Let aborted child tasks unwind before the next app opens the same database.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Let aborted tasks unwind, and a commit already sent to the database server land
+        // (it does after a real kill -9 too), before anyone reads what was persisted.
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
     pub fn status(&self, id: &str) -> Status {
