@@ -478,14 +478,7 @@ impl CaseEngine {
     }
 
     async fn refresh_gauges(&self) -> Result<(), CaseError> {
-        let mut counts: HashMap<i64, i64> = HashMap::new();
-        for case in self
-            .store
-            .cases(&["open", "acknowledged", "in_progress", "waiting_for_customer", "reopened"], i64::MAX)
-            .await?
-        {
-            *counts.entry(case.severity).or_default() += 1;
-        }
+        let counts: HashMap<i64, i64> = self.store.open_case_counts().await?.into_iter().collect();
         for severity in SEVERITIES {
             let n = severity.parse::<i64>().map(|s| counts.get(&s).copied().unwrap_or(0)).unwrap_or(0);
             self.metrics.cases_open.with_label_values(&[severity]).set(n);

@@ -51,7 +51,7 @@ impl CaseStatus {
         CaseStatus::Reopened,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             CaseStatus::Open => "open",
             CaseStatus::Acknowledged => "acknowledged",
@@ -62,6 +62,16 @@ impl CaseStatus {
             CaseStatus::Reopened => "reopened",
         }
     }
+
+    /// The names of the statuses that are neither resolved nor closed (see [`Self::is_active`]),
+    /// for queries that filter on them.
+    pub const ACTIVE_NAMES: [&'static str; 5] = [
+        CaseStatus::Open.as_str(),
+        CaseStatus::Acknowledged.as_str(),
+        CaseStatus::InProgress.as_str(),
+        CaseStatus::WaitingForCustomer.as_str(),
+        CaseStatus::Reopened.as_str(),
+    ];
 
     /// Not yet resolved or closed: the service's one open case (the database enforces one).
     pub fn is_active(self) -> bool {
@@ -141,6 +151,12 @@ mod tests {
         assert!(Acknowledged.apply(Acknowledge).is_err());
         assert!(Closed.apply(Reopen).is_err(), "closed is final");
         assert!(Resolved.apply(Resolve).is_err());
+    }
+
+    #[test]
+    fn active_names_are_exactly_the_active_statuses() {
+        let active: Vec<&str> = CaseStatus::ALL.into_iter().filter(|s| s.is_active()).map(CaseStatus::as_str).collect();
+        assert_eq!(active, CaseStatus::ACTIVE_NAMES);
     }
 
     #[test]

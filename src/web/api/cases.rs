@@ -69,8 +69,6 @@ pub struct NoteBody {
     pub actor: Option<String>,
 }
 
-const ACTIVE: [&str; 5] = ["open", "acknowledged", "in_progress", "waiting_for_customer", "reopened"];
-
 #[utoipa::path(
     get,
     path = "/api/v1/cases",
@@ -89,7 +87,7 @@ pub async fn list(
     let wanted = query.status.unwrap_or_else(|| "all".to_string());
     let statuses: Vec<&str> = match wanted.as_str() {
         "all" => Vec::new(),
-        "open" | "active" => ACTIVE.to_vec(),
+        "open" | "active" => CaseStatus::ACTIVE_NAMES.to_vec(),
         one => match one.parse::<CaseStatus>() {
             Ok(status) => vec![status.as_str()],
             Err(e) => return Err(ApiError::BadRequest(format!("{e}; use open, active, all or a status"))),

@@ -33,7 +33,7 @@ use crate::store::StoreError;
 use crate::web::ApiError;
 
 /// Case statuses that are neither resolved nor closed.
-const ACTIVE: [&str; 5] = ["open", "acknowledged", "in_progress", "waiting_for_customer", "reopened"];
+const ACTIVE: [&str; 5] = crate::cases::CaseStatus::ACTIVE_NAMES;
 
 /// Rows a server table shows at most on one page.
 const PAGE_ROWS: usize = 200;
