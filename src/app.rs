@@ -3,13 +3,12 @@
 //! web server until the shutdown token fires, then drains them within a deadline. Tests, the
 //! demo and the benchmark all boot the production code through here.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc, Notify, RwLock};
+use tokio::sync::{broadcast, mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -18,11 +17,13 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::guard::Guard;
-use crate::maintenance::Windows;
+use crate::maintenance::{SharedWindows, Windows};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::outbox::worker::Worker;
 use crate::probe::Prober;
+use crate::scheduler::backlog::{self, Backlog};
+use crate::scheduler::heartbeat::Heartbeat;
 use crate::scheduler::{self, FleetEvent, Scheduler};
 use crate::store::Store;
 use crate::web::{self, AppState};
@@ -31,6 +32,8 @@ use crate::web::{self, AppState};
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 /// How often the case engine runs its periodic checks (sweep, guard, response targets).
 const ENGINE_TICK: Duration = Duration::from_secs(1);
+/// Hints the case engine may have waiting; more are dropped (its sweep catches up).
+const ENGINE_HINTS: usize = 4096;
 
 pub struct App {
     config: Arc<Config>,
@@ -39,7 +42,7 @@ pub struct App {
     fleet: Arc<Fleet>,
     prober: Prober,
     clock: Arc<dyn Clock>,
-    windows: Arc<RwLock<Windows>>,
+    windows: SharedWindows,
     events: broadcast::Sender<FleetEvent>,
     engine: Arc<CaseEngine>,
     worker: Worker,
@@ -60,7 +63,7 @@ impl App {
         for row in store.maintenance_windows().await.context("loading maintenance windows")? {
             windows.add(&row);
         }
-        let windows = Arc::new(RwLock::new(windows));
+        let windows: SharedWindows = Arc::new(std::sync::RwLock::new(windows));
         let (events, _) = broadcast::channel(4096);
         let config = Arc::new(config);
         let outbox_ready = Arc::new(Notify::new());
@@ -116,20 +119,22 @@ impl App {
     /// Serve on `listener` and monitor until `shutdown` is cancelled. Dropping the returned
     /// future aborts every task it started, like a crash would (tests rely on this).
     pub async fn run_until_stopped(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let (writer_tx, writer_rx) = mpsc::channel(16);
+        let backlog = Arc::new(Backlog::new(backlog::Limits::for_fleet(self.fleet.len()), &self.metrics));
+        let writer_stop = CancellationToken::new();
         let writer = AbortOnDropHandle::new(tokio::spawn(scheduler::writer::run(
             self.store.clone(),
-            writer_rx,
+            backlog.clone(),
             self.clock.clone(),
             self.config.database.retention,
+            writer_stop.clone(),
         )));
 
         let delivery = AbortOnDropHandle::new(tokio::spawn(self.worker.clone().run(shutdown.clone())));
-        let (cases_tx, cases_rx) = mpsc::channel(1024);
+        let (cases_tx, cases_rx) = mpsc::channel(ENGINE_HINTS);
         let engine =
             AbortOnDropHandle::new(tokio::spawn(self.engine.clone().run(cases_rx, ENGINE_TICK, shutdown.clone())));
 
-        let scheduler_running = Arc::new(AtomicBool::new(false));
+        let heartbeat = Arc::new(Heartbeat::default());
         let scheduler = Scheduler::new(scheduler::Parts {
             fleet: self.fleet.clone(),
             prober: self.prober.clone(),
@@ -138,24 +143,19 @@ impl App {
             clock: self.clock.clone(),
             events: self.events.clone(),
             cases: Some(cases_tx),
-            writer: writer_tx,
+            backlog,
+            heartbeat: heartbeat.clone(),
             write_behind: self.config.database.write_behind,
             max_in_flight: self.config.probing.max_concurrency,
         });
-        let running = scheduler_running.clone();
-        let scheduler_stop = shutdown.clone();
-        let scheduler = AbortOnDropHandle::new(tokio::spawn(async move {
-            running.store(true, Ordering::Relaxed);
-            scheduler.run(scheduler_stop).await;
-            running.store(false, Ordering::Relaxed);
-        }));
+        let scheduler = AbortOnDropHandle::new(tokio::spawn(scheduler.run(shutdown.clone())));
 
         let state = AppState {
             config: self.config.clone(),
             store: self.store.clone(),
             fleet: self.fleet.clone(),
             metrics: self.metrics.clone(),
-            scheduler_running,
+            heartbeat,
             engine: self.engine.clone(),
             windows: self.windows.clone(),
             clock: self.clock.clone(),
@@ -173,7 +173,8 @@ impl App {
             let _ = scheduler.await;
             let _ = engine.await;
             let _ = delivery.await;
-            // The scheduler dropped the writer's sender: the writer flushes and returns.
+            // The scheduler made its last push: the writer writes it and returns.
+            writer_stop.cancel();
             let _ = writer.await;
             web.await
         })

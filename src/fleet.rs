@@ -19,6 +19,8 @@ pub struct FleetEntry {
     pub role: ServerRole,
     pub target: Target,
     pub settings: ProbeSettings,
+    /// Index into [`Fleet::services`]: the service this server belongs to.
+    pub service_idx: usize,
     status: Mutex<Status>,
 }
 
@@ -50,20 +52,44 @@ impl FleetEntry {
     }
 }
 
+/// One service and its servers, so per-service decisions never scan the whole fleet.
+#[derive(Debug)]
+pub struct ServiceMembers {
+    pub customer: String,
+    pub service: String,
+    /// Indexes into [`Fleet::entries`].
+    pub members: Vec<usize>,
+}
+
 #[derive(Debug, Default)]
 pub struct Fleet {
     entries: Vec<FleetEntry>,
     by_id: HashMap<String, usize>,
+    services: Vec<ServiceMembers>,
+    service_by_id: HashMap<(String, String), usize>,
 }
 
 impl Fleet {
     /// Every configured server, continuing from its persisted status where there is one.
     pub fn new(config: &Config, stored: Vec<StoredStatus>, now_ms: i64) -> Fleet {
         let mut stored: HashMap<String, StoredStatus> = stored.into_iter().map(|s| (s.server_id.clone(), s)).collect();
+        let mut services: Vec<ServiceMembers> = Vec::new();
+        let mut service_by_id: HashMap<(String, String), usize> = HashMap::new();
         let entries: Vec<FleetEntry> = config
             .fleet()
-            .map(|f| {
+            .enumerate()
+            .map(|(idx, f)| {
                 let status = stored.remove(&f.server.id).map(restore).unwrap_or_else(|| Status::new(now_ms));
+                let key = (f.customer.id.clone(), f.service.id.clone());
+                let service_idx = *service_by_id.entry(key).or_insert_with(|| {
+                    services.push(ServiceMembers {
+                        customer: f.customer.id.clone(),
+                        service: f.service.id.clone(),
+                        members: Vec::new(),
+                    });
+                    services.len() - 1
+                });
+                services[service_idx].members.push(idx);
                 FleetEntry {
                     id: f.server.id.clone(),
                     customer: f.customer.id.clone(),
@@ -71,12 +97,28 @@ impl Fleet {
                     role: f.server.role,
                     target: f.server.target.clone(),
                     settings: f.server.probe.clone(),
+                    service_idx,
                     status: Mutex::new(status),
                 }
             })
             .collect();
         let by_id = entries.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
-        Fleet { entries, by_id }
+        Fleet { entries, by_id, services, service_by_id }
+    }
+
+    /// Every service with its servers, in config order.
+    pub fn services(&self) -> &[ServiceMembers] {
+        &self.services
+    }
+
+    /// The index of a service in [`Fleet::services`].
+    pub fn service_index(&self, customer: &str, service: &str) -> Option<usize> {
+        self.service_by_id.get(&(customer.to_string(), service.to_string())).copied()
+    }
+
+    /// The servers of one service.
+    pub fn members(&self, service_idx: usize) -> impl Iterator<Item = &FleetEntry> {
+        self.services.get(service_idx).into_iter().flat_map(|s| s.members.iter().map(|&i| &self.entries[i]))
     }
 
     pub fn entries(&self) -> &[FleetEntry] {

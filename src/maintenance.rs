@@ -1,8 +1,30 @@
 //! Scheduled maintenance windows: while one covers a server (directly or through its
 //! customer), the server's state is `maintenance`; failures are still counted but open no case.
 
+use std::sync::{Arc, RwLock};
+
 use crate::clock::unix_ms;
 use crate::config::{MaintenanceScope, MaintenanceWindow};
+
+/// The windows known now, shared by the scheduler (state `maintenance`), the case engine (no
+/// page inside a window) and the API (adds windows). A plain lock, held only for a lookup or a
+/// swap and never across an `await`, so the scheduler's step never waits on it.
+pub type SharedWindows = Arc<RwLock<Windows>>;
+
+/// Does a window cover `server` of `customer` at `at`?
+pub fn covers(shared: &SharedWindows, customer: &str, server: &str, at: i64) -> bool {
+    shared.read().unwrap_or_else(|poisoned| poisoned.into_inner()).covers(customer, server, at)
+}
+
+/// Replace every window at once (the engine's reload).
+pub fn replace(shared: &SharedWindows, windows: Windows) {
+    *shared.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = windows;
+}
+
+/// Add one window stored at run time.
+pub fn add(shared: &SharedWindows, row: &crate::store::MaintenanceRow) {
+    shared.write().unwrap_or_else(|poisoned| poisoned.into_inner()).add(row);
+}
 
 /// The windows known now. Built from config; run-time windows are added by the API.
 #[derive(Debug, Clone, Default)]

@@ -35,9 +35,15 @@ pub struct Metrics {
     pub scheduler_lag_seconds: Histogram,
     pub sla_breaches_total: IntCounterVec,
     pub monitor_degraded: IntGauge,
+    /// Result rows given up while the database could not keep up, by kind (see
+    /// `scheduler::backlog`): never a server's latest status.
+    pub results_dropped_total: IntCounterVec,
     /// `server_up` per server id, when `[server] per_server_metrics` is on; empty otherwise.
     server_up: HashMap<String, IntGauge>,
 }
+
+/// The `kind` values of `results_dropped_total`.
+pub const DROPPED_KINDS: [&str; 3] = ["rollup", "failure", "state_change"];
 
 /// The buckets of `probe_duration_seconds`, in seconds.
 pub const PROBE_DURATION_BUCKETS: [f64; 14] =
@@ -158,6 +164,20 @@ impl Metrics {
                 "1 while the monitor's own network looks broken and no cases are opened, else 0 (boolean).",
             ),
         );
+        let results_dropped_total = registered(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "results_dropped_total",
+                    "Result rows dropped (count) because the database was away longer than the bounded queue holds, \
+                     by kind (rollup, failure, state_change); the latest status of every server is always kept.",
+                ),
+                &["kind"],
+            ),
+        );
+        for kind in DROPPED_KINDS {
+            results_dropped_total.with_label_values(&[kind]);
+        }
 
         for kind in ProbeKind::ALL {
             for result in ["success", "failure"] {
@@ -223,6 +243,7 @@ impl Metrics {
             scheduler_lag_seconds,
             sla_breaches_total,
             monitor_degraded,
+            results_dropped_total,
             server_up,
         }
     }

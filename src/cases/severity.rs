@@ -1,23 +1,56 @@
-//! Severity from the state of a service's servers (PRODUCT.md section 10): Severity 2 while
-//! another server of the service still serves (`up` or `failing`), Severity 1 when none does.
+//! What a service's servers say right now, as the case engine decides from it (PRODUCT.md
+//! section 10): whether the service should have an active case (a server is `down`), at which
+//! severity (2 while another server still serves, `up` or `failing`; 1 when none does), and
+//! whether it has recovered (no server is still confirmed down). Pure reads of the live
+//! statuses of one service's servers: never the whole fleet.
 
 use crate::domain::ServerState;
 use crate::fleet::Fleet;
+use crate::tracker::Status;
 
-pub fn for_service(fleet: &Fleet, customer: &str, service: &str) -> i64 {
-    let serving = fleet
-        .entries()
-        .iter()
-        .filter(|e| e.customer == customer && e.service == service)
-        .any(|e| matches!(e.status().state, ServerState::Up | ServerState::Failing));
-    if serving {
-        2
-    } else {
-        1
-    }
+/// A snapshot of one service's servers.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceView {
+    /// Some server is `up` or `failing`.
+    pub serving: bool,
+    /// Servers in state `down` (fleet indexes with their status), oldest outage first.
+    pub down: Vec<(usize, Status)>,
+    /// Some server reached its threshold and has not completed its recovery yet.
+    pub any_confirmed_down: bool,
+    /// The latest `state_since` among servers that are not down: when the service was last
+    /// seen coming back, for "recovered at …" texts.
+    pub back_since: Option<i64>,
 }
 
-/// Is any server of the service still confirmed down (reached its threshold, not recovered)?
-pub fn any_down(fleet: &Fleet, customer: &str, service: &str) -> bool {
-    fleet.entries().iter().filter(|e| e.customer == customer && e.service == service).any(|e| e.status().confirmed_down)
+impl ServiceView {
+    pub fn of(fleet: &Fleet, service_idx: usize) -> ServiceView {
+        let mut view = ServiceView::default();
+        let Some(members) = fleet.services().get(service_idx) else { return view };
+        for &idx in &members.members {
+            let status = fleet.entries()[idx].status();
+            view.serving |= matches!(status.state, ServerState::Up | ServerState::Failing);
+            view.any_confirmed_down |= status.confirmed_down;
+            if status.state == ServerState::Down {
+                view.down.push((idx, status));
+            } else {
+                view.back_since = view.back_since.max(Some(status.state_since));
+            }
+        }
+        view.down.sort_by_key(|(idx, s)| (s.state_since, *idx));
+        view
+    }
+
+    /// The severity an outage of this service has now.
+    pub fn severity(&self) -> i64 {
+        if self.serving {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Every server that went down has completed its recovery.
+    pub fn recovered(&self) -> bool {
+        !self.any_confirmed_down && self.down.is_empty()
+    }
 }

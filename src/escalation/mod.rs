@@ -6,7 +6,13 @@
 //!   the moment the case opens; acknowledging stops the rest.
 //! - every `update_interval` while a Severity 1 case is open, a `customer.update` to every
 //!   contact: how long it has been down, the servers' current state, the last error, the
-//!   latest engineer note.
+//!   latest engineer note. The n-th update is due at Severity-1-since + n × `update_interval`
+//!   (a late tick does not push the plan back; a long stop sends one update, not a burst).
+//!
+//! Both follow the case's real state: once every server of the service has recovered (the
+//! case records `recovered_at`, or the live statuses say so before the engine wrote it), no
+//! further level fires and no customer is called; updates stop once the recovery is recorded
+//! (the recovery notice told the customer), and an update written in between says "recovered".
 //!
 //! [`Escalation::run_due`] is the single step; the case engine calls it on its tick.
 
@@ -15,6 +21,7 @@ pub mod oncall;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cases::severity::ServiceView;
 use crate::cases::CaseStatus;
 use crate::clock::{from_unix_ms, Clock};
 use crate::config::{Config, EscalationLevel};
@@ -42,6 +49,14 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// When the next customer update is due: the first plan point `since + n × interval` (n ≥ 1)
+/// after the latest update, wherever that update's late send put it.
+pub fn next_update_due(since: i64, last_update_at: Option<i64>, interval: Duration) -> i64 {
+    let every = millis(interval).max(1);
+    let sent = last_update_at.map_or(0, |last| (last - since).div_euclid(every).max(0));
+    since.saturating_add(every.saturating_mul(sent + 1))
+}
+
 impl Escalation {
     pub fn new(config: Arc<Config>, fleet: Arc<Fleet>, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Escalation {
         Escalation { config, fleet, metrics, clock }
@@ -59,7 +74,12 @@ impl Escalation {
             }
             let since = case.severity1_since.unwrap_or(case.opened_at);
             let worked = case.status.parse::<CaseStatus>().is_ok_and(CaseStatus::is_worked);
-            if !worked {
+            let view = self.fleet.service_index(&case.customer, &case.service).map(|i| ServiceView::of(&self.fleet, i));
+            let back = view.as_ref().filter(|v| v.recovered()).map(|v| v.back_since.unwrap_or(now));
+            if case.recovered_at.is_some() {
+                continue;
+            }
+            if !worked && back.is_none() {
                 for (level, step) in self.config.escalation.iter().enumerate() {
                     if step.after.is_zero() || now < since.saturating_add(millis(step.after)) {
                         continue;
@@ -71,9 +91,8 @@ impl Escalation {
                     fired.escalations += 1;
                 }
             }
-            let last = case.last_update_at.unwrap_or(since);
-            if now >= last.saturating_add(millis(self.config.cases.update_interval)) {
-                self.update(&mut tx, &mut case, now).await?;
+            if now >= next_update_due(since, case.last_update_at, self.config.cases.update_interval) {
+                self.update(&mut tx, &mut case, back, now).await?;
                 fired.updates += 1;
             }
         }
@@ -133,13 +152,14 @@ impl Escalation {
         Ok(people.into_iter().map(|(_, role)| role).collect())
     }
 
-    async fn update(&self, tx: &mut Tx, case: &mut CaseRow, now: i64) -> Result<(), StoreError> {
-        let down_for = Duration::from_millis(u64::try_from(now - case.opened_at).unwrap_or(0) / 1000 * 1000);
-        let servers: Vec<String> = self
-            .fleet
-            .entries()
-            .iter()
-            .filter(|e| e.customer == case.customer && e.service == case.service)
+    /// Queue one customer update. `back`: when the servers came back, if they all have.
+    async fn update(&self, tx: &mut Tx, case: &mut CaseRow, back: Option<i64>, now: i64) -> Result<(), StoreError> {
+        let down_for =
+            Duration::from_millis(u64::try_from(back.unwrap_or(now) - case.opened_at).unwrap_or(0) / 1000 * 1000);
+        let members = self.fleet.service_index(&case.customer, &case.service);
+        let servers: Vec<String> = members
+            .into_iter()
+            .flat_map(|i| self.fleet.members(i))
             .map(|e| {
                 let s = e.status();
                 match s.state {
@@ -150,11 +170,18 @@ impl Escalation {
                 }
             })
             .collect();
+        let state = match back {
+            Some(at) => format!(
+                "recovered at {} after {} down",
+                crate::clock::rfc3339_ms(at),
+                humantime::format_duration(down_for)
+            ),
+            None => format!("has been down for {}", humantime::format_duration(down_for)),
+        };
         let mut text = format!(
-            "Update on {} (Severity 1): {} has been down for {}. Servers now: {}. Last error: {}.",
+            "Update on {} (Severity 1): {} {state}. Servers now: {}. Last error: {}.",
             CaseNumber(case.id),
             case.service,
-            humantime::format_duration(down_for),
             servers.join("; "),
             case.last_error.as_deref().unwrap_or("none"),
         );
@@ -180,5 +207,20 @@ impl Escalation {
         }
         case.last_update_at = Some(now);
         tx.update_case(case).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_follow_the_plan_not_the_late_send_times() {
+        let every = Duration::from_secs(1);
+        assert_eq!(next_update_due(10_000, None, every), 11_000);
+        assert_eq!(next_update_due(10_000, Some(11_400), every), 12_000, "a late first update keeps the plan");
+        assert_eq!(next_update_due(10_000, Some(12_999), every), 13_000);
+        assert_eq!(next_update_due(10_000, Some(15_200), every), 16_000, "after a long stop: the next plan point");
+        assert_eq!(next_update_due(0, Some(3_600_000), Duration::from_secs(3600)), 7_200_000);
     }
 }

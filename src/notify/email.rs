@@ -10,7 +10,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use reqwest::Url;
 
 use super::render::{email_body, email_subject};
-use super::{Delivery, NotifyInitError, SendError, ATTEMPT_TIMEOUT};
+use super::{Delivery, NotifyInitError, SendError};
 use crate::config::Channel;
 
 pub(crate) struct Email {
@@ -19,10 +19,10 @@ pub(crate) struct Email {
 }
 
 impl Email {
-    pub fn new(channel: &Channel) -> Result<Email, NotifyInitError> {
+    pub fn new(channel: &Channel, timeout: std::time::Duration) -> Result<Email, NotifyInitError> {
         let smtp_url =
             channel.smtp_url.as_ref().ok_or_else(|| NotifyInitError::channel(channel, "missing smtp_url"))?;
-        let transport = transport(smtp_url.expose()).map_err(|e| NotifyInitError::channel(channel, e))?;
+        let transport = transport(smtp_url.expose(), timeout).map_err(|e| NotifyInitError::channel(channel, e))?;
         let from = channel.from.as_deref().ok_or_else(|| NotifyInitError::channel(channel, "missing from"))?;
         let from: Mailbox =
             from.parse().map_err(|e| NotifyInitError::channel(channel, format!("from: not an e-mail address: {e}")))?;
@@ -62,7 +62,7 @@ impl Email {
 }
 
 /// The SMTP transport for `smtp_url`. Errors never repeat the URL (it may hold a password).
-fn transport(smtp_url: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+fn transport(smtp_url: &str, timeout: std::time::Duration) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let mut url = Url::parse(smtp_url).map_err(|e| format!("smtp_url: not a URL: {e}"))?;
     let host = url.host_str().filter(|h| !h.is_empty()).ok_or("smtp_url: missing host")?.to_string();
     let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
@@ -80,7 +80,7 @@ fn transport(smtp_url: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, Strin
     };
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.as_str())
         .map_err(|e| format!("smtp_url: {e}"))?
-        .timeout(Some(ATTEMPT_TIMEOUT));
+        .timeout(Some(timeout));
     if opportunistic {
         let params = TlsParameters::new(host).map_err(|e| format!("smtp_url: TLS set-up: {e}"))?;
         builder = builder.tls(Tls::Opportunistic(params));
@@ -97,15 +97,17 @@ fn id_part(key: &str) -> String {
 mod tests {
     use super::*;
 
+    const T: std::time::Duration = std::time::Duration::from_secs(10);
+
     #[test]
     fn smtp_urls_choose_the_transport_security() {
-        assert!(transport("smtp://127.0.0.1:2525").is_ok());
-        assert!(transport("smtp://127.0.0.1:2525?tls=none").is_ok());
-        assert!(transport("smtp://user:pw@mail.example.test?tls=required").is_ok());
-        assert!(transport("smtps://mail.example.test").is_ok());
-        let err = transport("smtp://user:hunter2@mail.example.test?tls=maybe").err().unwrap_or_default();
+        assert!(transport("smtp://127.0.0.1:2525", T).is_ok());
+        assert!(transport("smtp://127.0.0.1:2525?tls=none", T).is_ok());
+        assert!(transport("smtp://user:pw@mail.example.test?tls=required", T).is_ok());
+        assert!(transport("smtps://mail.example.test", T).is_ok());
+        let err = transport("smtp://user:hunter2@mail.example.test?tls=maybe", T).err().unwrap_or_default();
         assert!(err.contains("tls=\"maybe\"") && !err.contains("hunter2"), "{err}");
-        assert!(transport("http://mail.example.test").is_err());
+        assert!(transport("http://mail.example.test", T).is_err());
     }
 
     #[test]

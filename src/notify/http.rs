@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
 
-use super::{NotifyInitError, SendError, ATTEMPT_TIMEOUT};
+use super::{NotifyInitError, SendError};
 
 /// How much of a refusing answer's body goes into the error text.
 const EXCERPT_CHARS: usize = 200;
@@ -16,10 +16,10 @@ const EXCERPT_READ_BYTES: usize = 2048;
 
 /// The one client of the notifier: bounded in time, no proxy from the environment, no
 /// redirects (a signed webhook is never forwarded to another host).
-pub(crate) fn client() -> Result<reqwest::Client, NotifyInitError> {
+pub(crate) fn client(attempt_timeout: Duration) -> Result<reqwest::Client, NotifyInitError> {
     reqwest::Client::builder()
-        .timeout(ATTEMPT_TIMEOUT)
-        .connect_timeout(ATTEMPT_TIMEOUT)
+        .timeout(attempt_timeout)
+        .connect_timeout(attempt_timeout)
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("firstwatch/", env!("CARGO_PKG_VERSION")))
@@ -87,7 +87,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 /// Slack or Mattermost URL carries its token).
 fn transport_error(e: &reqwest::Error) -> SendError {
     if e.is_timeout() {
-        return SendError::retry(format!("timed out after {}s", ATTEMPT_TIMEOUT.as_secs()));
+        return SendError::retry("timed out");
     }
     let mut parts: Vec<String> = Vec::new();
     let mut source: Option<&dyn std::error::Error> = Some(e);

@@ -10,7 +10,8 @@
 //!
 //! The worker decides what a failure means for the row (retry with backoff, or dead letter);
 //! this module only tells it which kind of failure it was. Every attempt is bounded to
-//! [`ATTEMPT_TIMEOUT`]. Secrets (webhook URLs, tokens) never appear in the error texts.
+//! `[notifications] attempt_timeout`, in every channel (HTTP client, SMTP transport and the
+//! attempt as a whole). Secrets (webhook URLs, tokens) never appear in the error texts.
 
 mod email;
 mod http;
@@ -33,9 +34,6 @@ use crate::outbox::EventKind;
 use crate::store::OutboxRow;
 
 pub use pagerduty::{event_action, PagerdutyAction, MONITOR_DEDUP_KEY};
-
-/// How long one delivery attempt may take, whatever the channel.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a delivery attempt failed, deciding what the worker does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +95,8 @@ struct Inner {
     senders: HashMap<String, Sender>,
     directory: Directory,
     public_url: String,
+    /// `[notifications] attempt_timeout`: the whole attempt, whatever the channel.
+    timeout: Duration,
 }
 
 /// One configured channel, ready to send.
@@ -110,13 +110,13 @@ enum Sender {
 }
 
 impl Sender {
-    fn new(channel: &Channel, client: &reqwest::Client) -> Result<Sender, NotifyInitError> {
+    fn new(channel: &Channel, client: &reqwest::Client, timeout: Duration) -> Result<Sender, NotifyInitError> {
         Ok(match channel.kind {
             ChannelKind::Webhook => Sender::Webhook(webhook::Webhook::new(channel, client.clone())?),
             ChannelKind::Slack => Sender::Slack(slack::Slack::new(channel, client.clone())?),
             ChannelKind::Mattermost => Sender::Mattermost(mattermost::Mattermost::new(channel, client.clone())?),
             ChannelKind::Pagerduty => Sender::Pagerduty(pagerduty::Pagerduty::new(channel, client.clone())?),
-            ChannelKind::Email => Sender::Email(email::Email::new(channel)?),
+            ChannelKind::Email => Sender::Email(email::Email::new(channel, timeout)?),
             ChannelKind::Twilio => Sender::Twilio(twilio::Twilio::new(channel, client.clone())?),
         })
     }
@@ -145,22 +145,24 @@ impl Notifier {
     /// Build a sender for every `[[channels]]` entry. `public_url` is the base of links to
     /// cases, e.g. `http://127.0.0.1:8080`.
     pub fn new(config: &Config, public_url: &str) -> Result<Notifier, NotifyInitError> {
-        let client = http::client()?;
+        let timeout = config.notifications.attempt_timeout;
+        let client = http::client(timeout)?;
         let mut senders = HashMap::with_capacity(config.channels.len());
         for channel in &config.channels {
-            senders.insert(channel.id.clone(), Sender::new(channel, &client)?);
+            senders.insert(channel.id.clone(), Sender::new(channel, &client, timeout)?);
         }
         Ok(Notifier {
             inner: Arc::new(Inner {
                 senders,
                 directory: Directory::of(config),
                 public_url: public_url.trim_end_matches('/').to_string(),
+                timeout,
             }),
         })
     }
 
     /// Deliver one outbox row through `row.channel`. Each attempt is bounded to
-    /// [`ATTEMPT_TIMEOUT`].
+    /// `[notifications] attempt_timeout`.
     pub async fn deliver(&self, row: &OutboxRow) -> Result<(), SendError> {
         let inner = &self.inner;
         let sender = inner
@@ -175,9 +177,9 @@ impl Notifier {
         let to = inner.directory.find(&body.recipient, customer);
         let link = render::link(&inner.public_url, &body, to.status_token.as_deref());
         let delivery = Delivery { raw: &row.body, body: &body, event, to, link };
-        match tokio::time::timeout(ATTEMPT_TIMEOUT, sender.send(&delivery)).await {
+        match tokio::time::timeout(inner.timeout, sender.send(&delivery)).await {
             Ok(result) => result,
-            Err(_) => Err(SendError::retry(format!("timed out after {}s", ATTEMPT_TIMEOUT.as_secs()))),
+            Err(_) => Err(SendError::retry(format!("timed out after {}", humantime::format_duration(inner.timeout)))),
         }
     }
 }

@@ -25,6 +25,9 @@ use crate::store::{AttemptOutcome, OutboxRow, Store, StoreError};
 
 /// How often the worker looks for due messages when nobody wakes it.
 const POLL: Duration = Duration::from_millis(250);
+/// A claim that takes longer than this is abandoned (the database is stuck); the next poll
+/// tries again.
+const CLAIM_TIMEOUT: Duration = Duration::from_secs(10);
 /// First retry after about this long.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 
@@ -38,7 +41,8 @@ impl RetryPolicy {
     /// The wait before the next attempt, after `attempts` failed ones (1 = the first failed).
     pub fn next_delay(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(told) = retry_after {
-            return told;
+            // `Retry-After: 0` or a date in the past must not turn into a tight resend loop.
+            return told.max(FIRST_RETRY);
         }
         let doubled = FIRST_RETRY.saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(30)));
         let mut backoff = backoff::ExponentialBackoff {
@@ -116,13 +120,18 @@ impl Worker {
     /// Deliver until `shutdown`, keeping up to `max_in_flight` attempts going at once.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut in_flight: JoinSet<()> = JoinSet::new();
+        let mut failing = false;
         loop {
             let room = self.max_in_flight.saturating_sub(in_flight.len());
             let mut claimed = 0;
             if room > 0 {
                 let now = self.clock.now_ms();
-                match self.store.claim_outbox(now, room as i64, now + self.lease_ms()).await {
-                    Ok(rows) => {
+                let claim = self.store.claim_outbox(now, room as i64, now + self.lease_ms());
+                match tokio::time::timeout(CLAIM_TIMEOUT, claim).await {
+                    Ok(Ok(rows)) => {
+                        if std::mem::take(&mut failing) {
+                            tracing::info!("outbox claims work again");
+                        }
                         claimed = rows.len();
                         for row in rows {
                             let worker = self.clone();
@@ -133,7 +142,15 @@ impl Worker {
                             });
                         }
                     }
-                    Err(error) => tracing::error!(%error, "cannot claim outbox messages"),
+                    Ok(Err(error)) if !failing => {
+                        failing = true;
+                        tracing::error!(%error, "cannot claim outbox messages; retrying every poll");
+                    }
+                    Err(_) if !failing => {
+                        failing = true;
+                        tracing::error!("claiming outbox messages timed out; retrying every poll");
+                    }
+                    Ok(Err(_)) | Err(_) => {}
                 }
             }
             if claimed > 0 && in_flight.len() < self.max_in_flight {
@@ -221,5 +238,6 @@ mod tests {
         let capped = policy.next_delay(40, None);
         assert!((240..=300).contains(&capped.as_secs()), "jittered below the cap: {capped:?}");
         assert_eq!(policy.next_delay(2, Some(Duration::from_secs(7))), Duration::from_secs(7), "Retry-After wins");
+        assert_eq!(policy.next_delay(1, Some(Duration::ZERO)), FIRST_RETRY, "Retry-After: 0 is no tight loop");
     }
 }

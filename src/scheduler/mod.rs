@@ -6,9 +6,20 @@
 //! `firstwatch_scheduler_lag_seconds` measures, for every request, how long after its planned
 //! time it actually started (spawn and runtime delay included).
 //!
+//! Probing never waits for the database or the case engine: a step only awaits a timer or a
+//! finished request (both cancel-safe) and then does its bookkeeping without any `await`, so
+//! no other branch of the loop can cut it half-way. Results go to the [`backlog::Backlog`]
+//! (bounded, the latest status of every server always kept), hints to the case engine through
+//! a bounded channel with `try_send` (a full channel drops the hint; the engine's sweep decides
+//! from state anyway).
+//!
 //! Time: planning runs on `tokio::time::Instant`, mapped to Unix ms through an anchor taken at
-//! start, so tests can pause and advance time and the slots stay consistent.
+//! start, so tests can pause and advance time and the slots stay consistent. The times stored
+//! with a result (`last_probe_at`, `state_since`, failure rows) come from the app's [`Clock`],
+//! the same clock the case engine decides with.
 
+pub mod backlog;
+pub mod heartbeat;
 pub mod plan;
 pub mod writer;
 
@@ -18,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{Histogram, IntCounter};
-use tokio::sync::{broadcast, mpsc, RwLock};
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -26,15 +37,19 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::domain::{ProbeKind, ServerState};
 use crate::fleet::Fleet;
-use crate::maintenance::Windows;
+use crate::maintenance::SharedWindows;
 use crate::metrics::Metrics;
 use crate::probe::{Limits, ProbeResult, Prober};
 use crate::store::{Batch, FailureRow, RollupDelta, StateChangeRow};
 use crate::tracker::{self, Observation, Thresholds, Transition};
+use backlog::Backlog;
+use heartbeat::Heartbeat;
 
 const HOUR_MS: i64 = 3_600_000;
 /// How far ahead of its plan a request may leave to share a wake-up with others.
 const LAUNCH_WINDOW: Duration = Duration::from_millis(10);
+/// The loop turns at least this often, to beat the heartbeat when nothing is due.
+const BEAT: Duration = Duration::from_secs(1);
 
 /// Something worth telling other parts about: a state change, a threshold reached, a recovery.
 #[derive(Debug, Clone)]
@@ -50,6 +65,9 @@ pub struct FleetEvent {
 
 /// What a finished probe task hands back.
 struct Completed {
+    /// Start of the request by the app's clock: stored times and decisions use this.
+    at_ms: i64,
+    /// Start and plan in scheduler time (the anchor's), for planning only.
     started_ms: i64,
     /// When the request was planned; the next one is planned from the later of the two, so a
     /// request that left a little early (see `LAUNCH_WINDOW`) never lands on its own slot again.
@@ -71,10 +89,12 @@ pub struct Scheduler {
     fleet: Arc<Fleet>,
     prober: Prober,
     metrics: Arc<Metrics>,
-    windows: Arc<RwLock<Windows>>,
+    windows: SharedWindows,
     events: broadcast::Sender<FleetEvent>,
     cases: Option<mpsc::Sender<FleetEvent>>,
-    writer: mpsc::Sender<Batch>,
+    backlog: Arc<Backlog>,
+    heartbeat: Arc<Heartbeat>,
+    clock: Arc<dyn Clock>,
     write_behind: Duration,
     max_in_flight: usize,
     queue: BinaryHeap<Reverse<(Instant, usize)>>,
@@ -94,13 +114,15 @@ pub struct Parts {
     pub fleet: Arc<Fleet>,
     pub prober: Prober,
     pub metrics: Arc<Metrics>,
-    pub windows: Arc<RwLock<Windows>>,
+    pub windows: SharedWindows,
     pub clock: Arc<dyn Clock>,
     /// Observers (the demo); may lag and miss events.
     pub events: broadcast::Sender<FleetEvent>,
-    /// The case engine; never misses an event (the scheduler waits when it is busy).
+    /// Hints for the case engine; dropped when its queue is full (it sweeps from state).
     pub cases: Option<mpsc::Sender<FleetEvent>>,
-    pub writer: mpsc::Sender<Batch>,
+    /// Where results wait for the writer.
+    pub backlog: Arc<Backlog>,
+    pub heartbeat: Arc<Heartbeat>,
     pub write_behind: Duration,
     pub max_in_flight: usize,
 }
@@ -134,7 +156,9 @@ impl Scheduler {
             windows: parts.windows,
             events: parts.events,
             cases: parts.cases,
-            writer: parts.writer,
+            backlog: parts.backlog,
+            heartbeat: parts.heartbeat,
+            clock: parts.clock.clone(),
             write_behind: parts.write_behind,
             max_in_flight: parts.max_in_flight.max(1),
             queue: BinaryHeap::with_capacity(n),
@@ -169,16 +193,23 @@ impl Scheduler {
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut flush = tokio::time::interval(self.write_behind);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut beat = tokio::time::interval(BEAT);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.heartbeat.set_running(true);
         loop {
+            // Every branch is cancel-safe: `step` only awaits a timer or `join_next`.
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                _ = flush.tick() => self.flush().await,
+                _ = flush.tick() => self.flush(),
+                _ = beat.tick() => {}
                 () = self.step() => {}
             }
+            self.heartbeat.beat();
         }
+        self.heartbeat.set_running(false);
         self.in_flight.abort_all();
-        self.flush().await;
+        self.flush();
     }
 
     /// One step of the loop: start every due request (as far as the cap allows) or take in
@@ -191,7 +222,7 @@ impl Scheduler {
                 match joined {
                     Ok((id, done)) => {
                         if let Some((idx, _)) = self.tasks.remove(&id) {
-                            self.complete(idx, done).await;
+                            self.complete(idx, done);
                         }
                     }
                     Err(error) => {
@@ -229,23 +260,27 @@ impl Scheduler {
             let prober = self.prober.clone();
             let lag = self.metrics.scheduler_lag_seconds.clone();
             let (anchor_instant, anchor_ms) = self.anchor;
+            let clock = self.clock.clone();
             let handle = self.in_flight.spawn(async move {
                 let started = Instant::now();
+                let at_ms = clock.now_ms();
                 lag.observe(started.saturating_duration_since(planned).as_secs_f64());
                 let since_anchor =
                     |at: Instant| anchor_ms + i64::try_from((at - anchor_instant).as_millis()).unwrap_or(0);
                 let (started_ms, planned_ms) = (since_anchor(started), since_anchor(planned));
                 let result = prober.probe(&target, &limits).await;
-                Completed { started_ms, planned_ms, result }
+                Completed { at_ms, started_ms, planned_ms, result }
             });
             self.tasks.insert(handle.id(), (idx, planned));
         }
     }
 
-    async fn complete(&mut self, idx: usize, done: Completed) {
+    /// Count one result, plan the server's next request, queue what is to be written and hint
+    /// the case engine. Never awaits: nothing can interrupt it half-way.
+    fn complete(&mut self, idx: usize, done: Completed) {
         let fleet = self.fleet.clone();
         let entry = &fleet.entries()[idx];
-        let Completed { started_ms, planned_ms, result } = done;
+        let Completed { at_ms, started_ms, planned_ms, result } = done;
         let kind = result.kind;
         let ok = result.is_success();
         if let Some(counters) = self.probe_counters.get(&kind) {
@@ -255,10 +290,10 @@ impl Scheduler {
             histogram.observe(result.duration.as_secs_f64());
         }
         let error = result.outcome.as_ref().err().map(|e| e.to_string());
-        let in_maintenance = self.windows.read().await.covers(&entry.customer, &entry.id, started_ms);
+        let in_maintenance = crate::maintenance::covers(&self.windows, &entry.customer, &entry.id, at_ms);
         let thresholds =
             Thresholds { failure: entry.settings.failure_threshold, recovery: entry.settings.recovery_threshold };
-        let obs = Observation { error: error.as_deref(), at: started_ms, in_maintenance };
+        let obs = Observation { error: error.as_deref(), at: at_ms, in_maintenance };
         let (transition, next, failures) = entry.update(|status| {
             let transition = tracker::apply(status, obs, thresholds);
             (
@@ -271,14 +306,14 @@ impl Scheduler {
         self.queue.push(Reverse((at, idx)));
 
         let duration_ms = i64::try_from(result.duration.as_millis()).unwrap_or(i64::MAX);
-        self.record(idx, started_ms, duration_ms, error.as_ref());
+        self.record(idx, at_ms, duration_ms, error.as_ref());
         if transition.state_changed() {
             self.metrics.servers.with_label_values(&[transition.from.as_str()]).dec();
             self.metrics.servers.with_label_values(&[transition.to.as_str()]).inc();
             self.metrics.server_state(&entry.id, transition.to);
             self.pending.changes.push(StateChangeRow {
                 server_id: entry.id.clone(),
-                at: started_ms,
+                at: at_ms,
                 from: transition.from,
                 to: transition.to,
                 consecutive_failures: i64::from(failures),
@@ -288,16 +323,16 @@ impl Scheduler {
         }
         let noteworthy = transition.state_changed() || transition.threshold_reached || transition.recovered;
         if noteworthy || transition.to == ServerState::Down {
-            let event = FleetEvent {
-                server: idx,
-                transition,
-                at: started_ms,
-                consecutive_failures: failures,
-                last_error: error,
-            };
+            let event =
+                FleetEvent { server: idx, transition, at: at_ms, consecutive_failures: failures, last_error: error };
             if let Some(cases) = &self.cases {
-                if cases.send(event.clone()).await.is_err() {
-                    tracing::error!("the case engine has stopped; outages open no cases");
+                match cases.try_send(event.clone()) {
+                    Ok(()) => {}
+                    // The engine is busy (the database is slow): it finds this on its sweep.
+                    Err(mpsc::error::TrySendError::Full(_)) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        tracing::error!("the case engine has stopped; outages open no cases")
+                    }
                 }
             }
             if noteworthy {
@@ -329,8 +364,8 @@ impl Scheduler {
         }
     }
 
-    /// Hand everything gathered since the last flush to the writer.
-    async fn flush(&mut self) {
+    /// Hand everything gathered since the last flush to the backlog (never waits).
+    fn flush(&mut self) {
         let p = &mut self.pending;
         if p.dirty.is_empty() && p.changes.is_empty() {
             return;
@@ -358,9 +393,7 @@ impl Scheduler {
             failures: std::mem::take(&mut p.failures),
             rollups,
         };
-        if self.writer.send(batch).await.is_err() {
-            tracing::error!("the result writer has stopped; results are no longer persisted");
-        }
+        self.backlog.push(batch);
     }
 }
 

@@ -613,10 +613,10 @@ impl Tx {
         Ok(row.map(|r| r.try_get("text")).transpose()?)
     }
 
-    /// Persist the status a decision is based on, in the decision's transaction (same
-    /// newer-`seq`-wins rule as the write-behind batches).
-    pub async fn save_status(&mut self, s: &StoredStatus) -> Result<(), StoreError> {
-        super::tracking::upsert_statuses(&mut self.tx, self.backend, std::slice::from_ref(s)).await
+    /// Persist the statuses a decision is based on, in the decision's transaction, in one
+    /// statement (same newer-`seq`-wins rule as the write-behind batches).
+    pub async fn save_statuses(&mut self, statuses: &[StoredStatus]) -> Result<(), StoreError> {
+        super::tracking::upsert_statuses(&mut self.tx, self.backend, statuses).await
     }
 
     /// Set (or with `None` clear) a monitor flag. Returns whether anything changed, so that

@@ -69,10 +69,25 @@ impl Backend {
     }
 
     /// Per-connection settings. SQLite in WAL mode with `synchronous = NORMAL` survives a
-    /// process kill without losing a committed transaction (only a power loss can).
+    /// process kill without losing a committed transaction (only a power loss can); a
+    /// statement waits at most 5 s for another writer's lock (`busy_timeout`), then fails
+    /// and the caller retries later. PostgreSQL: no statement (lock waits included) runs
+    /// past 10 s, an abandoned transaction is ended after 60 s, and the server probes idle
+    /// connections with TCP keepalives (10 s idle, 5 s apart, 3 probes) so a vanished client
+    /// frees its locks. sqlx offers no client-side keepalive: every caller bounds its own
+    /// operations in time instead (writer, engine, `/readyz`, the pool's acquire timeout).
     pub(super) async fn configure(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-        if self == Backend::Sqlite {
-            conn.execute("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000").await?;
+        match self {
+            Backend::Sqlite => {
+                conn.execute("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000").await?;
+            }
+            Backend::Postgres => {
+                conn.execute(
+                    "SET statement_timeout = '10s'; SET idle_in_transaction_session_timeout = '60s'; \
+                     SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
+                )
+                .await?;
+            }
         }
         Ok(())
     }

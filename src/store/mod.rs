@@ -56,7 +56,8 @@ impl Store {
         backend.initialise(&url).await?;
         let pool = AnyPoolOptions::new()
             .max_connections(backend.max_connections())
-            .acquire_timeout(Duration::from_secs(10))
+            // Also the connect timeout: a database that does not answer fails a call within 5 s.
+            .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _meta| Box::pin(async move { backend.configure(conn).await }))
             .connect(&url)
             .await

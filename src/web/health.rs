@@ -1,7 +1,8 @@
-//! `/healthz` (the process answers), `/readyz` (database reachable and scheduler running) and
-//! `/metrics` (Prometheus text format).
+//! `/healthz` (the process answers), `/readyz` (database answers within 1 s and the scheduler
+//! turned within 5 s; it answers within about a second whatever the database does, and says
+//! why it is not ready) and `/metrics` (Prometheus text format).
 
-use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -14,11 +15,35 @@ pub async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// The database check's own deadline.
+const DATABASE_CHECK: Duration = Duration::from_secs(1);
+/// A scheduler that has not turned for this long is stuck (it turns at least once a second).
+const SCHEDULER_STUCK: Duration = Duration::from_secs(5);
+
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = state.store.ping().await.is_ok();
-    let scheduler = state.scheduler_running.load(Ordering::Relaxed);
-    let status = if database && scheduler { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(serde_json::json!({ "database": database, "scheduler": scheduler })))
+    let mut reasons = Vec::new();
+    match tokio::time::timeout(DATABASE_CHECK, state.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => reasons.push(format!("database: {error}")),
+        Err(_) => reasons.push("database: no answer within 1s".to_string()),
+    }
+    let database = reasons.is_empty();
+    let age = state.heartbeat.age();
+    let scheduler = state.heartbeat.running() && age < SCHEDULER_STUCK;
+    if !state.heartbeat.running() {
+        reasons.push("scheduler: not running".to_string());
+    } else if !scheduler {
+        reasons.push(format!("scheduler: no step completed for {}s", age.as_secs()));
+    }
+    let ready = database && scheduler;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "database": database,
+        "scheduler": scheduler,
+        "reasons": reasons,
+    });
+    (status, Json(body))
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -9,19 +9,16 @@ mod json;
 mod openapi;
 mod pages;
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
 
-use tokio::sync::RwLock;
-
 use crate::cases::CaseEngine;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::fleet::Fleet;
-use crate::maintenance::Windows;
+use crate::maintenance::SharedWindows;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -35,10 +32,10 @@ pub struct AppState {
     pub store: Store,
     pub fleet: Arc<Fleet>,
     pub metrics: Arc<Metrics>,
-    /// Set while the scheduler loop runs; `/readyz` reports it.
-    pub scheduler_running: Arc<AtomicBool>,
+    /// The scheduler's sign of life; `/readyz` reports it.
+    pub heartbeat: Arc<crate::scheduler::heartbeat::Heartbeat>,
     pub engine: Arc<CaseEngine>,
-    pub windows: Arc<RwLock<Windows>>,
+    pub windows: SharedWindows,
     pub clock: Arc<dyn Clock>,
     pub pages: Arc<pages::PageCache>,
 }

@@ -133,10 +133,15 @@ struct Health {
 #[derive(ToSchema)]
 #[allow(dead_code)] // Describes `health::readyz`'s body; never built here.
 struct Readiness {
-    /// The database answers.
+    /// `ready` or `not_ready`.
+    #[schema(example = "ready")]
+    status: String,
+    /// The database answered a round trip within 1 s.
     database: bool,
-    /// The scheduler loop runs.
+    /// The scheduler loop runs and turned within the last 5 s.
     scheduler: bool,
+    /// Why it is not ready, one sentence each; empty when ready.
+    reasons: Vec<String>,
 }
 
 /// The process answers.
@@ -149,7 +154,8 @@ struct Readiness {
 #[allow(dead_code)] // Stand-in for `health::healthz`, for its description only.
 fn healthz() {}
 
-/// Ready to serve: the database answers and the scheduler runs.
+/// Ready to serve: the database answers within 1 s and the scheduler turned within 5 s.
+/// Answers within about 1 s whatever the database does.
 #[utoipa::path(
     get,
     path = "/readyz",

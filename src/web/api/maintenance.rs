@@ -180,6 +180,6 @@ pub async fn create(state: &AppState, body: NewWindow) -> Result<WindowView, Api
         created_at: now,
     };
     row.id = state.store.add_maintenance(&row).await?;
-    state.windows.write().await.add(&row);
+    crate::maintenance::add(&state.windows, &row);
     Ok(stored_view(row))
 }

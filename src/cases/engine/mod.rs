@@ -1,0 +1,366 @@
+//! The case engine: keeps every service's case in line with its servers' states, and turns
+//! operators' actions into case changes. Every change is ONE database transaction holding the
+//! case row, its timeline events, the status rows the decision rests on, and the outbox rows it
+//! implies, so a crash can lose nothing half-done and a replay sends nothing twice (outbox keys
+//! are unique).
+//!
+//! Decisions are level-triggered (`reconcile.rs`): whether a service should have an active
+//! case, at which severity, and whether it has recovered is derived from the live statuses each
+//! time, on every hint from the scheduler and on the sweep of [`CaseEngine::run_due`] (every
+//! second). A hint is only "look at this service now": a dropped hint, a failed write or a
+//! restart delays a decision by one sweep, never loses it. `outbound.rs` says who hears of what.
+//! Not here: escalation levels and customer updates (`crate::escalation`, stepped from
+//! `run_due`), delivery (`crate::outbox`).
+
+mod outbound;
+mod reconcile;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+use super::state::{Action, CaseStatus, IllegalTransition};
+use super::texts;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::CaseNumber;
+use crate::domain::ServerState;
+use crate::escalation::{Escalation, Fired};
+use crate::fleet::Fleet;
+use crate::guard::{Guard, Verdict};
+use crate::maintenance::{SharedWindows, Windows};
+use crate::metrics::{Metrics, SEVERITIES};
+use crate::outbox::{EventKind, Notice};
+use crate::scheduler::FleetEvent;
+use crate::store::{CaseRow, Store, StoreError, Tx};
+
+use reconcile::{Gate, Hint};
+
+/// The actor of changes the engine makes by itself.
+pub const ENGINE: &str = "firstwatch";
+/// The `monitor_flags` name of the tripped guard.
+const GUARD_FLAG: &str = "guard_degraded";
+/// No single engine operation may take longer than this, whatever the database does: a
+/// statement stuck on a dead connection is abandoned (its transaction rolls back) and the
+/// next hint or sweep decides again.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("no case {0}")]
+    NotFound(CaseNumber),
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an operator does to a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorAction {
+    Acknowledge,
+    Note(String),
+    Resolve,
+    Close,
+}
+
+/// Metric changes to apply once the transaction has committed.
+#[derive(Default)]
+struct Effects {
+    opened: Option<i64>,
+    pages: Vec<String>,
+    sla_breaches: Vec<i64>,
+}
+
+pub struct CaseEngine {
+    config: Arc<Config>,
+    store: Store,
+    fleet: Arc<Fleet>,
+    guard: Guard,
+    windows: SharedWindows,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    outbox_ready: Arc<Notify>,
+    escalation: Escalation,
+    /// When this engine last healed the guard (clock ms). A server found `down` during the
+    /// storm opens a case only once a status request after the heal confirms it.
+    healed_at: AtomicI64,
+}
+
+/// What the engine needs from the rest of the app.
+pub struct Parts {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub fleet: Arc<Fleet>,
+    pub guard: Guard,
+    pub windows: SharedWindows,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    /// Woken after every commit, so the outbox worker delivers without waiting for its poll.
+    pub outbox_ready: Arc<Notify>,
+}
+
+impl CaseEngine {
+    pub fn new(p: Parts) -> CaseEngine {
+        CaseEngine {
+            config: p.config.clone(),
+            store: p.store,
+            fleet: p.fleet.clone(),
+            guard: p.guard,
+            windows: p.windows,
+            clock: p.clock.clone(),
+            metrics: p.metrics.clone(),
+            outbox_ready: p.outbox_ready,
+            escalation: Escalation::new(p.config, p.fleet, p.metrics, p.clock),
+            healed_at: AtomicI64::new(0),
+        }
+    }
+
+    /// Consume the scheduler's hints until shutdown; run the periodic checks every `tick`.
+    /// Every operation is bounded by [`OPERATION_TIMEOUT`]; a failed one is logged (once per
+    /// kind of trouble, not per event) and the sweep decides again.
+    pub async fn run(
+        self: Arc<Self>,
+        mut events: mpsc::Receiver<FleetEvent>,
+        tick: Duration,
+        shutdown: CancellationToken,
+    ) {
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            let step = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                event = events.recv() => match event {
+                    Some(event) => tokio::time::timeout(OPERATION_TIMEOUT, self.on_fleet_event(&event)).await,
+                    None => break,
+                },
+                _ = ticker.tick() => tokio::time::timeout(OPERATION_TIMEOUT, self.run_due()).await,
+            };
+            match step {
+                Ok(Ok(())) if failing => {
+                    failing = false;
+                    tracing::info!("case engine operations succeed again");
+                }
+                Ok(Ok(())) => {}
+                Ok(Err(error)) if !failing => {
+                    failing = true;
+                    tracing::error!(%error, "case engine operation failed; the next sweep decides again");
+                }
+                Err(_) if !failing => {
+                    failing = true;
+                    tracing::error!("case engine operation timed out; the next sweep decides again");
+                }
+                Ok(Err(_)) | Err(_) => {}
+            }
+        }
+    }
+
+    /// A hint from the scheduler: one server's result changed something worth a look. Only
+    /// transitions that can change a decision lead to a transaction.
+    pub async fn on_fleet_event(&self, event: &FleetEvent) -> Result<(), CaseError> {
+        let Some(entry) = self.fleet.entries().get(event.server) else { return Ok(()) };
+        let t = event.transition;
+        let relevant = t.to == ServerState::Down || t.from == ServerState::Down || t.recovered || t.threshold_reached;
+        if !relevant {
+            return Ok(());
+        }
+        let hint = Hint { server: event.server, transition: t };
+        self.reconcile(entry.service_idx, Some(hint), &mut Gate::Unasked).await
+    }
+
+    async fn resolve_in(&self, tx: &mut Tx, case: &mut CaseRow, actor: &str, now: i64) -> Result<(), CaseError> {
+        case.status = status_of(case)?.apply(Action::Resolve)?.to_string();
+        case.resolved_at = Some(now);
+        let text = texts::resolved(case, actor);
+        let event_id = tx.add_event(case.id, now, "resolved", actor, &text).await?;
+        let cause = format!("{}#{event_id}", CaseNumber(case.id));
+        let notice = Notice { cause: &cause, text: &text, at: now };
+        self.to_contacts(tx, EventKind::CaseResolved, &notice, case).await?;
+        self.to_feed(tx, EventKind::CaseResolved, &notice, case).await?;
+        Ok(())
+    }
+
+    /// An operator's action on a case, refused if the life cycle does not allow it.
+    pub async fn act(&self, number: CaseNumber, actor: &str, action: OperatorAction) -> Result<CaseRow, CaseError> {
+        let actor = actor.trim();
+        if actor.is_empty() || actor.len() > 100 {
+            return Err(CaseError::Invalid("the actor must be 1 to 100 characters".to_string()));
+        }
+        let now = self.clock.now_ms();
+        let mut tx = self.store.begin().await?;
+        let mut case = tx.case(number.0).await?.ok_or(CaseError::NotFound(number))?;
+        let status = status_of(&case)?;
+        match action {
+            OperatorAction::Acknowledge => {
+                case.status = status.apply(Action::Acknowledge)?.to_string();
+                case.acknowledged_at = Some(now);
+                case.acknowledged_by = Some(actor.to_string());
+                tx.add_event(
+                    case.id,
+                    now,
+                    "acknowledged",
+                    actor,
+                    &format!("{actor} acknowledged the case and is working on it."),
+                )
+                .await?;
+            }
+            OperatorAction::Note(text) => {
+                let text = text.trim();
+                if text.is_empty() || text.chars().count() > 4000 {
+                    return Err(CaseError::Invalid("a note must be 1 to 4000 characters".to_string()));
+                }
+                if status == CaseStatus::Closed {
+                    return Err(CaseError::Invalid(format!("{number} is closed; notes can no longer be added")));
+                }
+                tx.add_event(case.id, now, "note", actor, text).await?;
+                if status == CaseStatus::Acknowledged {
+                    case.status = status.apply(Action::StartWork)?.to_string();
+                }
+            }
+            OperatorAction::Resolve => self.resolve_in(&mut tx, &mut case, actor, now).await?,
+            OperatorAction::Close => {
+                case.status = status.apply(Action::Close)?.to_string();
+                case.closed_at = Some(now);
+                tx.add_event(case.id, now, "closed", actor, &format!("{actor} closed the case.")).await?;
+            }
+        }
+        case.updated_at = now;
+        tx.update_case(&case).await?;
+        self.commit(tx).await?;
+        Ok(case)
+    }
+
+    /// The periodic checks, the single step tests drive: pick up maintenance windows, heal the
+    /// guard, reconcile every service that needs it, mark missed response targets, fire due
+    /// escalation levels and customer updates, refresh the open-case gauges.
+    pub async fn run_due(&self) -> Result<(), CaseError> {
+        self.reload_windows().await?;
+        // While the guard is tripped, no case opens; recoveries, raises and resolutions of the
+        // cases already open go on.
+        let mut gate = Gate::Unasked;
+        if self.store.flag(GUARD_FLAG).await?.is_some() {
+            gate = match self.guard.assess(&self.fleet).await {
+                Verdict::Healthy => {
+                    self.heal_guard().await?;
+                    Gate::Open
+                }
+                Verdict::Degraded(_) => Gate::Shut,
+            };
+        }
+        self.sweep(&mut gate).await?;
+        self.check_response_targets().await?;
+        let fired = self.escalation.run_due(&self.store).await?;
+        if fired != Fired::default() {
+            self.outbox_ready.notify_one();
+        }
+        self.refresh_gauges().await
+    }
+
+    /// Pick up maintenance windows added at run time by any instance or the CLI.
+    async fn reload_windows(&self) -> Result<(), CaseError> {
+        let mut windows = Windows::from_config(&self.config.maintenance);
+        for row in self.store.maintenance_windows().await? {
+            windows.add(&row);
+        }
+        crate::maintenance::replace(&self.windows, windows);
+        Ok(())
+    }
+
+    async fn check_response_targets(&self) -> Result<(), CaseError> {
+        let now = self.clock.now_ms();
+        let mut fx = Effects::default();
+        let mut tx = self.store.begin().await?;
+        for mut case in tx.active_cases().await? {
+            if case.sla_breached || case.acknowledged_at.is_some() || now <= case.response_due_at {
+                continue;
+            }
+            case.sla_breached = true;
+            let text = format!(
+                "Response target missed: {} was due a first response by {} and nobody has acknowledged it.",
+                CaseNumber(case.id),
+                crate::clock::rfc3339_ms(case.response_due_at)
+            );
+            tx.add_event(case.id, now, "sla_breach", ENGINE, &text).await?;
+            tx.update_case(&case).await?;
+            fx.sla_breaches.push(case.severity);
+        }
+        self.commit(tx).await?;
+        self.apply(fx)
+    }
+
+    async fn refresh_gauges(&self) -> Result<(), CaseError> {
+        let counts: HashMap<i64, i64> = self.store.open_case_counts().await?.into_iter().collect();
+        for severity in SEVERITIES {
+            let n = severity.parse::<i64>().map(|s| counts.get(&s).copied().unwrap_or(0)).unwrap_or(0);
+            self.metrics.cases_open.with_label_values(&[severity]).set(n);
+        }
+        Ok(())
+    }
+
+    /// The guard tripped: set the flag and, if this call set it, page about the monitor once.
+    async fn trip_guard(&self, reason: &str) -> Result<(), CaseError> {
+        let now = self.clock.now_ms();
+        let mut tx = self.store.begin().await?;
+        if tx.set_flag(GUARD_FLAG, Some(reason), now).await? {
+            let text = format!("firstwatch suspects its own network and opens no customer cases: {reason}.");
+            self.about_monitor(&mut tx, EventKind::MonitorDegraded, &format!("monitor#{now}"), &text, now).await?;
+            tracing::error!(%reason, "monitor degraded: no customer cases are opened until it heals");
+        }
+        self.commit(tx).await?;
+        self.metrics.monitor_degraded.set(1);
+        Ok(())
+    }
+
+    async fn heal_guard(&self) -> Result<(), CaseError> {
+        let Some((_, since)) = self.store.flag(GUARD_FLAG).await? else {
+            self.metrics.monitor_degraded.set(0);
+            return Ok(());
+        };
+        let now = self.clock.now_ms();
+        let mut tx = self.store.begin().await?;
+        if tx.set_flag(GUARD_FLAG, None, now).await? {
+            let text = "firstwatch's own network is healthy again; customer cases open as usual.";
+            self.about_monitor(&mut tx, EventKind::MonitorRecovered, &format!("monitor#{since}"), text, now).await?;
+            tracing::info!("monitor recovered");
+        }
+        self.commit(tx).await?;
+        self.healed_at.store(now, Ordering::Relaxed);
+        self.metrics.monitor_degraded.set(0);
+        Ok(())
+    }
+
+    /// Commit, then wake the outbox worker for whatever the transaction queued.
+    async fn commit(&self, tx: Tx) -> Result<(), CaseError> {
+        tx.commit().await?;
+        self.outbox_ready.notify_one();
+        Ok(())
+    }
+
+    fn apply(&self, fx: Effects) -> Result<(), CaseError> {
+        if let Some(severity) = fx.opened {
+            self.metrics.cases_opened_total.with_label_values(&[&severity.to_string()]).inc();
+        }
+        for role in fx.pages {
+            self.metrics.pages_total.with_label_values(&[&role]).inc();
+        }
+        for severity in fx.sla_breaches {
+            self.metrics.sla_breaches_total.with_label_values(&[&severity.to_string()]).inc();
+        }
+        Ok(())
+    }
+}
+
+fn status_of(case: &CaseRow) -> Result<CaseStatus, CaseError> {
+    case.status.parse().map_err(|e: String| CaseError::Store(StoreError::Corrupt(e)))
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

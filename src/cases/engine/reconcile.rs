@@ -1,0 +1,389 @@
+//! Level-triggered case decisions: for one service, compare what its servers' live statuses say
+//! ([`ServiceView`]) with its active case, and take the idempotent step that closes the
+//! difference, in one transaction with the statuses it rests on and its outbox rows:
+//!
+//! | servers say                          | active case            | step                         |
+//! |--------------------------------------|------------------------|------------------------------|
+//! | a server is `down`, no case covers it | none                   | open (or reopen a recent one) |
+//! | no server serves any more            | Severity 2             | raise to 1, page             |
+//! | every server recovered               | recovery not recorded  | record recovery (+ resolve)  |
+//! | a server is `down` again             | recovery recorded      | back to the outage           |
+//!
+//! Running a step twice does nothing the second time, so the hint path and the sweep may both
+//! run it. Timeline notes about single servers ("db-2 is down too", "db-2 answers again") come
+//! from the hint that carried them: they are told, not decided, and a lost hint loses only the
+//! note.
+
+use std::collections::HashMap;
+
+use super::{status_of, CaseEngine, CaseError, Effects, ENGINE};
+use crate::cases::severity::ServiceView;
+use crate::cases::state::{Action, CaseStatus};
+use crate::cases::texts;
+use crate::domain::{CaseNumber, ServerState};
+use crate::guard::Verdict;
+use crate::outbox::{EventKind, Notice};
+use crate::store::{CaseRow, StoreError, Tx};
+use crate::tracker::Transition;
+
+/// What one result changed for one server: worth a timeline note, and a look at its service.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hint {
+    /// Index into `Fleet::entries`.
+    pub server: usize,
+    pub transition: Transition,
+}
+
+/// Whether a case may open now: the guard is asked at most once per sweep (it may probe the
+/// canaries), and not at all when nothing would open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Gate {
+    Unasked,
+    Open,
+    Shut,
+}
+
+impl CaseEngine {
+    /// Bring one service's case in line with its servers.
+    pub(super) async fn reconcile(
+        &self,
+        service_idx: usize,
+        hint: Option<Hint>,
+        gate: &mut Gate,
+    ) -> Result<(), CaseError> {
+        // A conflict means another engine opened the case between our read and our write: the
+        // second attempt finds it and joins it.
+        match self.reconcile_once(service_idx, hint, gate).await {
+            Err(CaseError::Store(StoreError::Conflict)) => self.reconcile_once(service_idx, hint, gate).await,
+            other => other,
+        }
+    }
+
+    async fn reconcile_once(&self, service_idx: usize, hint: Option<Hint>, gate: &mut Gate) -> Result<(), CaseError> {
+        let Some(service) = self.fleet.services().get(service_idx) else { return Ok(()) };
+        let view = ServiceView::of(&self.fleet, service_idx);
+        let mut tx = self.store.begin().await?;
+        if let Some(case) = tx.active_case(&service.customer, &service.service).await? {
+            return self.advance(tx, case, service_idx, &view, hint).await;
+        }
+        if !self.confirmed_since_heal(&view) {
+            return Ok(());
+        }
+        let latest = tx.latest_case(&service.customer, &service.service).await?;
+        if covered(latest.as_ref(), &view) {
+            return Ok(());
+        }
+        // Never hold the write lock while the guard probes the canaries (which takes time:
+        // the servers are looked at again afterwards).
+        drop(tx);
+        if !self.may_open(gate).await? {
+            return Ok(());
+        }
+        let view = ServiceView::of(&self.fleet, service_idx);
+        if !self.confirmed_since_heal(&view) {
+            return Ok(());
+        }
+        self.open(service_idx, &view).await
+    }
+
+    /// Ask the guard (once per gate) whether cases may open; trip or heal it as it says.
+    async fn may_open(&self, gate: &mut Gate) -> Result<bool, CaseError> {
+        if *gate == Gate::Unasked {
+            *gate = match self.guard.assess(&self.fleet).await {
+                Verdict::Degraded(reason) => {
+                    self.trip_guard(&reason).await?;
+                    Gate::Shut
+                }
+                Verdict::Healthy => {
+                    self.heal_guard().await?;
+                    Gate::Open
+                }
+            };
+        }
+        Ok(*gate == Gate::Open)
+    }
+
+    /// Open the service's case, or reopen its latest one if it was resolved within
+    /// `reopen_window`. The primary server is the one down the longest.
+    async fn open(&self, service_idx: usize, view: &ServiceView) -> Result<(), CaseError> {
+        let Some((primary_idx, status)) = view.down.first() else { return Ok(()) };
+        let Some(service) = self.fleet.services().get(service_idx) else { return Ok(()) };
+        let primary = &self.fleet.entries()[*primary_idx];
+        let now = self.clock.now_ms();
+        let error = status.last_error.clone().unwrap_or_default();
+        let mut fx = Effects::default();
+        let mut tx = self.store.begin().await?;
+        if tx.active_case(&service.customer, &service.service).await?.is_some() {
+            // Opened by another instance since we looked: join it on the next attempt.
+            return Err(CaseError::Store(StoreError::Conflict));
+        }
+        let latest = tx.latest_case(&service.customer, &service.service).await?;
+        if covered(latest.as_ref(), view) {
+            return Ok(());
+        }
+        self.save_members(&mut tx, service_idx).await?;
+        let severity = view.severity();
+        let reopen = latest.filter(|c| {
+            c.status == CaseStatus::Resolved.as_str()
+                && c.resolved_at.is_some_and(|at| now - at <= super::millis(self.config.cases.reopen_window))
+        });
+        let (mut case, kind, text) = match reopen {
+            Some(mut case) => {
+                case.status = CaseStatus::Resolved.apply(Action::Reopen)?.to_string();
+                case.severity = severity;
+                case.server = primary.id.clone();
+                case.resolved_at = None;
+                case.recovered_at = None;
+                case.acknowledged_at = None;
+                case.acknowledged_by = None;
+                case.consecutive_failures = i64::from(status.consecutive_failures);
+                case.last_error = Some(error.clone());
+                case.response_due_at = self.response_due(severity, now);
+                case.sla_breached = false;
+                case.severity1_since = (severity == 1).then_some(now);
+                case.last_update_at = None;
+                case.updated_at = now;
+                tx.update_case(&case).await?;
+                tx.clear_escalations(case.id).await?;
+                let text = texts::reopened(&case, &primary.id, &error);
+                (case, "reopened", text)
+            }
+            None => {
+                let mut case = CaseRow {
+                    id: 0,
+                    customer: service.customer.clone(),
+                    service: service.service.clone(),
+                    server: primary.id.clone(),
+                    severity,
+                    status: CaseStatus::Open.to_string(),
+                    opened_at: now,
+                    updated_at: now,
+                    acknowledged_at: None,
+                    acknowledged_by: None,
+                    recovered_at: None,
+                    resolved_at: None,
+                    closed_at: None,
+                    consecutive_failures: i64::from(status.consecutive_failures),
+                    last_error: Some(error.clone()),
+                    response_due_at: self.response_due(severity, now),
+                    sla_breached: false,
+                    severity1_since: (severity == 1).then_some(now),
+                    last_update_at: None,
+                };
+                case.id = tx.insert_case(&case).await?;
+                let text = texts::opened(&case, status.consecutive_failures, &error);
+                (case, "opened", text)
+            }
+        };
+        let event_id = tx.add_event(case.id, now, kind, ENGINE, &text).await?;
+        let cause = format!("{}#{event_id}", CaseNumber(case.id));
+        let notice = Notice { cause: &cause, text: &text, at: now };
+        let to_customer = texts::customer_notice(&case, &error);
+        self.to_contacts(&mut tx, EventKind::CustomerNotice, &Notice { text: &to_customer, ..notice }, &case).await?;
+        self.to_feed(&mut tx, EventKind::CaseOpened, &notice, &case).await?;
+        if case.severity == 1 {
+            self.page_first_level(&mut tx, &notice, &case, &mut fx).await?;
+        }
+        // Other servers already down when the case opens are on its timeline from the start.
+        for (idx, other) in view.down.iter().skip(1) {
+            let id = &self.fleet.entries()[*idx].id;
+            let error = other.last_error.as_deref().unwrap_or_default();
+            tx.add_event(
+                case.id,
+                now,
+                "server_down",
+                ENGINE,
+                &texts::server_down(id, other.consecutive_failures, error),
+            )
+            .await?;
+        }
+        fx.opened = Some(case.severity);
+        case.updated_at = now;
+        tx.update_case(&case).await?;
+        self.commit(tx).await?;
+        tracing::warn!(case = %CaseNumber(case.id), severity = case.severity, customer = %case.customer, service = %case.service, kind, "case {kind}");
+        self.apply(fx)
+    }
+
+    /// The active case exists: raise it, record its recovery, resolve it, or bring it back to
+    /// the outage, as the servers say. Commits only when something changed.
+    async fn advance(
+        &self,
+        mut tx: Tx,
+        mut case: CaseRow,
+        service_idx: usize,
+        view: &ServiceView,
+        hint: Option<Hint>,
+    ) -> Result<(), CaseError> {
+        let now = self.clock.now_ms();
+        let mut fx = Effects::default();
+        let mut decided = false;
+        let mut changed = false;
+        if let Some(hint) = hint {
+            changed |= self.note(&mut tx, &case, hint, now).await?;
+        }
+        if view.recovered() {
+            if case.recovered_at.is_none() {
+                self.record_recovery(&mut tx, &mut case, view, now).await?;
+                decided = true;
+            }
+            if self.config.cases.auto_resolve && status_of(&case)?.is_active() {
+                self.resolve_in(&mut tx, &mut case, ENGINE, now).await?;
+                decided = true;
+            }
+        } else if !view.down.is_empty() {
+            if case.recovered_at.is_some() {
+                case.recovered_at = None;
+                let text = format!("{} is down again before the case was resolved.", case.service);
+                tx.add_event(case.id, now, "server_down", ENGINE, &text).await?;
+                decided = true;
+            }
+            if case.severity != 1 && view.severity() == 1 {
+                self.raise(&mut tx, &mut case, now, &mut fx).await?;
+                decided = true;
+            }
+            if let Some((_, status)) = view.down.iter().find(|(idx, _)| self.fleet.entries()[*idx].id == case.server) {
+                let failures = i64::from(status.consecutive_failures);
+                if case.consecutive_failures != failures || case.last_error != status.last_error {
+                    case.consecutive_failures = failures;
+                    case.last_error = status.last_error.clone();
+                    changed = true;
+                }
+            }
+        }
+        if !decided && !changed {
+            return Ok(());
+        }
+        if decided {
+            self.save_members(&mut tx, service_idx).await?;
+        }
+        case.updated_at = now;
+        tx.update_case(&case).await?;
+        self.commit(tx).await?;
+        self.apply(fx)
+    }
+
+    /// The timeline note a hint carries, if any. Returns whether it wrote one.
+    async fn note(&self, tx: &mut Tx, case: &CaseRow, hint: Hint, now: i64) -> Result<bool, CaseError> {
+        let entry = &self.fleet.entries()[hint.server];
+        let status = entry.status();
+        let t = hint.transition;
+        let text = if t.threshold_reached && entry.id != case.server && status.state == ServerState::Down {
+            let error = status.last_error.as_deref().unwrap_or_default();
+            ("server_down", texts::server_down(&entry.id, status.consecutive_failures, error))
+        } else if t.recovered {
+            ("server_recovered", texts::server_recovered(&entry.id, status.consecutive_successes))
+        } else {
+            return Ok(false);
+        };
+        tx.add_event(case.id, now, text.0, ENGINE, &text.1).await?;
+        Ok(true)
+    }
+
+    /// Raise a Severity 2 case to 1: no server of its service serves any more.
+    async fn raise(&self, tx: &mut Tx, case: &mut CaseRow, now: i64, fx: &mut Effects) -> Result<(), CaseError> {
+        case.severity = 1;
+        case.severity1_since = Some(now);
+        case.response_due_at = case.response_due_at.min(self.response_due(1, now));
+        let text = texts::raised(case);
+        let event_id = tx.add_event(case.id, now, "severity_raised", ENGINE, &text).await?;
+        let cause = format!("{}#{event_id}", CaseNumber(case.id));
+        let notice = Notice { cause: &cause, text: &text, at: now };
+        let error = case.last_error.clone().unwrap_or_default();
+        let to_customer = format!("{} {}", text, texts::customer_notice(case, &error));
+        self.to_contacts(tx, EventKind::CustomerNotice, &Notice { text: &to_customer, ..notice }, case).await?;
+        self.to_feed(tx, EventKind::CaseSeverityRaised, &notice, case).await?;
+        self.page_first_level(tx, &notice, case, fx).await?;
+        tracing::warn!(case = %CaseNumber(case.id), "case raised to Severity 1");
+        Ok(())
+    }
+
+    /// Every server of the service is back: record it and tell the customer and the feed.
+    async fn record_recovery(
+        &self,
+        tx: &mut Tx,
+        case: &mut CaseRow,
+        view: &ServiceView,
+        now: i64,
+    ) -> Result<(), CaseError> {
+        case.recovered_at = Some(view.back_since.unwrap_or(now).min(now));
+        let text = texts::recovered(case);
+        let event_id = tx.add_event(case.id, now, "recovered", ENGINE, &text).await?;
+        let cause = format!("{}#{event_id}", CaseNumber(case.id));
+        let notice = Notice { cause: &cause, text: &text, at: now };
+        self.to_contacts(tx, EventKind::CaseRecovered, &notice, case).await?;
+        self.to_feed(tx, EventKind::CaseRecovered, &notice, case).await?;
+        tracing::info!(case = %CaseNumber(case.id), service = %case.service, "service recovered");
+        Ok(())
+    }
+
+    /// Persist the statuses of the service's servers in the decision's transaction, so the
+    /// counts a decision rests on are durable before anything it queued is sent.
+    async fn save_members(&self, tx: &mut Tx, service_idx: usize) -> Result<(), CaseError> {
+        let statuses: Vec<_> = self.fleet.members(service_idx).map(|e| e.stored()).collect();
+        Ok(tx.save_statuses(&statuses).await?)
+    }
+
+    /// The sweep: reconcile every service whose stored case disagrees with its servers. One
+    /// query for every service's latest case, then a transaction only where a step is due. A
+    /// service that fails is logged and skipped; database trouble ends the sweep (the next
+    /// one starts over).
+    pub(super) async fn sweep(&self, gate: &mut Gate) -> Result<(), CaseError> {
+        let latest: HashMap<(String, String), CaseRow> = self
+            .store
+            .latest_cases()
+            .await?
+            .into_iter()
+            .map(|c| ((c.customer.clone(), c.service.clone()), c))
+            .collect();
+        for (service_idx, service) in self.fleet.services().iter().enumerate() {
+            let view = ServiceView::of(&self.fleet, service_idx);
+            let case = latest.get(&(service.customer.clone(), service.service.clone()));
+            if !self.step_due(case, &view)? {
+                continue;
+            }
+            match self.reconcile(service_idx, None, gate).await {
+                Ok(()) => {}
+                Err(CaseError::Store(error @ (StoreError::Query(_) | StoreError::Connect(_)))) => {
+                    return Err(error.into())
+                }
+                Err(error) => {
+                    tracing::error!(%error, customer = %service.customer, service = %service.service, "cannot reconcile")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Is some server down by a status request made after the guard last healed? (Always, when
+    /// it never tripped.) A `down` seen during the storm is not evidence yet.
+    fn confirmed_since_heal(&self, view: &ServiceView) -> bool {
+        let healed_at = self.healed_at.load(std::sync::atomic::Ordering::Relaxed);
+        view.down.iter().any(|(_, s)| s.last_probe_at.unwrap_or(0) >= healed_at)
+    }
+
+    /// Would [`CaseEngine::reconcile`] change anything for this service? Read-only.
+    fn step_due(&self, latest: Option<&CaseRow>, view: &ServiceView) -> Result<bool, CaseError> {
+        let Some(case) = latest.filter(|c| status_of(c).is_ok_and(CaseStatus::is_active)) else {
+            return Ok(self.confirmed_since_heal(view) && !covered(latest, view));
+        };
+        if view.recovered() {
+            return Ok(case.recovered_at.is_none() || self.config.cases.auto_resolve);
+        }
+        if view.down.is_empty() {
+            return Ok(false);
+        }
+        let stale_count = view.down.iter().any(|(idx, s)| {
+            self.fleet.entries()[*idx].id == case.server
+                && (case.consecutive_failures != i64::from(s.consecutive_failures) || case.last_error != s.last_error)
+        });
+        Ok(case.recovered_at.is_some() || (case.severity != 1 && view.severity() == 1) || stale_count)
+    }
+}
+
+/// Did the service's latest case already cover this outage? It did if it was touched after
+/// every down server went down (somebody resolved or closed it while they stayed down). Both
+/// times come from the engine's one clock.
+fn covered(latest: Option<&CaseRow>, view: &ServiceView) -> bool {
+    latest.is_some_and(|c| view.down.iter().all(|(_, s)| c.updated_at >= s.state_since))
+}
