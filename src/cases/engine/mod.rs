@@ -135,13 +135,22 @@ impl CaseEngine {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         loop {
-            let step = tokio::select! {
+            let operation = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 event = events.recv() => match event {
-                    Some(event) => tokio::time::timeout(OPERATION_TIMEOUT, self.on_fleet_event(&event)).await,
+                    Some(event) => {
+                        let engine = &self;
+                        futures_util::future::Either::Left(async move { engine.on_fleet_event(&event).await })
+                    }
                     None => break,
                 },
-                _ = ticker.tick() => tokio::time::timeout(OPERATION_TIMEOUT, self.run_due()).await,
+                _ = ticker.tick() => futures_util::future::Either::Right(self.run_due()),
+            };
+            // A stop does not wait for an operation stuck on the database: its transaction
+            // rolls back and the next start decides again.
+            let step = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                step = tokio::time::timeout(OPERATION_TIMEOUT, operation) => step,
             };
             match step {
                 Ok(Ok(())) if failing => {

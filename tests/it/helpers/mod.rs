@@ -4,6 +4,7 @@ pub mod app;
 pub mod browser;
 pub mod db;
 pub mod dns_server;
+pub mod pg_cluster;
 pub mod receiver;
 pub mod smtp;
 pub mod targets;
