@@ -196,7 +196,7 @@ async fn operators_work_a_case_through_its_life_cycle_and_illegal_steps_are_refu
     assert_eq!(timeline[2].text, "Restarting the load balancer");
     let outbox = app.store.outbox(Some(case.id)).await.expect("outbox");
     assert_eq!(events(&outbox, "case.resolved").len(), 2, "resolution notice to the contact and the feed");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.engine.run_due().await.expect("a sweep after the close");
     assert_eq!(cases(&app.store).await.len(), 1, "a case an operator closed during the outage is not opened again");
     app.stop().await;
 }
@@ -269,7 +269,7 @@ async fn a_storm_that_takes_the_canary_down_opens_no_case_and_pages_about_the_mo
         app.fleet.entries().iter().all(|e| e.status().state == ServerState::Down)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.engine.run_due().await.expect("a sweep during the storm");
     assert!(cases(&app.store).await.is_empty(), "no customer case during the storm");
     let outbox = app.store.outbox(None).await.expect("outbox");
     let degraded = events(&outbox, "monitor.degraded");
@@ -330,7 +330,7 @@ async fn a_crash_during_an_open_case_keeps_one_case_and_sends_no_notice_twice(ba
         second.status("acme-eu-1").consecutive_failures >= 5
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    second.engine.run_due().await.expect("a sweep after the restart");
     assert_eq!(cases(&second.store).await.len(), 1, "still one case");
     assert_eq!(second.store.timeline(case.id).await.expect("timeline"), timeline_before, "timeline intact");
     let outbox = second.store.outbox(None).await.expect("outbox");
@@ -343,7 +343,7 @@ async fn a_crash_during_an_open_case_keeps_one_case_and_sends_no_notice_twice(ba
     wait_for_case(&second, "resolution", |c| c.status == "resolved").await;
     second.crash().await;
     let third = TestApp::spawn(&config).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    third.engine.run_due().await.expect("a sweep after the restart");
     let outbox = third.store.outbox(None).await.expect("outbox");
     assert_eq!(events(&outbox, "case.resolved").len(), 2, "the resolution notice went out once");
     assert_eq!(cases(&third.store).await.len(), 1);
@@ -360,7 +360,9 @@ async fn two_engines_on_one_postgres_database_open_exactly_one_case() {
         one.status("acme-eu-1").state == ServerState::Down && two.status("acme-eu-1").state == ServerState::Down
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for engine in [&one.engine, &two.engine] {
+        engine.run_due().await.expect("a sweep of each engine");
+    }
     let all = cases(&one.store).await;
     assert_eq!(all.len(), 1, "{all:#?}");
     let outbox = one.store.outbox(None).await.expect("outbox");

@@ -8,6 +8,7 @@ mod api_fuzz;
 mod browser;
 mod cases;
 mod cli;
+mod escalation;
 mod faults;
 mod metrics;
 mod notify;

@@ -2,8 +2,10 @@
 //! on compressed time: what the people on the other end would get, and what the API shows.
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
+use firstwatch::clock::ManualClock;
 use firstwatch::store::Store;
 
 use crate::helpers::app::{wait_until, Srv, TestApp};
@@ -15,7 +17,7 @@ const SECRET: &str = "s3cret";
 
 /// One customer with one server; Alice (on call) and Victor paged through `pager`, the
 /// customer through `mail` (webhook) and `phone` (twilio, for the call), the feed through `feed`.
-fn config(db: &str, target: &FakeTarget, pager: &Receiver, others: &Receiver, cases: &str) -> String {
+pub fn config(db: &str, target: &FakeTarget, pager: &Receiver, others: &Receiver, cases: &str) -> String {
     let server = Srv::new("acme-eu-1", target.url());
     format!(
         r#"
@@ -100,7 +102,7 @@ fn signature_of(body: &[u8]) -> String {
     format!("sha256={}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-fn events(requests: &[Recorded], event: &str) -> Vec<Recorded> {
+pub fn events(requests: &[Recorded], event: &str) -> Vec<Recorded> {
     requests.iter().filter(|r| r.header("x-firstwatch-event") == Some(event)).cloned().collect()
 }
 
@@ -232,15 +234,22 @@ async fn acknowledging_stops_further_escalation() {
     let target = FakeTarget::start(Behavior::Status(503)).await;
     let pager = Receiver::ok().await;
     let others = Receiver::ok().await;
-    let app = TestApp::spawn(&config(&db.url, &target, &pager, &others, "ack_timeout = \"2s\"")).await;
+    let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000)));
+    let app =
+        TestApp::spawn_with_clock(&config(&db.url, &target, &pager, &others, "ack_timeout = \"2s\""), clock.clone())
+            .await;
     pager.wait_for(1, Duration::from_secs(10)).await;
     app.engine
         .act(firstwatch::domain::CaseNumber(1), "alice", firstwatch::cases::OperatorAction::Acknowledge)
         .await
         .expect("ack");
-    tokio::time::sleep(Duration::from_millis(3000)).await;
-    assert_eq!(events(&pager.requests(), "escalation").len(), 0, "worked cases do not escalate");
-    assert!(others.requests().iter().all(|r| !r.path.ends_with("/Calls.json")), "nor call the customer");
+    // Well past the second level's time, stepped rather than slept.
+    clock.advance(Duration::from_secs(3600));
+    app.engine.run_due().await.expect("run_due");
+    let outbox = app.store.outbox(None).await.expect("outbox");
+    assert!(outbox.iter().all(|r| r.event != "escalation"), "worked cases do not escalate: {outbox:#?}");
+    assert!(outbox.iter().all(|r| r.event != "customer.call"), "nor call the customer");
+    assert!(outbox.iter().any(|r| r.event == "customer.update"), "the customer still hears, the clock did move");
     app.stop().await;
 }
 

@@ -114,8 +114,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(config_text: &str) -> TestApp {
+        TestApp::spawn_with_clock(config_text, Arc::new(firstwatch::clock::SystemClock)).await
+    }
+
+    /// [`TestApp::spawn`] with the app's wall clock injected (a `ManualClock` for rules that
+    /// run on hours: escalation levels, customer updates).
+    pub async fn spawn_with_clock(config_text: &str, clock: Arc<dyn firstwatch::clock::Clock>) -> TestApp {
         let config = Config::from_toml(config_text, |_| None).unwrap_or_else(|e| panic!("test config refused: {e}"));
-        let app = App::build(config).await.expect("app builds");
+        let app = App::build_with_clock(config, clock).await.expect("app builds");
         let (fleet, metrics, store, engine) = (app.fleet(), app.metrics(), app.store(), app.engine());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let addr = listener.local_addr().expect("app address");
