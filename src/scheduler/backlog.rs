@@ -157,13 +157,7 @@ impl Queued {
             }
         }
         for delta in batch.rollups {
-            let entry = self.rollups.entry((delta.hour, delta.server_id.clone())).or_default();
-            entry.server_id = delta.server_id;
-            entry.hour = delta.hour;
-            entry.probes += delta.probes;
-            entry.failures += delta.failures;
-            entry.latency_sum_ms += delta.latency_sum_ms;
-            entry.latency_max_ms = entry.latency_max_ms.max(delta.latency_max_ms);
+            self.rollups.entry((delta.hour, delta.server_id.clone())).or_default().add(&delta);
         }
         if older {
             for row in batch.failures.into_iter().rev() {

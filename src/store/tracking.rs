@@ -2,7 +2,6 @@
 //! hourly roll-ups. Writes arrive as one [`Batch`] per write-behind window and land in a single
 //! transaction with multi-row statements, so persisting 1,000 results a second stays cheap.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use sqlx::Row;
@@ -58,6 +57,18 @@ pub struct RollupDelta {
     pub latency_max_ms: i64,
 }
 
+impl RollupDelta {
+    /// Add another delta of the same server and hour to this one.
+    pub fn add(&mut self, other: &RollupDelta) {
+        self.server_id.clone_from(&other.server_id);
+        self.hour = other.hour;
+        self.probes += other.probes;
+        self.failures += other.failures;
+        self.latency_sum_ms += other.latency_sum_ms;
+        self.latency_max_ms = self.latency_max_ms.max(other.latency_max_ms);
+    }
+}
+
 /// Everything one write-behind window produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
@@ -70,36 +81,6 @@ pub struct Batch {
 impl Batch {
     pub fn is_empty(&self) -> bool {
         self.statuses.is_empty() && self.changes.is_empty() && self.failures.is_empty() && self.rollups.is_empty()
-    }
-
-    /// Fold a later batch into this one (used when a write failed and is retried), keeping one
-    /// status per server (the newest) and one roll-up per server and hour.
-    pub fn merge(&mut self, later: Batch) {
-        let mut statuses: HashMap<String, StoredStatus> =
-            self.statuses.drain(..).map(|s| (s.server_id.clone(), s)).collect();
-        for status in later.statuses {
-            match statuses.get(&status.server_id) {
-                Some(existing) if existing.seq >= status.seq => {}
-                _ => {
-                    statuses.insert(status.server_id.clone(), status);
-                }
-            }
-        }
-        self.statuses = statuses.into_values().collect();
-        self.changes.extend(later.changes);
-        self.failures.extend(later.failures);
-        let mut rollups: HashMap<(String, i64), RollupDelta> =
-            self.rollups.drain(..).map(|r| ((r.server_id.clone(), r.hour), r)).collect();
-        for delta in later.rollups {
-            let entry = rollups.entry((delta.server_id.clone(), delta.hour)).or_default();
-            entry.server_id = delta.server_id;
-            entry.hour = delta.hour;
-            entry.probes += delta.probes;
-            entry.failures += delta.failures;
-            entry.latency_sum_ms += delta.latency_sum_ms;
-            entry.latency_max_ms = entry.latency_max_ms.max(delta.latency_max_ms);
-        }
-        self.rollups = rollups.into_values().collect();
     }
 }
 
@@ -352,34 +333,5 @@ mod tests {
             multi_row_insert(Backend::Sqlite, "t", &["a", "b"], 2),
             "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
         );
-    }
-
-    #[test]
-    fn merge_keeps_the_newest_status_and_sums_rollups() {
-        let status = |seq| StoredStatus {
-            server_id: "s".into(),
-            state: ServerState::Failing,
-            consecutive_failures: seq,
-            consecutive_successes: 0,
-            confirmed_down: false,
-            last_error: None,
-            last_probe_at: None,
-            state_since: 0,
-            seq,
-        };
-        let rollup = |probes| RollupDelta {
-            server_id: "s".into(),
-            hour: 0,
-            probes,
-            latency_max_ms: probes,
-            ..Default::default()
-        };
-        let mut first = Batch { statuses: vec![status(2)], rollups: vec![rollup(1)], ..Default::default() };
-        first.merge(Batch { statuses: vec![status(3)], rollups: vec![rollup(4)], ..Default::default() });
-        assert_eq!(first.statuses, vec![status(3)]);
-        assert_eq!(first.rollups[0].probes, 5);
-        assert_eq!(first.rollups[0].latency_max_ms, 4);
-        first.merge(Batch { statuses: vec![status(1)], ..Default::default() });
-        assert_eq!(first.statuses, vec![status(3)], "an older status never replaces a newer one");
     }
 }

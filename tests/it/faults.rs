@@ -4,14 +4,13 @@
 //! and `kill -9` again and again through one outage. Each test reads what a user would see
 //! afterwards: the case row, its timeline, the outbox, the counts.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use firstwatch::domain::ServerState;
 use firstwatch::store::{CaseRow, OutboxRow, Store};
 use sqlx::{Connection, Executor};
 
-use crate::helpers::app::{config_paging, wait_until, Srv, TestApp};
+use crate::helpers::app::{config_paging, run_binary, wait_until, Srv, TestApp};
 use crate::helpers::db::{Backend, TestDb};
 use crate::helpers::targets::{Behavior, FakeTarget};
 
@@ -80,12 +79,16 @@ async fn case_becomes(store: &Store, within: Duration, what: &str, check: impl F
 
 async fn a_raise_and_a_recovery_due_while_the_database_is_locked_happen_once_it_is_free(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let (primary, secondary) =
-        (FakeTarget::start(Behavior::Status(500)).await, FakeTarget::start(Behavior::Healthy).await);
+    let (primary, secondary) = (FakeTarget::start(Behavior::Healthy).await, FakeTarget::start(Behavior::Healthy).await);
     let mut second = Srv::new("acme-eu-2", secondary.url());
     second.role = "secondary";
     let servers = [Srv::new("acme-eu-1", primary.url()), second];
     let app = TestApp::spawn(&config_paging(&db.url, FAST, &servers, "", "")).await;
+    wait_until(Duration::from_secs(10), "both servers up", || async {
+        app.status("acme-eu-1").state == ServerState::Up && app.status("acme-eu-2").state == ServerState::Up
+    })
+    .await;
+    primary.set(Behavior::Status(500));
     case_becomes(&app.store, Duration::from_secs(10), "a Severity 2 case", |c| c.severity == 2).await;
 
     // (a) The last serving server fails while the database is locked.
@@ -167,16 +170,7 @@ async fn a_hundred_kill_9_through_one_outage_open_one_case_and_send_nothing_twic
     let probing = "interval = \"200ms\"\nretry_interval = \"100ms\"\nfailure_threshold = 10\ntimeout = \"100ms\"";
     let config = config_paging(&db.url, probing, &[Srv::new("acme-eu-1", target.url())], "", "");
     std::fs::write(&config_path, format!("[server]\nlisten = \"127.0.0.1:0\"\n{config}")).expect("write config");
-    let run = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_firstwatch"))
-            .args(["run", "--config"])
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start firstwatch run")
-    };
+    let run = || run_binary(&config_path);
     // A fixed seed: the "random" moments are the same on every run, spread over 0-400 ms.
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut previous = 0i64;

@@ -225,6 +225,31 @@ fn retryable(result: Result<(), SendError>) -> (String, Option<Duration>) {
     }
 }
 
+// ---- attempt_timeout -------------------------------------------------------------------------
+
+/// `[notifications] attempt_timeout` bounds every channel, also above the 10 s default: a
+/// receiver that answers after 11 s is delivered to with 15 s, and cut off with 1 s.
+#[tokio::test]
+async fn attempt_timeout_is_honoured_by_every_channel_also_above_ten_seconds() {
+    let recv = Receiver::start(vec![Reply::status(200).after(Duration::from_secs(11)), Reply::status(200)]).await;
+    let with = |timeout: &str| {
+        let text = format!(
+            "{}\n[notifications]\nattempt_timeout = \"{timeout}\"\n",
+            config_text(&Endpoints::http(&recv.url("")))
+        );
+        let config = Config::from_toml(&text, |_| None).unwrap_or_else(|e| panic!("test config refused: {e}"));
+        Notifier::new(&config, PUBLIC_URL).expect("notifier builds")
+    };
+    with("15s").deliver(&page("hook")).await.expect("a slow receiver within a long attempt_timeout");
+
+    let slow = Receiver::start(vec![Reply::status(200).after(Duration::from_secs(3))]).await;
+    let text = format!("{}\n[notifications]\nattempt_timeout = \"1s\"\n", config_text(&Endpoints::http(&slow.url(""))));
+    let config = Config::from_toml(&text, |_| None).unwrap_or_else(|e| panic!("test config refused: {e}"));
+    let notifier = Notifier::new(&config, PUBLIC_URL).expect("notifier builds");
+    let (reason, _) = retryable(notifier.deliver(&page("hook")).await);
+    assert!(reason.contains("timed out"), "{reason}");
+}
+
 // ---- webhook ---------------------------------------------------------------------------------
 
 #[tokio::test]

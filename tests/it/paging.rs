@@ -1,14 +1,13 @@
 //! Paging, escalation and customer updates end to end, delivered to real receivers on loopback
 //! on compressed time: what the people on the other end would get, and what the API shows.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use firstwatch::clock::ManualClock;
 use firstwatch::store::Store;
 
-use crate::helpers::app::{wait_until, Srv, TestApp};
+use crate::helpers::app::{run_binary, wait_until, Srv, TestApp};
 use crate::helpers::db::{Backend, TestDb};
 use crate::helpers::receiver::{Receiver, Recorded, Reply};
 use crate::helpers::targets::{Behavior, FakeTarget};
@@ -255,17 +254,6 @@ async fn acknowledging_stops_further_escalation() {
 
 async fn delivered_keys(store: &Store) -> usize {
     store.outbox(None).await.expect("outbox").iter().filter(|r| r.delivered_at.is_some()).count()
-}
-
-fn run_binary(config_path: &std::path::Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_firstwatch"))
-        .args(["run", "--config"])
-        .arg(config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start firstwatch run")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

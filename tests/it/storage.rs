@@ -1,13 +1,12 @@
 //! Persistence on both backends: counts that survive a crash or `kill -9`, history kept as
 //! roll-ups and state changes, retention, and the ordering guard on status writes.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use firstwatch::domain::ServerState;
 use firstwatch::store::{Batch, FailureRow, RollupDelta, StateChangeRow, Store, StoredStatus};
 
-use crate::helpers::app::{config_toml, wait_until, Srv, TestApp};
+use crate::helpers::app::{config_toml, run_binary, wait_until, Srv, TestApp};
 use crate::helpers::db::{Backend, TestDb};
 use crate::helpers::targets::{Behavior, FakeTarget};
 
@@ -79,16 +78,7 @@ async fn failure_counts_continue_after_kill_9(backend: Backend) {
     let config = config_toml(&db.url, COUNTING, &[Srv::new("acme-eu-1", target.url())]);
     std::fs::write(&config_path, format!("[server]\nlisten = \"127.0.0.1:0\"\n{config}")).expect("write config");
 
-    let run = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_firstwatch"))
-            .args(["run", "--config"])
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start firstwatch run")
-    };
+    let run = || run_binary(&config_path);
     let mut process = run();
     wait_until(Duration::from_secs(20), "eight requests", || async { target.hits() >= 8 }).await;
     process.start_kill().expect("kill -9");

@@ -174,3 +174,16 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Start `firstwatch run --config <path>` from this build, output discarded; killed (-9) when
+/// dropped.
+pub fn run_binary(config_path: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_firstwatch"))
+        .args(["run", "--config"])
+        .arg(config_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start firstwatch run")
+}
