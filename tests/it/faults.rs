@@ -129,24 +129,31 @@ async fn a_raise_and_a_recovery_due_while_the_database_is_locked_happen_once_it_
 }
 
 /// PostgreSQL only: the lock is on the cases table, so statuses persist and the decision does
-/// not. The graceful stop lands between the transition and its decision; the restarted app
-/// decides from the stored statuses without any new edge.
+/// not. SIGTERM reaches the binary between the transition and its decision; it stops cleanly
+/// within its drain deadline (the engine does not wait for the stuck statement), and the
+/// restarted app decides from the stored statuses without any new edge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graceful_stop_between_a_transition_and_its_decision_decides_after_the_restart() {
+async fn a_sigterm_between_a_transition_and_its_decision_decides_after_the_restart() {
     let db = TestDb::new(Backend::Postgres).await;
     let target = FakeTarget::start(Behavior::Status(500)).await;
     let config = config_paging(&db.url, FAST, &[Srv::new("acme-eu-1", target.url())], "", "");
-    Store::connect(&db.url).await.expect("migrate first, so there is a table to lock").close().await;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let config_path = dir.path().join("firstwatch.toml");
+    std::fs::write(&config_path, format!("[server]\nlisten = \"127.0.0.1:0\"\n{config}")).expect("write config");
+    let store = Store::connect(&db.url).await.expect("migrate first, so there is a table to lock");
     let lock = OutsideLock::take(&db.url).await;
-    let first = TestApp::spawn(&config).await;
-    wait_until(Duration::from_secs(10), "down", || async { first.status("acme-eu-1").state == ServerState::Down })
-        .await;
-    first.stop().await;
+    let mut process = run_binary(&config_path);
+    wait_until(Duration::from_secs(15), "the down status persisted", || async {
+        store.load_statuses().await.is_ok_and(|s| s.iter().any(|s| s.state == ServerState::Down))
+    })
+    .await;
+    let pid = process.id().expect("a running process").to_string();
+    let sent = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill -TERM");
+    assert!(sent.success());
+    let exit = tokio::time::timeout(Duration::from_secs(15), process.wait()).await.expect("stops").expect("reap");
+    assert!(exit.success(), "a clean stop after SIGTERM: {exit:?}");
     lock.release().await;
-    let store = Store::connect(&db.url).await.expect("open the database");
     assert!(store.cases(&[], 10).await.expect("cases").is_empty(), "no decision before the stop");
-    let stored = store.load_statuses().await.expect("statuses");
-    assert_eq!(stored[0].state, ServerState::Down, "the transition was persisted at the stop");
 
     // The target still fails, but the threshold was crossed before the stop: no new edge.
     let second = TestApp::spawn(&config).await;
@@ -156,6 +163,7 @@ async fn a_graceful_stop_between_a_transition_and_its_decision_decides_after_the
     assert_eq!((case.severity, count(&outbox, "page")), (1, 1), "Severity 1, paged once");
     eprintln!("case opened {took:?} after the restart");
     second.stop().await;
+    store.close().await;
 }
 
 /// 100 `kill -9` at random moments through one outage, through the binary: one case, one
