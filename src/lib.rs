@@ -3,20 +3,23 @@
 //! ```text
 //! config::load ──► App::build ──► spawns: scheduler, result writer, case engine, outbox worker, web
 //!
-//! scheduler ──(server due)──► probe ──ProbeResult──► tracker ──Transition──► cases::CaseEngine
-//!   due-queue + jitter          bounded: timeout,      counts per server,      consults guard and
-//!   + concurrency cap           body size, redirects   write-behind store      maintenance; ONE tx:
-//!   ▲                                                                          case + timeline
-//!   └──── plan::next_due: interval or retry_interval                            + outbox rows
-//! engine tick: sweep, guard heal, response targets, escalation::run_due ──────────────►  │
-//! web/CLI ack, notes, resolve, close ─────────────────────────────────────────────────►  ▼
+//! scheduler ──(server due)──► probe ──ProbeResult──► tracker ──hint (try_send)──► cases::CaseEngine
+//!   due-queue + jitter          bounded: timeout,      counts per server   │        reconcile(service):
+//!   + concurrency cap           body size, redirects                       │        derive from statuses,
+//!   ▲                                                                      ▼        guard, maintenance;
+//!   └──── plan::next_due      scheduler::backlog (bounded) ──► writer ──► store      ONE tx: case +
+//!                                                                                   timeline + outbox
+//! engine tick (1 s): sweep every service, guard heal, response targets, escalation::run_due ──► │
+//! web/CLI ack, notes, resolve, close ───────────────────────────────────────────────────────► ▼
 //!                                         outbox table ──► outbox::worker ──► notify::<channel>
 //!                                         leases, retries with backoff, dead letters
 //! web GET ──► store read models and the live fleet;  /metrics ──► Metrics registry
 //! ```
 //!
 //! Nothing is sent except through the outbox, written in the same transaction as the change
-//! that caused it; each loop has a single-step function tests call (`Scheduler::step`,
+//! that caused it. Decisions are derived from stored state on every hint and on the sweep, so
+//! a lost hint, a failed write or a restart only delays one; probing never waits for the
+//! database. Each loop has a single-step function tests call (`Scheduler::step`,
 //! `CaseEngine::run_due`, `Escalation::run_due`, `Worker::try_deliver_next`); every
 //! long-running task takes the shutdown token.
 

@@ -123,7 +123,7 @@ impl CaseEngine {
     }
 
     /// Consume the scheduler's hints until shutdown; run the periodic checks every `tick`.
-    /// Every operation is bounded by [`OPERATION_TIMEOUT`]; a failed one is logged (once per
+    /// Every operation is bounded by `OPERATION_TIMEOUT`; a failed one is logged (once per
     /// kind of trouble, not per event) and the sweep decides again.
     pub async fn run(
         self: Arc<Self>,
