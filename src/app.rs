@@ -171,12 +171,11 @@ impl App {
         shutdown.cancelled().await;
         let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
             let _ = scheduler.await;
-            let _ = engine.await;
-            let _ = delivery.await;
-            // The scheduler made its last push: the writer writes it and returns.
+            // The scheduler made its last push: the writer writes it and returns, while the
+            // others wind down.
             writer_stop.cancel();
-            let _ = writer.await;
-            web.await
+            let (_, _, _, web) = tokio::join!(writer, engine, delivery, web);
+            web
         })
         .await;
         self.store.close().await;

@@ -331,7 +331,9 @@ impl Scheduler {
                     // The engine is busy (the database is slow): it finds this on its sweep.
                     Err(mpsc::error::TrySendError::Full(_)) => {}
                     Err(mpsc::error::TrySendError::Closed(_)) => {
-                        tracing::error!("the case engine has stopped; outages open no cases")
+                        // Only at shutdown (the engine stops first); said once.
+                        tracing::error!("the case engine has stopped; outages open no cases");
+                        self.cases = None;
                     }
                 }
             }

@@ -126,7 +126,11 @@ pub(super) async fn upsert_statuses(
     backend: Backend,
     statuses: &[StoredStatus],
 ) -> Result<(), StoreError> {
-    for chunk in statuses.chunks(CHUNK) {
+    // One order for every writer (the batches and the engine's decisions), so two upserts that
+    // overlap on PostgreSQL wait for each other instead of deadlocking.
+    let mut sorted: Vec<&StoredStatus> = statuses.iter().collect();
+    sorted.sort_unstable_by(|a, b| a.server_id.cmp(&b.server_id));
+    for chunk in sorted.chunks(CHUNK) {
         let mut sql = multi_row_insert(backend, "server_status", &STATUS_COLS, chunk.len());
         sql.push_str(
             " ON CONFLICT (server_id) DO UPDATE SET state = excluded.state, \

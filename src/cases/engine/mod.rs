@@ -16,7 +16,7 @@ mod outbound;
 mod reconcile;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,6 +91,9 @@ pub struct CaseEngine {
     /// When this engine last healed the guard (clock ms). A server found `down` during the
     /// storm opens a case only once a status request after the heal confirms it.
     healed_at: AtomicI64,
+    /// Whether the guard is tripped, as this engine last saw it (the flag row is the truth):
+    /// hints then open nothing and ask no guard; `run_due` asks it once per tick.
+    guard_tripped: AtomicBool,
 }
 
 /// What the engine needs from the rest of the app.
@@ -119,6 +122,7 @@ impl CaseEngine {
             outbox_ready: p.outbox_ready,
             escalation: Escalation::new(p.config, p.fleet, p.metrics, p.clock),
             healed_at: AtomicI64::new(0),
+            guard_tripped: AtomicBool::new(false),
         }
     }
 
@@ -181,7 +185,8 @@ impl CaseEngine {
             return Ok(());
         }
         let hint = Hint { server: event.server, transition: t };
-        self.reconcile(entry.service_idx, Some(hint), &mut Gate::Unasked).await
+        let mut gate = if self.guard_tripped.load(Ordering::Relaxed) { Gate::Shut } else { Gate::Unasked };
+        self.reconcile(entry.service_idx, Some(hint), &mut gate).await
     }
 
     async fn resolve_in(&self, tx: &mut Tx, case: &mut CaseRow, actor: &str, now: i64) -> Result<(), CaseError> {
@@ -254,7 +259,9 @@ impl CaseEngine {
         // While the guard is tripped, no case opens; recoveries, raises and resolutions of the
         // cases already open go on.
         let mut gate = Gate::Unasked;
-        if self.store.flag(GUARD_FLAG).await?.is_some() {
+        let tripped = self.store.flag(GUARD_FLAG).await?.is_some();
+        self.guard_tripped.store(tripped, Ordering::Relaxed);
+        if tripped {
             gate = match self.guard.assess(&self.fleet).await {
                 Verdict::Healthy => {
                     self.heal_guard().await?;
@@ -323,12 +330,14 @@ impl CaseEngine {
             tracing::error!(%reason, "monitor degraded: no customer cases are opened until it heals");
         }
         self.commit(tx).await?;
+        self.guard_tripped.store(true, Ordering::Relaxed);
         self.metrics.monitor_degraded.set(1);
         Ok(())
     }
 
     async fn heal_guard(&self) -> Result<(), CaseError> {
         let Some((_, since)) = self.store.flag(GUARD_FLAG).await? else {
+            self.guard_tripped.store(false, Ordering::Relaxed);
             self.metrics.monitor_degraded.set(0);
             return Ok(());
         };
@@ -341,6 +350,7 @@ impl CaseEngine {
         }
         self.commit(tx).await?;
         self.healed_at.store(now, Ordering::Relaxed);
+        self.guard_tripped.store(false, Ordering::Relaxed);
         self.metrics.monitor_degraded.set(0);
         Ok(())
     }

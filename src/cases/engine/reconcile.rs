@@ -34,8 +34,9 @@ pub(super) struct Hint {
     pub transition: Transition,
 }
 
-/// Whether a case may open now: the guard is asked at most once per sweep (it may probe the
-/// canaries), and not at all when nothing would open.
+/// Whether a case may open now: the guard is asked at most once per sweep or hint (it may
+/// probe the canaries), and only when a case would open; while it is tripped, the sweep asks it
+/// once per tick whether it healed and hints do not ask at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Gate {
     Unasked,
@@ -61,8 +62,9 @@ impl CaseEngine {
 
     async fn reconcile_once(&self, service_idx: usize, hint: Option<Hint>, gate: &mut Gate) -> Result<(), CaseError> {
         let Some(service) = self.fleet.services().get(service_idx) else { return Ok(()) };
-        let view = ServiceView::of(&self.fleet, service_idx);
         let mut tx = self.store.begin().await?;
+        // Looked at once the lock is held: waiting for it may have taken a while.
+        let view = ServiceView::of(&self.fleet, service_idx);
         if let Some(case) = tx.active_case(&service.customer, &service.service).await? {
             return self.advance(tx, case, service_idx, &view, hint).await;
         }
@@ -232,7 +234,7 @@ impl CaseEngine {
                 decided = true;
             }
         } else if !view.down.is_empty() {
-            if case.recovered_at.is_some() {
+            if down_since_recovery(&case, view) {
                 case.recovered_at = None;
                 let text = format!("{} is down again before the case was resolved.", case.service);
                 tx.add_event(case.id, now, "server_down", ENGINE, &text).await?;
@@ -339,7 +341,7 @@ impl CaseEngine {
         for (service_idx, service) in self.fleet.services().iter().enumerate() {
             let view = ServiceView::of(&self.fleet, service_idx);
             let case = latest.get(&(service.customer.clone(), service.service.clone()));
-            if !self.step_due(case, &view)? {
+            if !self.step_due(case, &view, *gate)? {
                 continue;
             }
             match self.reconcile(service_idx, None, gate).await {
@@ -363,9 +365,9 @@ impl CaseEngine {
     }
 
     /// Would [`CaseEngine::reconcile`] change anything for this service? Read-only.
-    fn step_due(&self, latest: Option<&CaseRow>, view: &ServiceView) -> Result<bool, CaseError> {
+    fn step_due(&self, latest: Option<&CaseRow>, view: &ServiceView, gate: Gate) -> Result<bool, CaseError> {
         let Some(case) = latest.filter(|c| status_of(c).is_ok_and(CaseStatus::is_active)) else {
-            return Ok(self.confirmed_since_heal(view) && !covered(latest, view));
+            return Ok(gate != Gate::Shut && self.confirmed_since_heal(view) && !covered(latest, view));
         };
         if view.recovered() {
             return Ok(case.recovered_at.is_none() || self.config.cases.auto_resolve);
@@ -377,13 +379,81 @@ impl CaseEngine {
             self.fleet.entries()[*idx].id == case.server
                 && (case.consecutive_failures != i64::from(s.consecutive_failures) || case.last_error != s.last_error)
         });
-        Ok(case.recovered_at.is_some() || (case.severity != 1 && view.severity() == 1) || stale_count)
+        Ok(down_since_recovery(case, view) || (case.severity != 1 && view.severity() == 1) || stale_count)
     }
 }
 
-/// Did the service's latest case already cover this outage? It did if it was touched after
-/// every down server went down (somebody resolved or closed it while they stayed down). Both
-/// times come from the engine's one clock.
+/// Did the service's latest case already cover this outage? It did if it ended (resolved, or
+/// closed without a resolution) after every down server went down: somebody ended it while they
+/// stayed down. A later note or close of an old case does not count. Both times come from the
+/// engine's one clock.
 fn covered(latest: Option<&CaseRow>, view: &ServiceView) -> bool {
-    latest.is_some_and(|c| view.down.iter().all(|(_, s)| c.updated_at >= s.state_since))
+    latest.is_some_and(|c| {
+        let ended = c.resolved_at.or(c.closed_at).unwrap_or(c.updated_at);
+        view.down.iter().all(|(_, s)| ended >= s.state_since)
+    })
+}
+
+/// Has a server gone down after the case's recorded recovery? Only that takes a recovered case
+/// back to the outage, so two instances whose views differ for a moment cannot flip it.
+fn down_since_recovery(case: &CaseRow, view: &ServiceView) -> bool {
+    case.recovered_at.is_some_and(|recovered| view.down.iter().any(|(_, s)| s.state_since > recovered))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::Status;
+
+    fn case(resolved_at: Option<i64>, closed_at: Option<i64>, updated_at: i64, recovered_at: Option<i64>) -> CaseRow {
+        CaseRow {
+            id: 1,
+            customer: "acme".into(),
+            service: "web".into(),
+            server: "a".into(),
+            severity: 1,
+            status: "resolved".into(),
+            opened_at: 0,
+            updated_at,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            recovered_at,
+            resolved_at,
+            closed_at,
+            consecutive_failures: 3,
+            last_error: None,
+            response_due_at: 0,
+            sla_breached: false,
+            severity1_since: Some(0),
+            last_update_at: None,
+        }
+    }
+
+    fn down_since(at: i64) -> ServiceView {
+        let mut status = Status::new(at);
+        status.state = ServerState::Down;
+        status.confirmed_down = true;
+        ServiceView { down: vec![(0, status)], any_confirmed_down: true, ..ServiceView::default() }
+    }
+
+    #[test]
+    fn an_outage_is_covered_only_by_a_case_that_ended_after_it_began() {
+        assert!(covered(Some(&case(Some(200), None, 200, None)), &down_since(100)), "resolved during the outage");
+        assert!(!covered(Some(&case(Some(50), None, 50, None)), &down_since(100)), "resolved before it");
+        assert!(
+            !covered(Some(&case(Some(50), Some(300), 300, None)), &down_since(100)),
+            "closing an old case later does not swallow a new outage"
+        );
+        assert!(!covered(None, &down_since(100)));
+    }
+
+    #[test]
+    fn only_a_server_down_after_the_recorded_recovery_takes_a_case_back_to_the_outage() {
+        let mut active = case(None, None, 0, Some(500));
+        active.status = "open".into();
+        assert!(!down_since_recovery(&active, &down_since(400)), "an older view of another instance");
+        assert!(down_since_recovery(&active, &down_since(600)));
+        active.recovered_at = None;
+        assert!(!down_since_recovery(&active, &down_since(600)), "nothing recorded: still the outage");
+    }
 }
