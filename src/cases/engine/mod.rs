@@ -44,6 +44,8 @@ use reconcile::{Gate, Hint};
 pub const ENGINE: &str = "firstwatch";
 /// The `monitor_flags` name of the tripped guard.
 const GUARD_FLAG: &str = "guard_degraded";
+/// The `monitor_flags` row whose `since` is when the guard last healed, by any instance.
+const HEALED_FLAG: &str = "guard_healed";
 /// No single engine operation may take longer than this, whatever the database does: a
 /// statement stuck on a dead connection is abandoned (its transaction rolls back) and the
 /// next hint or sweep decides again.
@@ -88,8 +90,9 @@ pub struct CaseEngine {
     metrics: Arc<Metrics>,
     outbox_ready: Arc<Notify>,
     escalation: Escalation,
-    /// When this engine last healed the guard (clock ms). A server found `down` during the
-    /// storm opens a case only once a status request after the heal confirms it.
+    /// When the guard last healed (clock ms), by this engine or, read from the `guard_healed`
+    /// flag on every tick, by another instance. A server found `down` during the storm opens a
+    /// case only once a status request after the heal confirms it.
     healed_at: AtomicI64,
     /// Whether the guard is tripped, as this engine last saw it (the flag row is the truth):
     /// hints then open nothing and ask no guard; `run_due` asks it once per tick.
@@ -261,6 +264,10 @@ impl CaseEngine {
         let mut gate = Gate::Unasked;
         let tripped = self.store.flag(GUARD_FLAG).await?.is_some();
         self.guard_tripped.store(tripped, Ordering::Relaxed);
+        if let Some((_, healed)) = self.store.flag(HEALED_FLAG).await? {
+            // Another instance may have healed it: its heal time counts here too.
+            self.healed_at.fetch_max(healed, Ordering::Relaxed);
+        }
         if tripped {
             gate = match self.guard.assess(&self.fleet).await {
                 Verdict::Healthy => {
@@ -346,6 +353,8 @@ impl CaseEngine {
         if tx.set_flag(GUARD_FLAG, None, now).await? {
             let text = "firstwatch's own network is healthy again; customer cases open as usual.";
             self.about_monitor(&mut tx, EventKind::MonitorRecovered, &format!("monitor#{since}"), text, now).await?;
+            tx.set_flag(HEALED_FLAG, None, now).await?;
+            tx.set_flag(HEALED_FLAG, Some("healed"), now).await?;
             tracing::info!("monitor recovered");
         }
         self.commit(tx).await?;
