@@ -21,14 +21,18 @@ use serde_json::Value;
 
 use super::ApiError;
 
-/// The largest request body read (axum's default limit too).
-pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// The largest request body read; larger ones get 413.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// A body must arrive in full within this long of the headers, else 408: a client that trickles
+/// its body holds a connection and a task for at most this.
+pub const BODY_TIME: Duration = Duration::from_secs(30);
 /// How much of a body over the limit is still read (and dropped) before answering 413.
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 /// How long that reading may take.
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 
-/// Middleware: read every request body in full (up to [`BODY_LIMIT`]) before any handler runs.
+/// Middleware: read every request body in full (up to [`BODY_LIMIT`], within [`BODY_TIME`])
+/// before any handler runs.
 ///
 /// A handler that refuses a request early (no token, a bad path) leaves its body unread, and
 /// hyper then closes the connection with the body still arriving: the client gets a reset or
@@ -41,27 +45,38 @@ pub async fn read_body_first(req: Request, next: Next) -> Response {
     }
     let (parts, body) = req.into_parts();
     let mut stream = body.into_data_stream();
-    let mut buffer = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(e) => return ApiError::BadRequest(format!("cannot read the request body: {e}")).into_response(),
-        };
-        if buffer.len() + chunk.len() > BODY_LIMIT {
-            let mut read = buffer.len() + chunk.len();
-            let drain = async {
-                while read <= DRAIN_LIMIT {
-                    match stream.next().await {
-                        Some(Ok(chunk)) => read += chunk.len(),
-                        _ => break,
-                    }
-                }
+    let read = async {
+        let mut buffer = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => return Err(ApiError::BadRequest(format!("cannot read the request body: {e}"))),
             };
-            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
-            return too_large().into_response();
+            if buffer.len() + chunk.len() > BODY_LIMIT {
+                let mut read = buffer.len() + chunk.len();
+                let drain = async {
+                    while read <= DRAIN_LIMIT {
+                        match stream.next().await {
+                            Some(Ok(chunk)) => read += chunk.len(),
+                            _ => break,
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+                return Err(too_large());
+            }
+            buffer.extend_from_slice(&chunk);
         }
-        buffer.extend_from_slice(&chunk);
-    }
+        Ok(buffer)
+    };
+    let buffer = match tokio::time::timeout(BODY_TIME, read).await {
+        Ok(Ok(buffer)) => buffer,
+        Ok(Err(error)) => return error.into_response(),
+        Err(_) => {
+            let message = format!("the request body did not arrive within {}s", BODY_TIME.as_secs());
+            return ApiError::Rejected(StatusCode::REQUEST_TIMEOUT, message).into_response();
+        }
+    };
     next.run(Request::from_parts(parts, Body::from(buffer))).await
 }
 

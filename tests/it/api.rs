@@ -160,3 +160,32 @@ async fn maintenance_windows_are_added_at_run_time_and_take_effect() {
     assert_eq!(app.get_json("/api/v1/cases").await["cases"], serde_json::json!([]), "no case inside the window");
     app.stop().await;
 }
+
+/// A client that sends its headers and then trickles (here: stops) its body holds the
+/// connection for at most 30 s: then a JSON 408, and nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_arrives_gets_408_after_thirty_seconds() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Healthy).await;
+    let app = TestApp::spawn(&config(&db.url, &target)).await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/maintenance HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"server\":",
+        app.addr
+    );
+    stream.write_all(head.as_bytes()).await.expect("send the head and a little of the body");
+    let started = tokio::time::Instant::now();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(45), stream.read(&mut answer))
+        .await
+        .expect("an answer within 45 s")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\""), "a JSON error: {answer}");
+    assert!(started.elapsed() >= Duration::from_secs(29), "not before the deadline");
+    assert_eq!(app.get_json("/api/v1/maintenance").await["windows"], serde_json::json!([]), "nothing added");
+    app.stop().await;
+}

@@ -414,7 +414,8 @@ async fn fuzz(backend: Backend) {
         let answer = client.send(method, path, Some(TOKEN), None).await;
         assert_eq!(answer.status, 405, "{path}");
     }
-    let huge = format!("{{\"text\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    // 2 MiB: over the 1 MiB limit.
+    let huge = format!("{{\"text\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
     for action in actions {
         let answer = client.send(Method::POST, &format!("/api/v1/cases/1/{action}"), Some(TOKEN), Some(&huge)).await;
         assert_eq!(answer.status, 413, "{action}");
