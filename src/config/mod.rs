@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::Url;
 
 use crate::domain::Target;
-pub use secret::Secret;
+pub use secret::{constant_time_eq, Secret};
 
 /// A refused configuration: the key path (`customers[1].services[0].servers[0].target`) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,11 +50,33 @@ pub struct Config {
     pub maintenance: Vec<MaintenanceWindow>,
 }
 
+/// A credential with the name recorded as the actor of what it does (`operator` or `viewer`
+/// for an entry given as a bare string).
+#[derive(Debug, Clone)]
+pub struct NamedToken {
+    pub name: String,
+    pub token: Secret,
+}
+
+/// Which name, if any, `presented` belongs to among `tokens`. Every entry is compared in
+/// constant time, so the answer's timing says nothing about which one matched or how closely.
+pub fn token_name<'a>(tokens: &'a [NamedToken], presented: &str) -> Option<&'a str> {
+    let mut found = None;
+    for t in tokens {
+        if constant_time_eq(t.token.expose().as_bytes(), presented.as_bytes()) && found.is_none() {
+            found = Some(t.name.as_str());
+        }
+    }
+    found
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    /// Bearer tokens accepted on write API calls.
-    pub operator_tokens: Vec<Secret>,
+    /// Credentials that may read and write (API, pages).
+    pub operator_tokens: Vec<NamedToken>,
+    /// Credentials that may only read.
+    pub viewer_tokens: Vec<NamedToken>,
     /// Base of links in notifications (`http://status.example.com`); default `http://<listen>`.
     pub public_url: String,
     /// Export `firstwatch_server_up{server,customer,service}` besides the aggregates; off by

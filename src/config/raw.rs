@@ -49,9 +49,27 @@ pub struct RawServerSection {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     #[serde(default)]
-    pub operator_tokens: Vec<String>,
+    pub operator_tokens: Vec<RawToken>,
+    #[serde(default)]
+    pub viewer_tokens: Vec<RawToken>,
     /// Also export per-server metric series (labels `server`, `customer`, `service`).
     pub per_server_metrics: Option<bool>,
+}
+
+/// An entry of `operator_tokens` / `viewer_tokens`: `"env:NAME"`, or
+/// `{ name = "alice", token = "env:ALICE_TOKEN" }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawToken {
+    Plain(String),
+    Named(RawNamedToken),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamedToken {
+    pub name: String,
+    pub token: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -205,7 +205,7 @@ fn base_with(prefix: &str, extra: &str) -> String {
 fn full_config_loads_with_its_values() {
     let c = loaded(FULL);
     assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(c.server.operator_tokens.iter().map(|t| t.expose()).collect::<Vec<_>>(), ["op-token"]);
+    assert_eq!(c.server.operator_tokens.iter().map(|t| t.token.expose()).collect::<Vec<_>>(), ["op-token"]);
     assert_eq!(c.database.url.expose(), "sqlite://data/firstwatch.db");
     assert_eq!(c.database.write_behind, defaults::WRITE_BEHIND);
     assert_eq!(c.probing.defaults.interval, Duration::from_secs(900));
@@ -327,4 +327,31 @@ probing (effective settings per server):
     let pg = summary(&loaded("[database]\nurl = \"postgresql://fw:hunter2@db.test:5433/fw\""));
     assert!(pg.contains("database: postgres (db.test:5433/fw)\n") && !pg.contains("hunter2"), "{pg}");
     assert!(pg.contains("  no servers\n"), "{pg}");
+}
+
+#[test]
+fn operator_and_viewer_tokens_may_be_named_and_an_unnamed_one_is_called_by_its_role() {
+    let server = r#"[server]
+operator_tokens = ["env:FIRSTWATCH_OPERATOR_TOKEN", { name = "alice", token = "alice-token" }]
+viewer_tokens = [{ name = "wallboard", token = "wall-token" }, "plain-viewer"]
+"#;
+    let c = loaded(&base_with(server, ""));
+    let names = |tokens: &[crate::config::NamedToken]| tokens.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&c.server.operator_tokens), ["operator", "alice"]);
+    assert_eq!(names(&c.server.viewer_tokens), ["wallboard", "viewer"]);
+    assert_eq!(crate::config::token_name(&c.server.operator_tokens, "alice-token"), Some("alice"));
+    assert_eq!(crate::config::token_name(&c.server.operator_tokens, "op-token"), Some("operator"));
+    assert_eq!(crate::config::token_name(&c.server.operator_tokens, "wall-token"), None, "a viewer is no operator");
+    assert_eq!(crate::config::token_name(&c.server.viewer_tokens, "alice-toke"), None);
+}
+
+#[test]
+fn a_token_listed_twice_or_an_empty_name_is_refused_with_its_key_path() {
+    let twice = "[server]\noperator_tokens = [\"same\"]\nviewer_tokens = [\"other\", \"same\"]\n";
+    assert_eq!(
+        error(&base_with(twice, "")),
+        "server.viewer_tokens[1]: the same token as server.operator_tokens[0]; every token must differ"
+    );
+    let unnamed = "[server]\noperator_tokens = [{ name = \" \", token = \"t\" }]\n";
+    assert_eq!(error(&base_with(unnamed, "")), "server.operator_tokens[0].name: must be 1 to 100 characters");
 }

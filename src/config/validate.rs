@@ -16,10 +16,10 @@ mod people;
 
 use std::collections::HashSet;
 
-use super::raw::{RawConfig, RawCustomer, RawDatabase, RawGuard, RawMaintenance, RawNotifications};
+use super::raw::{RawConfig, RawCustomer, RawDatabase, RawGuard, RawMaintenance, RawNotifications, RawToken};
 use super::{
     defaults, Config, ConfigErrors, DatabaseConfig, DnsConfig, GuardConfig, MaintenanceScope, MaintenanceWindow,
-    NotificationsConfig, Secret, ServerConfig,
+    NamedToken, NotificationsConfig, Secret, ServerConfig,
 };
 use crate::domain::Target;
 use fields::Checker;
@@ -30,9 +30,9 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
     let mut c = Checker::new(env);
 
     let listen = c.socket_addr("server.listen", raw.server.listen.as_deref().unwrap_or(defaults::LISTEN));
-    let operator_tokens = raw.server.operator_tokens.iter().enumerate();
-    let operator_tokens =
-        operator_tokens.filter_map(|(i, t)| c.secret(&format!("server.operator_tokens[{i}]"), t)).collect();
+    let operator_tokens = tokens(&mut c, "server.operator_tokens", &raw.server.operator_tokens, "operator");
+    let viewer_tokens = tokens(&mut c, "server.viewer_tokens", &raw.server.viewer_tokens, "viewer");
+    distinct_tokens(&mut c, &operator_tokens, &viewer_tokens);
     let public_url = match raw.server.public_url.as_deref() {
         Some(raw_url) => c.http_url("server.public_url", raw_url).map(|u| u.as_str().trim_end_matches('/').to_string()),
         None => listen.map(|addr| format!("http://{addr}")),
@@ -58,6 +58,7 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
             server: ServerConfig {
                 listen,
                 operator_tokens,
+                viewer_tokens,
                 public_url: public_url.unwrap_or_default(),
                 per_server_metrics: raw.server.per_server_metrics.unwrap_or(false),
             },
@@ -181,4 +182,43 @@ fn maintenance(c: &mut Checker, raw: &[RawMaintenance], ids: &FleetIds) -> Vec<M
         }
     }
     out
+}
+
+/// `operator_tokens` / `viewer_tokens`: each a secret, named or not; names 1 to 100 characters.
+fn tokens(c: &mut Checker<'_>, key: &str, raw: &[RawToken], unnamed: &str) -> Vec<NamedToken> {
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, entry) in raw.iter().enumerate() {
+        let (name, token, path) = match entry {
+            RawToken::Plain(token) => (unnamed, token.as_str(), format!("{key}[{i}]")),
+            RawToken::Named(named) => (named.name.trim(), named.token.as_str(), format!("{key}[{i}].token")),
+        };
+        if name.is_empty() || name.chars().count() > 100 {
+            c.error(format!("{key}[{i}].name"), "must be 1 to 100 characters");
+            continue;
+        }
+        if let Some(token) = c.secret(&path, token) {
+            out.push(NamedToken { name: name.to_string(), token });
+        }
+    }
+    out
+}
+
+/// A token may stand once: as both viewer and operator it would be ambiguous.
+fn distinct_tokens(c: &mut Checker<'_>, operators: &[NamedToken], viewers: &[NamedToken]) {
+    let all: Vec<(&str, usize, &NamedToken)> = operators
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ("server.operator_tokens", i, t))
+        .chain(viewers.iter().enumerate().map(|(i, t)| ("server.viewer_tokens", i, t)))
+        .collect();
+    for (n, (key, i, token)) in all.iter().enumerate() {
+        if let Some((first_key, first_i, _)) =
+            all[..n].iter().find(|(_, _, earlier)| earlier.token.expose() == token.token.expose())
+        {
+            c.error(
+                format!("{key}[{i}]"),
+                format!("the same token as {first_key}[{first_i}]; every token must differ"),
+            );
+        }
+    }
 }

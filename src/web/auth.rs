@@ -11,13 +11,7 @@ use super::{ApiError, AppState};
 #[derive(Debug, Clone, Copy)]
 pub struct Operator;
 
-/// Equal-length-and-content check whose time does not depend on where the inputs differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use crate::config::constant_time_eq;
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
 pub fn bearer(parts: &Parts) -> Option<&str> {
@@ -31,13 +25,7 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let known = state
-            .config
-            .server
-            .operator_tokens
-            .iter()
-            .any(|t| constant_time_eq(t.expose().as_bytes(), token.as_bytes()));
-        if known {
+        if crate::config::token_name(&state.config.server.operator_tokens, token).is_some() {
             Ok(Operator)
         } else {
             Err(ApiError::Forbidden)

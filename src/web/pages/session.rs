@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::form::{decode, encode};
 use super::{see_other, PageError};
-use crate::web::auth::constant_time_eq;
 use crate::web::AppState;
 
 pub const OPERATOR_COOKIE: &str = "fw_operator";
@@ -57,7 +56,7 @@ fn secure(state: &AppState) -> &'static str {
 
 /// Whether `token` is one of `[server] operator_tokens`.
 pub fn is_operator_token(state: &AppState, token: &str) -> bool {
-    state.config.server.operator_tokens.iter().any(|t| constant_time_eq(t.expose().as_bytes(), token.as_bytes()))
+    crate::config::token_name(&state.config.server.operator_tokens, token).is_some()
 }
 
 /// Whether the request carries a valid operator cookie.
