@@ -30,6 +30,11 @@ impl FleetEntry {
         self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
+    /// Read the status under its lock without copying it (for scans over many servers).
+    pub fn with_status<R>(&self, f: impl FnOnce(&Status) -> R) -> R {
+        f(&self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
     /// Change the status under its lock; only the scheduler calls this.
     pub(crate) fn update<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
         f(&mut self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))

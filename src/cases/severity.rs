@@ -27,14 +27,16 @@ impl ServiceView {
         let mut view = ServiceView::default();
         let Some(members) = fleet.services().get(service_idx) else { return view };
         for &idx in &members.members {
-            let status = fleet.entries()[idx].status();
-            view.serving |= matches!(status.state, ServerState::Up | ServerState::Failing);
-            view.any_confirmed_down |= status.confirmed_down;
-            if status.state == ServerState::Down {
-                view.down.push((idx, status));
-            } else {
-                view.back_since = view.back_since.max(Some(status.state_since));
-            }
+            // The sweep looks at every server each second: copy a status only when it is down.
+            fleet.entries()[idx].with_status(|status| {
+                view.serving |= matches!(status.state, ServerState::Up | ServerState::Failing);
+                view.any_confirmed_down |= status.confirmed_down;
+                if status.state == ServerState::Down {
+                    view.down.push((idx, status.clone()));
+                } else {
+                    view.back_since = view.back_since.max(Some(status.state_since));
+                }
+            });
         }
         view.down.sort_by_key(|(idx, s)| (s.state_since, *idx));
         view

@@ -74,11 +74,12 @@ impl Escalation {
             }
             let since = case.severity1_since.unwrap_or(case.opened_at);
             let worked = case.status.parse::<CaseStatus>().is_ok_and(CaseStatus::is_worked);
-            let view = self.fleet.service_index(&case.customer, &case.service).map(|i| ServiceView::of(&self.fleet, i));
-            let back = view.as_ref().filter(|v| v.recovered()).map(|v| v.back_since.unwrap_or(now));
             if case.recovered_at.is_some() {
                 continue;
             }
+            let service_idx = self.fleet.service_index(&case.customer, &case.service);
+            let view = service_idx.map(|i| ServiceView::of(&self.fleet, i));
+            let back = view.filter(ServiceView::recovered).map(|v| v.back_since.unwrap_or(now));
             if !worked && back.is_none() {
                 for (level, step) in self.config.escalation.iter().enumerate() {
                     if step.after.is_zero() || now < since.saturating_add(millis(step.after)) {
@@ -92,7 +93,7 @@ impl Escalation {
                 }
             }
             if now >= next_update_due(since, case.last_update_at, self.config.cases.update_interval) {
-                self.update(&mut tx, &mut case, back, now).await?;
+                self.update(&mut tx, &mut case, service_idx, back, now).await?;
                 fired.updates += 1;
             }
         }
@@ -153,11 +154,17 @@ impl Escalation {
     }
 
     /// Queue one customer update. `back`: when the servers came back, if they all have.
-    async fn update(&self, tx: &mut Tx, case: &mut CaseRow, back: Option<i64>, now: i64) -> Result<(), StoreError> {
+    async fn update(
+        &self,
+        tx: &mut Tx,
+        case: &mut CaseRow,
+        service_idx: Option<usize>,
+        back: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let down_for =
             Duration::from_millis(u64::try_from(back.unwrap_or(now) - case.opened_at).unwrap_or(0) / 1000 * 1000);
-        let members = self.fleet.service_index(&case.customer, &case.service);
-        let servers: Vec<String> = members
+        let servers: Vec<String> = service_idx
             .into_iter()
             .flat_map(|i| self.fleet.members(i))
             .map(|e| {

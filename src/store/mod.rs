@@ -7,6 +7,7 @@
 
 mod cases;
 mod dialect;
+mod outbox;
 mod tracking;
 pub mod views;
 
@@ -15,8 +16,9 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
-pub use cases::{AttemptOutcome, CaseEventRow, CaseRow, MaintenanceRow, NewOutboxRow, OutboxRow, Tx};
+pub use cases::{CaseEventRow, CaseRow, MaintenanceRow, Tx};
 pub use dialect::Backend;
+pub use outbox::{AttemptOutcome, NewOutboxRow, OutboxRow};
 pub use tracking::{Batch, FailureRow, RollupDelta, StateChangeRow, StoredStatus};
 
 /// Why the database refused or failed; the message names what was being done.

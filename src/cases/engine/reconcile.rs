@@ -14,13 +14,12 @@
 //! from the hint that carried them: they are told, not decided, and a lost hint loses only the
 //! note.
 
-use std::collections::HashMap;
-
 use super::{status_of, CaseEngine, CaseError, Effects, ENGINE};
 use crate::cases::severity::ServiceView;
 use crate::cases::state::{Action, CaseStatus};
 use crate::cases::texts;
 use crate::domain::{CaseNumber, ServerState};
+use crate::fleet::Fleet;
 use crate::guard::Verdict;
 use crate::outbox::{EventKind, Notice};
 use crate::store::{CaseRow, StoreError, Tx};
@@ -219,39 +218,30 @@ impl CaseEngine {
     ) -> Result<(), CaseError> {
         let now = self.clock.now_ms();
         let mut fx = Effects::default();
-        let mut decided = false;
         let mut changed = false;
         if let Some(hint) = hint {
             changed |= self.note(&mut tx, &case, hint, now).await?;
         }
-        if view.recovered() {
-            if case.recovered_at.is_none() {
-                self.record_recovery(&mut tx, &mut case, view, now).await?;
-                decided = true;
-            }
-            if self.config.cases.auto_resolve && status_of(&case)?.is_active() {
-                self.resolve_in(&mut tx, &mut case, ENGINE, now).await?;
-                decided = true;
-            }
-        } else if !view.down.is_empty() {
-            if down_since_recovery(&case, view) {
-                case.recovered_at = None;
-                let text = format!("{} is down again before the case was resolved.", case.service);
-                tx.add_event(case.id, now, "server_down", ENGINE, &text).await?;
-                decided = true;
-            }
-            if case.severity != 1 && view.severity() == 1 {
-                self.raise(&mut tx, &mut case, now, &mut fx).await?;
-                decided = true;
-            }
-            if let Some((_, status)) = view.down.iter().find(|(idx, _)| self.fleet.entries()[*idx].id == case.server) {
-                let failures = i64::from(status.consecutive_failures);
-                if case.consecutive_failures != failures || case.last_error != status.last_error {
-                    case.consecutive_failures = failures;
-                    case.last_error = status.last_error.clone();
-                    changed = true;
-                }
-            }
+        let steps = Steps::for_case(&case, view, &self.fleet, self.config.cases.auto_resolve);
+        let decided = steps.decides();
+        if steps.record_recovery {
+            self.record_recovery(&mut tx, &mut case, view, now).await?;
+        }
+        if steps.resolve {
+            self.resolve_in(&mut tx, &mut case, ENGINE, now).await?;
+        }
+        if steps.back_to_outage {
+            case.recovered_at = None;
+            let text = format!("{} is down again before the case was resolved.", case.service);
+            tx.add_event(case.id, now, "server_down", ENGINE, &text).await?;
+        }
+        if steps.raise {
+            self.raise(&mut tx, &mut case, now, &mut fx).await?;
+        }
+        if let Some((failures, error)) = steps.refresh_count {
+            case.consecutive_failures = failures;
+            case.last_error = error;
+            changed = true;
         }
         if !decided && !changed {
             return Ok(());
@@ -331,17 +321,15 @@ impl CaseEngine {
     /// service that fails is logged and skipped; database trouble ends the sweep (the next
     /// one starts over).
     pub(super) async fn sweep(&self, gate: &mut Gate) -> Result<(), CaseError> {
-        let latest: HashMap<(String, String), CaseRow> = self
-            .store
-            .latest_cases()
-            .await?
-            .into_iter()
-            .map(|c| ((c.customer.clone(), c.service.clone()), c))
-            .collect();
+        let mut latest: Vec<Option<CaseRow>> = vec![None; self.fleet.services().len()];
+        for case in self.store.latest_cases().await? {
+            if let Some(idx) = self.fleet.service_index(&case.customer, &case.service) {
+                latest[idx] = Some(case);
+            }
+        }
         for (service_idx, service) in self.fleet.services().iter().enumerate() {
             let view = ServiceView::of(&self.fleet, service_idx);
-            let case = latest.get(&(service.customer.clone(), service.service.clone()));
-            if !self.step_due(case, &view, *gate)? {
+            if !self.step_due(latest[service_idx].as_ref(), &view, *gate) {
                 continue;
             }
             match self.reconcile(service_idx, None, gate).await {
@@ -365,21 +353,54 @@ impl CaseEngine {
     }
 
     /// Would [`CaseEngine::reconcile`] change anything for this service? Read-only.
-    fn step_due(&self, latest: Option<&CaseRow>, view: &ServiceView, gate: Gate) -> Result<bool, CaseError> {
-        let Some(case) = latest.filter(|c| status_of(c).is_ok_and(CaseStatus::is_active)) else {
-            return Ok(gate != Gate::Shut && self.confirmed_since_heal(view) && !covered(latest, view));
-        };
+    fn step_due(&self, latest: Option<&CaseRow>, view: &ServiceView, gate: Gate) -> bool {
+        match latest.filter(|c| status_of(c).is_ok_and(CaseStatus::is_active)) {
+            Some(case) => Steps::for_case(case, view, &self.fleet, self.config.cases.auto_resolve) != Steps::default(),
+            None => gate != Gate::Shut && self.confirmed_since_heal(view) && !covered(latest, view),
+        }
+    }
+}
+
+/// What a service's active case needs, given what its servers say now. Pure: the one place the
+/// rules of the table above are written; [`CaseEngine::advance`] takes these steps and the
+/// sweep only asks whether any is due.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Steps {
+    record_recovery: bool,
+    resolve: bool,
+    back_to_outage: bool,
+    raise: bool,
+    /// The case's primary server is down with another count or error than the case shows.
+    refresh_count: Option<(i64, Option<String>)>,
+}
+
+impl Steps {
+    fn for_case(case: &CaseRow, view: &ServiceView, fleet: &Fleet, auto_resolve: bool) -> Steps {
         if view.recovered() {
-            return Ok(case.recovered_at.is_none() || self.config.cases.auto_resolve);
+            return Steps {
+                record_recovery: case.recovered_at.is_none(),
+                resolve: auto_resolve && status_of(case).is_ok_and(CaseStatus::is_active),
+                ..Steps::default()
+            };
         }
         if view.down.is_empty() {
-            return Ok(false);
+            return Steps::default();
         }
-        let stale_count = view.down.iter().any(|(idx, s)| {
-            self.fleet.entries()[*idx].id == case.server
-                && (case.consecutive_failures != i64::from(s.consecutive_failures) || case.last_error != s.last_error)
-        });
-        Ok(down_since_recovery(case, view) || (case.severity != 1 && view.severity() == 1) || stale_count)
+        let primary = view.down.iter().find(|(idx, _)| fleet.entries()[*idx].id == case.server);
+        let refresh_count = primary
+            .map(|(_, s)| (i64::from(s.consecutive_failures), s.last_error.clone()))
+            .filter(|(failures, error)| case.consecutive_failures != *failures || case.last_error != *error);
+        Steps {
+            back_to_outage: down_since_recovery(case, view),
+            raise: case.severity != 1 && view.severity() == 1,
+            refresh_count,
+            ..Steps::default()
+        }
+    }
+
+    /// A decision (not just a refreshed count): its statuses are saved with it.
+    fn decides(&self) -> bool {
+        self.record_recovery || self.resolve || self.back_to_outage || self.raise
     }
 }
 
