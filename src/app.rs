@@ -160,13 +160,14 @@ impl App {
             windows: self.windows.clone(),
             clock: self.clock.clone(),
             pages: Arc::new(web::PageCache::new()),
+            throttle: Arc::new(web::LoginThrottle::new()),
         };
         let addr = listener.local_addr().ok();
         tracing::info!(addr = ?addr, servers = self.fleet.len(), "firstwatch running");
         let web_stop = shutdown.clone();
-        let web = AbortOnDropHandle::new(tokio::spawn(async move {
-            axum::serve(listener, web::router(state)).with_graceful_shutdown(web_stop.cancelled_owned()).await
-        }));
+        let max_connections = self.config.server.max_connections;
+        let web =
+            AbortOnDropHandle::new(tokio::spawn(web::serve(listener, web::router(state), max_connections, web_stop)));
 
         shutdown.cancelled().await;
         let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
@@ -180,8 +181,7 @@ impl App {
         .await;
         self.store.close().await;
         match drained {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(error))) => Err(error).context("web server"),
+            Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(error).context("web server task"),
             Err(_) => anyhow::bail!("shutdown did not finish within {DRAIN_DEADLINE:?}"),
         }

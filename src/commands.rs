@@ -26,8 +26,22 @@ pub(crate) fn load(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
+/// [`load`], then the open-file budget: the soft limit raised to the hard one, and a config
+/// that does not fit in it refused like any other bad key.
+fn load_to_run(path: &Path) -> Result<Config, ExitCode> {
+    let config = load(path)?;
+    if let Some(limit) = crate::limits::raise_open_files() {
+        if let Err(error) = crate::limits::check_open_files(&config, limit) {
+            eprintln!("{} is not valid:", path.display());
+            eprintln!("  {error}");
+            return Err(ExitCode::from(EXIT_CONFIG));
+        }
+    }
+    Ok(config)
+}
+
 pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
-    match load(path) {
+    match load_to_run(path) {
         Ok(config) => {
             println!("{} is valid.", path.display());
             print!("{}", summary::summary(&config));
@@ -38,7 +52,7 @@ pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn run(path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match load(path) {
+    let config = match load_to_run(path) {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };

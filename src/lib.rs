@@ -36,6 +36,7 @@ pub mod domain;
 pub mod escalation;
 pub mod fleet;
 pub mod guard;
+pub mod limits;
 pub mod maintenance;
 pub mod metrics;
 pub mod notify;

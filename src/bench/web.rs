@@ -1,6 +1,7 @@
 //! `firstwatch bench --web`: the status pages under concurrent load. 10,000 servers (100
 //! customers of 100) with 90 days of daily roll-ups in a temporary SQLite database and a few
-//! open cases; `concurrency` keep-alive clients on loopback request `GET /` and
+//! open cases; `concurrency` keep-alive clients on loopback request
+//! `GET /` (with a viewer's bearer token, then with a signed-in session's cookie) and
 //! `GET /status/c0` (with the customer's token) for `duration` each; prints requests/s and
 //! latency p50/p99/max per page.
 
@@ -17,6 +18,26 @@ use crate::domain::ServerState;
 use crate::store::{Batch, RollupDelta, Store};
 
 const DAY_MS: i64 = 86_400_000;
+/// The viewer token the operations page is read with.
+const VIEWER: &str = "bench-viewer";
+
+/// Sign in at `/login` with [`VIEWER`]; the `Cookie` header value of the session.
+async fn sign_in(addr: std::net::SocketAddr) -> anyhow::Result<String> {
+    let client = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build()?;
+    let response = client
+        .post(format!("http://{addr}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={VIEWER}"))
+        .send()
+        .await?;
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .ok_or_else(|| anyhow::anyhow!("sign-in gave no session cookie (status {})", response.status()))?;
+    Ok(cookie.to_string())
+}
 
 async fn seed_history(store: &Store, servers: usize, now: i64) -> anyhow::Result<()> {
     let today = now - now.rem_euclid(DAY_MS);
@@ -43,7 +64,7 @@ async fn seed_history(store: &Store, servers: usize, now: i64) -> anyhow::Result
 /// `concurrency` clients requesting `url` for `duration`; latencies in ms, sorted.
 async fn load(
     url: String,
-    token: Option<String>,
+    header: Option<(&'static str, String)>,
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<(Vec<f64>, usize)> {
@@ -51,15 +72,15 @@ async fn load(
     let deadline = Instant::now() + duration;
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
-        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        let (client, url, header) = (client.clone(), url.clone(), header.clone());
         workers.spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0usize;
             while Instant::now() < deadline {
                 let started = Instant::now();
                 let mut request = client.get(&url);
-                if let Some(token) = &token {
-                    request = request.bearer_auth(token);
+                if let Some((name, value)) = &header {
+                    request = request.header(*name, value);
                 }
                 match request.send().await {
                     Ok(response) if response.status().is_success() => {
@@ -93,7 +114,8 @@ pub async fn run_web(concurrency: usize, duration: Duration) -> anyhow::Result<E
     // Targets on a closed loopback port with a day-long interval: the fleet exists and is
     // mostly "unknown", a few servers are made "down" below, nothing loads the probe path.
     let mut text = format!(
-        "[database]\nurl = \"sqlite://{}\"\n[probing]\ninterval = \"24h\"\nretry_interval = \"24h\"\ntimeout = \"1s\"\n",
+        "[server]\nviewer_tokens = [{{ name = \"bench\", token = \"{VIEWER}\" }}]\n\
+         [database]\nurl = \"sqlite://{}\"\n[probing]\ninterval = \"24h\"\nretry_interval = \"24h\"\ntimeout = \"1s\"\n",
         dir.join("web.db").display()
     );
     for c in 0..servers / 100 {
@@ -139,13 +161,16 @@ pub async fn run_web(concurrency: usize, duration: Duration) -> anyhow::Result<E
         duration.as_secs()
     );
 
-    for (name, url, token) in [
-        ("GET /", format!("http://{addr}/"), None),
-        ("GET /status/c0", format!("http://{addr}/status/c0"), Some("token-c0".to_string())),
+    let session = sign_in(addr).await?;
+    let bearer = |token: &str| Some(("authorization", format!("Bearer {token}")));
+    for (name, url, header) in [
+        ("GET / (bearer)", format!("http://{addr}/"), bearer(VIEWER)),
+        ("GET / (session)", format!("http://{addr}/"), Some(("cookie", session))),
+        ("GET /status/c0", format!("http://{addr}/status/c0"), bearer("token-c0")),
     ] {
         // Warm caches (the finished days of the uptime bars) before measuring.
-        load(url.clone(), token.clone(), 1, Duration::from_millis(300)).await?;
-        let (latencies, errors) = load(url, token, concurrency, duration).await?;
+        load(url.clone(), header.clone(), 1, Duration::from_millis(300)).await?;
+        let (latencies, errors) = load(url, header, concurrency, duration).await?;
         println!(
             "{name:<16} {} requests in {:.0}s = {:.0}/s, {errors} errors; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({concurrency} concurrent clients)",
             latencies.len(),

@@ -4,6 +4,13 @@
 use std::time::Duration;
 
 pub const LISTEN: &str = "127.0.0.1:8080";
+/// How long a page sign-in lasts (`[server] session_ttl`).
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Client connections open at once (`[server] max_connections`).
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Open files the process needs besides probes and client connections: database
+/// connections, listeners, logs, the resolver.
+pub const RESERVED_FILES: u64 = 128;
 pub const DATABASE_URL: &str = "sqlite://data/firstwatch.db";
 /// How long probe results may wait in memory before they are written in one batch.
 pub const WRITE_BEHIND: Duration = Duration::from_millis(250);

@@ -80,8 +80,16 @@ pub struct ServerConfig {
     /// Base of links in notifications (`http://status.example.com`); default `http://<listen>`.
     pub public_url: String,
     /// Export `firstwatch_server_up{server,customer,service}` besides the aggregates; off by
-    /// default because its series grow with the fleet.
+    /// default because its series grow with the fleet. Requires `metrics_token`.
     pub per_server_metrics: bool,
+    /// When set, `/metrics` asks for this bearer token.
+    pub metrics_token: Option<Secret>,
+    /// How long a page sign-in lasts.
+    pub session_ttl: Duration,
+    /// Peers whose first `X-Forwarded-For` hop is taken as the client address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Client connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]

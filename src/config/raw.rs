@@ -54,6 +54,15 @@ pub struct RawServerSection {
     pub viewer_tokens: Vec<RawToken>,
     /// Also export per-server metric series (labels `server`, `customer`, `service`).
     pub per_server_metrics: Option<bool>,
+    /// Bearer token `/metrics` asks for; open when absent.
+    pub metrics_token: Option<String>,
+    /// How long a page sign-in lasts (humantime).
+    pub session_ttl: Option<String>,
+    /// Peers (addresses or networks) whose first `X-Forwarded-For` hop names the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Client connections open at once.
+    pub max_connections: Option<i64>,
 }
 
 /// An entry of `operator_tokens` / `viewer_tokens`: `"env:NAME"`, or

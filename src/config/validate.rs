@@ -6,20 +6,22 @@
 //! - `cases.rs`: `[cases]`, its response targets and business hours;
 //! - `fleet.rs`: `[probing]`, customers, services, servers and their effective settings;
 //! - `channels.rs`: `[[channels]]` and the keys each type takes;
-//! - `people.rs`: people, on-call schedules and the escalation policy.
+//! - `people.rs`: people, on-call schedules and the escalation policy;
+//! - `server.rs`: `[server]`: listener, tokens, sessions, client bounds.
 
 mod cases;
 mod channels;
 mod fields;
 mod fleet;
 mod people;
+mod server;
 
 use std::collections::HashSet;
 
-use super::raw::{RawConfig, RawCustomer, RawDatabase, RawGuard, RawMaintenance, RawNotifications, RawToken};
+use super::raw::{RawConfig, RawCustomer, RawDatabase, RawGuard, RawMaintenance, RawNotifications};
 use super::{
     defaults, Config, ConfigErrors, DatabaseConfig, DnsConfig, GuardConfig, MaintenanceScope, MaintenanceWindow,
-    NamedToken, NotificationsConfig, Secret, ServerConfig,
+    NotificationsConfig, Secret,
 };
 use crate::domain::Target;
 use fields::Checker;
@@ -29,14 +31,7 @@ use fields::Checker;
 pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
     let mut c = Checker::new(env);
 
-    let listen = c.socket_addr("server.listen", raw.server.listen.as_deref().unwrap_or(defaults::LISTEN));
-    let operator_tokens = tokens(&mut c, "server.operator_tokens", &raw.server.operator_tokens, "operator");
-    let viewer_tokens = tokens(&mut c, "server.viewer_tokens", &raw.server.viewer_tokens, "viewer");
-    distinct_tokens(&mut c, &operator_tokens, &viewer_tokens);
-    let public_url = match raw.server.public_url.as_deref() {
-        Some(raw_url) => c.http_url("server.public_url", raw_url).map(|u| u.as_str().trim_end_matches('/').to_string()),
-        None => listen.map(|addr| format!("http://{addr}")),
-    };
+    let server = server::server(&mut c, &raw.server);
     let database = database(&mut c, &raw.database);
     let (probing, probe_defaults) = fleet::probing(&mut c, &raw.probing);
     let dns = raw.dns.servers.iter().enumerate();
@@ -53,15 +48,9 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
     let customers = fleet::customers(&mut c, &raw.customers, &probe_defaults, &channel_ids);
     let maintenance = maintenance(&mut c, &raw.maintenance, &FleetIds::of(&raw.customers));
 
-    match (listen, database) {
-        (Some(listen), Some(database)) if !c.has_errors() => Ok(Config {
-            server: ServerConfig {
-                listen,
-                operator_tokens,
-                viewer_tokens,
-                public_url: public_url.unwrap_or_default(),
-                per_server_metrics: raw.server.per_server_metrics.unwrap_or(false),
-            },
+    match (server, database) {
+        (Some(server), Some(database)) if !c.has_errors() => Ok(Config {
+            server,
             database,
             probing,
             dns,
@@ -182,43 +171,4 @@ fn maintenance(c: &mut Checker, raw: &[RawMaintenance], ids: &FleetIds) -> Vec<M
         }
     }
     out
-}
-
-/// `operator_tokens` / `viewer_tokens`: each a secret, named or not; names 1 to 100 characters.
-fn tokens(c: &mut Checker<'_>, key: &str, raw: &[RawToken], unnamed: &str) -> Vec<NamedToken> {
-    let mut out = Vec::with_capacity(raw.len());
-    for (i, entry) in raw.iter().enumerate() {
-        let (name, token, path) = match entry {
-            RawToken::Plain(token) => (unnamed, token.as_str(), format!("{key}[{i}]")),
-            RawToken::Named(named) => (named.name.trim(), named.token.as_str(), format!("{key}[{i}].token")),
-        };
-        if name.is_empty() || name.chars().count() > 100 {
-            c.error(format!("{key}[{i}].name"), "must be 1 to 100 characters");
-            continue;
-        }
-        if let Some(token) = c.secret(&path, token) {
-            out.push(NamedToken { name: name.to_string(), token });
-        }
-    }
-    out
-}
-
-/// A token may stand once: as both viewer and operator it would be ambiguous.
-fn distinct_tokens(c: &mut Checker<'_>, operators: &[NamedToken], viewers: &[NamedToken]) {
-    let all: Vec<(&str, usize, &NamedToken)> = operators
-        .iter()
-        .enumerate()
-        .map(|(i, t)| ("server.operator_tokens", i, t))
-        .chain(viewers.iter().enumerate().map(|(i, t)| ("server.viewer_tokens", i, t)))
-        .collect();
-    for (n, (key, i, token)) in all.iter().enumerate() {
-        if let Some((first_key, first_i, _)) =
-            all[..n].iter().find(|(_, _, earlier)| earlier.token.expose() == token.token.expose())
-        {
-            c.error(
-                format!("{key}[{i}]"),
-                format!("the same token as {first_key}[{first_i}]; every token must differ"),
-            );
-        }
-    }
 }

@@ -8,6 +8,7 @@
 mod cases;
 mod dialect;
 mod outbox;
+mod sessions;
 mod tracking;
 pub mod views;
 
@@ -19,6 +20,7 @@ use sqlx::AnyPool;
 pub use cases::{CaseEventRow, CaseRow, MaintenanceRow, Tx};
 pub use dialect::Backend;
 pub use outbox::{AttemptOutcome, NewOutboxRow, OutboxRow};
+pub use sessions::SessionRow;
 pub use tracking::{Batch, FailureRow, RollupDelta, StateChangeRow, StoredStatus};
 
 /// Why the database refused or failed; the message names what was being done.

@@ -3,25 +3,32 @@
 //! cannot drift from the code. `/healthz`, `/readyz` and `/metrics` live outside `api/` and are
 //! described here by stand-in functions.
 
+use axum::http::Method;
 use axum::response::IntoResponse;
 use axum::Json;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::Required;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Content, Ref, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use super::access::{self, Access};
 use super::api;
 use super::error::ErrorBody;
 
-/// The name of the bearer scheme the write endpoints' `security` refers to.
+/// The security schemes every operation's `security` names (set from `access::table`).
 pub const OPERATOR_TOKEN: &str = "operator_token";
+pub const VIEWER_TOKEN: &str = "viewer_token";
+pub const SESSION_COOKIE: &str = "session_cookie";
+pub const METRICS_TOKEN: &str = "metrics_token";
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "firstwatch",
         description = "Proactive server-health monitor: servers, cases and their timelines, operator \
-                       actions, maintenance windows, dead letters, health and metrics. Write calls \
-                       need `Authorization: Bearer <operator token>`; every error is JSON \
+                       actions, maintenance windows, dead letters, health and metrics. Reads need a \
+                       viewer or operator credential (`Authorization: Bearer <token>` or the \
+                       session cookie of a page sign-in), writes an operator's; each operation \
+                       names its schemes. Every error is JSON \
                        `{\"error\": \"…\"}` with a 4xx (or, for a server fault, 5xx) status."
     ),
     paths(
@@ -47,7 +54,7 @@ pub const OPERATOR_TOKEN: &str = "operator_token";
         api::cases::CaseList,
         api::cases::CaseDetail,
         api::cases::TimelineItem,
-        api::cases::ActorBody,
+        api::cases::EmptyBody,
         api::cases::NoteBody,
         crate::outbox::CaseView,
         api::maintenance::WindowList,
@@ -58,7 +65,7 @@ pub const OPERATOR_TOKEN: &str = "operator_token";
         Health,
         Readiness,
     )),
-    modifiers(&OperatorToken, &OptionalBodies),
+    modifiers(&Security, &OptionalBodies),
     tags(
         (name = "servers", description = "The monitored fleet and its live state"),
         (name = "cases", description = "Cases, their timelines and operator actions"),
@@ -69,21 +76,69 @@ pub const OPERATOR_TOKEN: &str = "operator_token";
 )]
 pub struct ApiDoc;
 
-/// Adds the bearer scheme named [`OPERATOR_TOKEN`].
-struct OperatorToken;
+/// Adds the security schemes, and to every operation the schemes that open it and its 401/403
+/// answers, from [`access::table`], so the document says exactly what the gate enforces.
+struct Security;
 
-impl Modify for OperatorToken {
+impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let mut scheme = Http::new(HttpAuthScheme::Bearer);
-        scheme.description = Some("One of `[server] operator_tokens` from the config.".to_string());
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme(OPERATOR_TOKEN, SecurityScheme::Http(scheme));
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |description: &str| {
+            let mut scheme = Http::new(HttpAuthScheme::Bearer);
+            scheme.description = Some(description.to_string());
+            SecurityScheme::Http(scheme)
+        };
+        components.add_security_scheme(OPERATOR_TOKEN, bearer("One of `[server] operator_tokens`: reads and writes."));
+        components.add_security_scheme(VIEWER_TOKEN, bearer("One of `[server] viewer_tokens`: reads only."));
+        components.add_security_scheme(METRICS_TOKEN, bearer("`[server] metrics_token`, when one is set."));
+        components.add_security_scheme(
+            SESSION_COOKIE,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::web::session::SESSION_COOKIE,
+                "The session of a page sign-in (`POST /login`); its role is that of the token used.",
+            ))),
+        );
+        for route in access::table() {
+            let Some(item) = openapi.paths.paths.get_mut(route.path) else { continue };
+            let operation = match route.method {
+                Method::GET => item.get.as_mut(),
+                Method::POST => item.post.as_mut(),
+                _ => None,
+            };
+            let Some(operation) = operation else { continue };
+            let (schemes, refusals): (&[&str], bool) = match route.access {
+                Access::Open | Access::Customer => (&[], false),
+                Access::Metrics => (&[METRICS_TOKEN], true),
+                Access::Read => (&[OPERATOR_TOKEN, VIEWER_TOKEN, SESSION_COOKIE], true),
+                Access::Write => (&[OPERATOR_TOKEN, SESSION_COOKIE], true),
+            };
+            let mut security: Vec<SecurityRequirement> =
+                schemes.iter().map(|name| SecurityRequirement::new(*name, Vec::<String>::new())).collect();
+            if route.access == Access::Metrics || security.is_empty() {
+                // Open, or open until a metrics token is set: the empty requirement.
+                security.push(SecurityRequirement::default());
+            }
+            operation.security = Some(security);
+            if refusals {
+                let error = |description: &str| {
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+                        .build()
+                };
+                let responses = &mut operation.responses.responses;
+                responses.insert("401".to_string(), error("No credential").into());
+                let forbidden = match route.access {
+                    Access::Write => "Not an operator's credential",
+                    _ => "Not a credential of ours",
+                };
+                responses.insert("403".to_string(), error(forbidden).into());
+            }
+        }
     }
 }
 
-/// Ack, resolve and close take an optional body (`{"actor": …}` or nothing); utoipa can only
+/// Ack, resolve and close take an optional body (`{}` or nothing); utoipa can only
 /// say "optional" as "`null` or the object", which the server refuses, so say it here.
 struct OptionalBodies;
 

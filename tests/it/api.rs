@@ -11,7 +11,7 @@ const TOKEN: &str = "op-secret";
 
 fn config(db: &str, target: &FakeTarget) -> String {
     let text = config_paging(db, FAST, &[Srv::new("acme-eu-1", target.url())], "", "");
-    format!("[server]\noperator_tokens = [\"{TOKEN}\"]\n{text}")
+    text
 }
 
 async fn post(app: &TestApp, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, serde_json::Value) {

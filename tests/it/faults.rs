@@ -10,7 +10,7 @@ use firstwatch::domain::ServerState;
 use firstwatch::store::{CaseRow, OutboxRow, Store};
 use sqlx::{Connection, Executor};
 
-use crate::helpers::app::{config_paging, run_binary, wait_until, Srv, TestApp};
+use crate::helpers::app::{config_paging, run_binary, server_keys, wait_until, Srv, TestApp};
 use crate::helpers::db::{Backend, TestDb};
 use crate::helpers::targets::{Behavior, FakeTarget};
 
@@ -139,7 +139,7 @@ async fn a_sigterm_between_a_transition_and_its_decision_decides_after_the_resta
     let config = config_paging(&db.url, FAST, &[Srv::new("acme-eu-1", target.url())], "", "");
     let dir = tempfile::tempdir().expect("temporary folder");
     let config_path = dir.path().join("firstwatch.toml");
-    std::fs::write(&config_path, format!("[server]\nlisten = \"127.0.0.1:0\"\n{config}")).expect("write config");
+    std::fs::write(&config_path, server_keys(&config, "listen = \"127.0.0.1:0\"")).expect("write config");
     let store = Store::connect(&db.url).await.expect("migrate first, so there is a table to lock");
     let lock = OutsideLock::take(&db.url).await;
     let mut process = run_binary(&config_path);
@@ -177,7 +177,7 @@ async fn a_hundred_kill_9_through_one_outage_open_one_case_and_send_nothing_twic
     let config_path = dir.path().join("firstwatch.toml");
     let probing = "interval = \"200ms\"\nretry_interval = \"100ms\"\nfailure_threshold = 10\ntimeout = \"100ms\"";
     let config = config_paging(&db.url, probing, &[Srv::new("acme-eu-1", target.url())], "", "");
-    std::fs::write(&config_path, format!("[server]\nlisten = \"127.0.0.1:0\"\n{config}")).expect("write config");
+    std::fs::write(&config_path, server_keys(&config, "listen = \"127.0.0.1:0\"")).expect("write config");
     let run = || run_binary(&config_path);
     // A fixed seed: the "random" moments are the same on every run, spread over 0-400 ms.
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use crate::helpers::app::{config_paging, wait_until, Srv, TestApp};
+use crate::helpers::app::{config_paging, server_keys, wait_until, Srv, TestApp};
 use crate::helpers::db::{Backend, TestDb};
 use crate::helpers::targets::{Behavior, FakeTarget};
 
@@ -268,8 +268,14 @@ impl Scrape {
     }
 }
 
+/// `[server] metrics_token` of [`config`]; sent on every scrape (the endpoint is open when no
+/// token is set).
+const METRICS_TOKEN: &str = "metrics-secret";
+
 async fn scrape(app: &TestApp) -> Scrape {
-    let response = reqwest::get(format!("http://{}/metrics", app.addr)).await.expect("scrape");
+    let client = reqwest::Client::new();
+    let request = client.get(format!("http://{}/metrics", app.addr)).bearer_auth(METRICS_TOKEN);
+    let response = request.send().await.expect("scrape");
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
@@ -283,7 +289,11 @@ async fn value_of(app: &TestApp, sample: &str, labels: &[(&str, &str)]) -> f64 {
 
 fn config(db: &str, target: &FakeTarget, per_server: bool) -> String {
     let text = config_paging(db, FAST, &[Srv::new("acme-eu-1", target.url())], "", "");
-    format!("[server]\nper_server_metrics = {per_server}\n{text}")
+    if per_server {
+        server_keys(&text, &format!("per_server_metrics = true\nmetrics_token = \"{METRICS_TOKEN}\""))
+    } else {
+        text
+    }
 }
 
 #[test]
@@ -421,6 +431,11 @@ async fn per_server_series_are_opt_in_and_follow_the_server() {
     let app = TestApp::spawn(&config(&db.url, &target, true)).await;
     let labels = [("server", "acme-eu-1"), ("customer", "acme"), ("service", "storefront")];
 
+    // Per-server series name customers' servers: only the metrics token opens them.
+    assert_eq!(app.get_as("/metrics", None).await.0, 401);
+    let (status, body) = app.get_as("/metrics", Some("viewer-secret")).await;
+    assert_eq!(status, 403);
+    assert!(!body.contains("acme"), "{body}");
     let first = scrape(&app).await;
     let family = first.family(SERVER_UP);
     assert_eq!(family.kind.as_deref(), Some("gauge"));

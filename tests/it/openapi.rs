@@ -63,7 +63,7 @@ async fn the_document_describes_every_endpoint_and_every_reference_resolves() {
     let db = TestDb::new(Backend::Sqlite).await;
     let target = FakeTarget::start(Behavior::Healthy).await;
     let text = config_toml(&db.url, FAST, &[Srv::new("acme-eu-1", target.url())]);
-    let app = TestApp::spawn(&format!("[server]\noperator_tokens = [\"op-secret\"]\n{text}")).await;
+    let app = TestApp::spawn(&text).await;
 
     let response = reqwest::get(format!("http://{}/api/v1/openapi.json", app.addr)).await.expect("request");
     assert_eq!(response.status().as_u16(), 200);

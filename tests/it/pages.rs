@@ -137,7 +137,7 @@ fn config(db: &str, failing: &FakeTarget, healthy: &FakeTarget) -> String {
             "id = \"globex\"\nname = \"globex\"\n",
             "id = \"globex\"\nname = \"Globex\"\nstatus_token = \"globex-token\"\n",
         );
-    format!("[server]\noperator_tokens = [\"{TOKEN}\"]\n{text}")
+    text
 }
 
 struct Fixture {

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use firstwatch::clock::ManualClock;
 use firstwatch::store::Store;
 
-use crate::helpers::app::{run_binary, wait_until, Srv, TestApp};
+use crate::helpers::app::{run_binary, server_keys, wait_until, Srv, TestApp};
 use crate::helpers::db::{Backend, TestDb};
 use crate::helpers::receiver::{Receiver, Recorded, Reply};
 use crate::helpers::targets::{Behavior, FakeTarget};
@@ -268,7 +268,7 @@ async fn kill_9_before_and_during_delivery_loses_nothing_and_repeats_only_the_me
     let pager = Receiver::start(vec![Reply::status(200).after(Duration::from_secs(30))]).await;
     let refusing = Receiver::start(vec![503; 10_000]).await;
     let config = config(&db.url, &target, &pager, &refusing, "");
-    std::fs::write(&path, format!("[server]\nlisten = \"127.0.0.1:0\"\n{config}")).expect("write config");
+    std::fs::write(&path, server_keys(&config, "listen = \"127.0.0.1:0\"")).expect("write config");
     let mut process = run_binary(&path);
     pager.wait_for(1, Duration::from_secs(20)).await;
     refusing.wait_for(2, Duration::from_secs(20)).await;
@@ -284,7 +284,7 @@ async fn kill_9_before_and_during_delivery_loses_nothing_and_repeats_only_the_me
     let pager_again = Receiver::ok().await;
     let others = Receiver::ok().await;
     let config = self::config(&db.url, &target, &pager_again, &others, "");
-    std::fs::write(&path, format!("[server]\nlisten = \"127.0.0.1:0\"\n{config}")).expect("write config");
+    std::fs::write(&path, server_keys(&config, "listen = \"127.0.0.1:0\"")).expect("write config");
     let mut process = run_binary(&path);
     wait_until(Duration::from_secs(20), "every queued message delivered", || async {
         delivered_keys(&store).await >= queued.len()

@@ -6,7 +6,7 @@ use std::time::Duration;
 use firstwatch::domain::ServerState;
 use firstwatch::store::{Batch, FailureRow, RollupDelta, StateChangeRow, Store, StoredStatus};
 
-use crate::helpers::app::{config_toml, run_binary, wait_until, Srv, TestApp};
+use crate::helpers::app::{config_toml, run_binary, server_keys, wait_until, Srv, TestApp};
 use crate::helpers::db::{Backend, TestDb};
 use crate::helpers::targets::{Behavior, FakeTarget};
 
@@ -76,7 +76,7 @@ async fn failure_counts_continue_after_kill_9(backend: Backend) {
     let dir = tempfile::tempdir().expect("temporary folder");
     let config_path = dir.path().join("firstwatch.toml");
     let config = config_toml(&db.url, COUNTING, &[Srv::new("acme-eu-1", target.url())]);
-    std::fs::write(&config_path, format!("[server]\nlisten = \"127.0.0.1:0\"\n{config}")).expect("write config");
+    std::fs::write(&config_path, server_keys(&config, "listen = \"127.0.0.1:0\"")).expect("write config");
 
     let run = || run_binary(&config_path);
     let mut process = run();

@@ -2,7 +2,7 @@
 //! (ack, notes, resolve, close), which go through the case engine like the CLI's.
 
 use axum::extract::{Query, State};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -10,7 +10,7 @@ use crate::cases::{CaseError, CaseStatus, OperatorAction};
 use crate::clock::rfc3339_ms;
 use crate::domain::CaseNumber;
 use crate::outbox::CaseView;
-use crate::web::auth::Operator;
+use crate::web::access::Credential;
 use crate::web::error::ErrorBody;
 use crate::web::json::{ApiJson, ApiPath, OptionalJson};
 use crate::web::{ApiError, AppState};
@@ -50,14 +50,11 @@ pub struct CaseDetail {
     pub timeline: Vec<TimelineItem>,
 }
 
-/// Optional body of ack, resolve and close: who does it.
+/// The optional body of ack, resolve and close: nothing, or `{}`. There is no `actor`: who
+/// acts is the name of the credential.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ActorBody {
-    /// Who acts (1 to 100 characters); default `operator`.
-    #[schema(example = "alice")]
-    pub actor: Option<String>,
-}
+pub struct EmptyBody {}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,8 +62,6 @@ pub struct NoteBody {
     /// The note (1 to 4000 characters).
     #[schema(example = "Failing over to the secondary")]
     pub text: String,
-    /// Who writes it (1 to 100 characters); default `operator`.
-    pub actor: Option<String>,
 }
 
 #[utoipa::path(
@@ -143,12 +138,11 @@ async fn detail(state: &AppState, n: CaseNumber) -> Result<Json<CaseDetail>, Api
 async fn act(
     state: &AppState,
     id: &str,
-    actor: Option<String>,
+    who: &Credential,
     action: OperatorAction,
 ) -> Result<Json<CaseDetail>, ApiError> {
     let n = number(id)?;
-    let actor = actor.unwrap_or_else(|| "operator".to_string());
-    state.engine.act(n, &actor, action).await.map_err(|e| match e {
+    state.engine.act(n, &who.name, action).await.map_err(|e| match e {
         CaseError::NotFound(n) => ApiError::NotFound(format!("no case {n}")),
         CaseError::Illegal(e) => ApiError::Conflict(e.to_string()),
         CaseError::Invalid(msg) => ApiError::BadRequest(msg),
@@ -157,27 +151,19 @@ async fn act(
     detail(state, n).await
 }
 
-/// The optional body of ack, resolve and close: empty, or `{"actor": "…"}`.
-fn actor_of(body: Option<ActorBody>) -> Option<String> {
-    body.and_then(|b| b.actor)
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/cases/{id}/ack",
     tag = "cases",
     params(CaseId),
     request_body(
-        content = ActorBody,
+        content = EmptyBody,
         content_type = "application/json",
-        description = "Optional (an empty body is fine): who acts"
+        description = "Optional: nothing or `{}`; the actor is the credential's name"
     ),
-    security(("operator_token" = [])),
     responses(
         (status = 200, description = "Done; the case and its timeline", body = CaseDetail),
         (status = 400, description = "Not a case number, or a bad body", body = ErrorBody),
-        (status = 401, description = "No bearer token", body = ErrorBody),
-        (status = 403, description = "Not an operator token", body = ErrorBody),
         (status = 404, description = "No such case", body = ErrorBody),
         (status = 409, description = "The case's status does not allow this", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -185,12 +171,12 @@ fn actor_of(body: Option<ActorBody>) -> Option<String> {
 )]
 /// Acknowledge the case: someone works on it, escalation stops.
 pub async fn ack(
-    _: Operator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     ApiPath(CaseId { id }): ApiPath<CaseId>,
-    OptionalJson(body): OptionalJson<ActorBody>,
+    OptionalJson(_): OptionalJson<EmptyBody>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    act(&state, &id, actor_of(body), OperatorAction::Acknowledge).await
+    act(&state, &id, &who, OperatorAction::Acknowledge).await
 }
 
 #[utoipa::path(
@@ -199,16 +185,13 @@ pub async fn ack(
     tag = "cases",
     params(CaseId),
     request_body(
-        content = ActorBody,
+        content = EmptyBody,
         content_type = "application/json",
-        description = "Optional (an empty body is fine): who acts"
+        description = "Optional: nothing or `{}`; the actor is the credential's name"
     ),
-    security(("operator_token" = [])),
     responses(
         (status = 200, description = "Done; the case and its timeline", body = CaseDetail),
         (status = 400, description = "Not a case number, or a bad body", body = ErrorBody),
-        (status = 401, description = "No bearer token", body = ErrorBody),
-        (status = 403, description = "Not an operator token", body = ErrorBody),
         (status = 404, description = "No such case", body = ErrorBody),
         (status = 409, description = "The case's status does not allow this", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -216,12 +199,12 @@ pub async fn ack(
 )]
 /// Resolve the case; its customer is told.
 pub async fn resolve(
-    _: Operator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     ApiPath(CaseId { id }): ApiPath<CaseId>,
-    OptionalJson(body): OptionalJson<ActorBody>,
+    OptionalJson(_): OptionalJson<EmptyBody>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    act(&state, &id, actor_of(body), OperatorAction::Resolve).await
+    act(&state, &id, &who, OperatorAction::Resolve).await
 }
 
 #[utoipa::path(
@@ -230,16 +213,13 @@ pub async fn resolve(
     tag = "cases",
     params(CaseId),
     request_body(
-        content = ActorBody,
+        content = EmptyBody,
         content_type = "application/json",
-        description = "Optional (an empty body is fine): who acts"
+        description = "Optional: nothing or `{}`; the actor is the credential's name"
     ),
-    security(("operator_token" = [])),
     responses(
         (status = 200, description = "Done; the case and its timeline", body = CaseDetail),
         (status = 400, description = "Not a case number, or a bad body", body = ErrorBody),
-        (status = 401, description = "No bearer token", body = ErrorBody),
-        (status = 403, description = "Not an operator token", body = ErrorBody),
         (status = 404, description = "No such case", body = ErrorBody),
         (status = 409, description = "The case's status does not allow this", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -247,12 +227,12 @@ pub async fn resolve(
 )]
 /// Close a resolved case.
 pub async fn close(
-    _: Operator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     ApiPath(CaseId { id }): ApiPath<CaseId>,
-    OptionalJson(body): OptionalJson<ActorBody>,
+    OptionalJson(_): OptionalJson<EmptyBody>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    act(&state, &id, actor_of(body), OperatorAction::Close).await
+    act(&state, &id, &who, OperatorAction::Close).await
 }
 
 #[utoipa::path(
@@ -261,12 +241,9 @@ pub async fn close(
     tag = "cases",
     params(CaseId),
     request_body(content = NoteBody, content_type = "application/json"),
-    security(("operator_token" = [])),
     responses(
         (status = 200, description = "Note added; the case and its timeline", body = CaseDetail),
         (status = 400, description = "Not a case number, a bad body, or the case is closed", body = ErrorBody),
-        (status = 401, description = "No bearer token", body = ErrorBody),
-        (status = 403, description = "Not an operator token", body = ErrorBody),
         (status = 404, description = "No such case", body = ErrorBody),
         (status = 409, description = "The case's status does not allow this", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -274,10 +251,10 @@ pub async fn close(
 )]
 /// Add a note to the case; a note on an acknowledged case moves it to `in_progress`.
 pub async fn note(
-    _: Operator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     ApiPath(CaseId { id }): ApiPath<CaseId>,
     ApiJson(body): ApiJson<NoteBody>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    act(&state, &id, body.actor, OperatorAction::Note(body.text)).await
+    act(&state, &id, &who, OperatorAction::Note(body.text)).await
 }

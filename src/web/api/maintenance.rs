@@ -3,14 +3,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::clock::{rfc3339_ms, unix_ms};
 use crate::config::MaintenanceScope;
 use crate::store::MaintenanceRow;
-use crate::web::auth::Operator;
+use crate::web::access::Credential;
 use crate::web::error::ErrorBody;
 use crate::web::json::ApiJson;
 use crate::web::{ApiError, AppState};
@@ -54,8 +54,6 @@ pub struct NewWindow {
     pub end: String,
     /// At most 500 characters.
     pub reason: Option<String>,
-    /// Who adds it (1 to 100 characters); default `operator`.
-    pub actor: Option<String>,
 }
 
 fn stored_view(row: MaintenanceRow) -> WindowView {
@@ -121,26 +119,23 @@ fn time(field: &str, value: &str) -> Result<i64, ApiError> {
     path = "/api/v1/maintenance",
     tag = "maintenance",
     request_body(content = NewWindow, content_type = "application/json"),
-    security(("operator_token" = [])),
     responses(
         (status = 201, description = "Added; in force at once and stored", body = WindowView),
         (status = 400, description = "A bad body or a window that cannot be", body = ErrorBody),
-        (status = 401, description = "No bearer token", body = ErrorBody),
-        (status = 403, description = "Not an operator token", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
     )
 )]
 pub async fn add(
-    _: Operator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewWindow>,
 ) -> Result<(StatusCode, Json<WindowView>), ApiError> {
-    Ok((StatusCode::CREATED, Json(create(&state, body).await?)))
+    Ok((StatusCode::CREATED, Json(create(&state, &who.name, body).await?)))
 }
 
 /// Validate a new window, store it and put it in force at once. Shared by the API and the
 /// maintenance page, so both accept and refuse exactly the same windows.
-pub async fn create(state: &AppState, body: NewWindow) -> Result<WindowView, ApiError> {
+pub async fn create(state: &AppState, actor: &str, body: NewWindow) -> Result<WindowView, ApiError> {
     match (&body.customer, &body.server) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(ApiError::BadRequest("give exactly one of customer and server".to_string()))
@@ -163,10 +158,6 @@ pub async fn create(state: &AppState, body: NewWindow) -> Result<WindowView, Api
     }
     if body.reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::BadRequest("reason: at most 500 characters".to_string()));
-    }
-    let actor = body.actor.as_deref().map(str::trim).unwrap_or("operator");
-    if actor.is_empty() || actor.chars().count() > 100 {
-        return Err(ApiError::BadRequest("actor: 1 to 100 characters".to_string()));
     }
     let created_by = actor.to_string();
     let mut row = MaintenanceRow {

@@ -1,6 +1,6 @@
 //! `GET /cases/{id}`: one case for operators: its facts, the full timeline, every notification
 //! queued for it (delivered, pending or dead), and the action forms. The forms post to
-//! `/cases/{id}/ack | resolve | close | notes` (form-encoded, operator cookie, same-origin),
+//! `/cases/{id}/ack | resolve | close | notes` (form-encoded, an operator's session, same-origin; the actor is the signed-in name),
 //! which act through the case engine like the API and the CLI, then redirect back (303). A
 //! refused action shows the page again with the reason (409; 400 for bad input).
 
@@ -8,16 +8,18 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::Extension;
 use maud::{html, Markup};
 
 use super::form::{encode, Form};
 use super::layout::{self, Nav};
-use super::session::{PageOperator, SameOrigin};
+use super::session::SameOrigin;
 use super::{html_response, see_other, PageError};
 use crate::cases::{CaseError, OperatorAction};
 use crate::clock::rfc3339_ms;
 use crate::domain::CaseNumber;
 use crate::store::{CaseRow, OutboxRow};
+use crate::web::access::{Credential, Role};
 use crate::web::AppState;
 
 /// What went wrong with a form, shown above the forms, and what the operator had typed.
@@ -32,14 +34,19 @@ fn number(id: &str) -> Result<CaseNumber, PageError> {
 }
 
 pub async fn page(
-    _: PageOperator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    render(&state, number(&id)?, None).await
+    render(&state, &who, number(&id)?, None).await
 }
 
-async fn render(state: &AppState, n: CaseNumber, refusal: Option<Refusal<'_>>) -> Result<Response, PageError> {
+async fn render(
+    state: &AppState,
+    who: &Credential,
+    n: CaseNumber,
+    refusal: Option<Refusal<'_>>,
+) -> Result<Response, PageError> {
     let case = state.store.case(n.0).await?.ok_or_else(|| PageError::NotFound(format!("no case {n}")))?;
     let timeline = state.store.timeline(case.id).await?;
     let outbox = state.store.outbox(Some(case.id)).await?;
@@ -48,22 +55,26 @@ async fn render(state: &AppState, n: CaseNumber, refusal: Option<Refusal<'_>>) -
     let body = html! {
         h1 { (number) " " (layout::severity_badge(case.severity)) " " span.badge #case-status data-status=(case.status) { (case.status) } }
         (facts(now, &case))
-        section #actions {
-            h2 { "Actions" }
-            @if let Some(refusal) = &refusal {
-                p.error role="alert" { (refusal.message) }
-            }
-            (action_form(&number, "ack", "Acknowledge"))
-            (action_form(&number, "resolve", "Resolve"))
-            (action_form(&number, "close", "Close"))
-            form.action-note method="post" action={ "/cases/" (number) "/notes" } {
-                label for="note-text" { "Note (customers see notes as updates)" }
-                textarea #note-text name="text" maxlength="4000" required {
-                    (refusal.as_ref().and_then(|r| r.note).unwrap_or(""))
+        @if who.role == Role::Operator {
+            section #actions {
+                h2 { "Actions" }
+                p.muted { "Acting as " strong #acting-as { (who.name) } "." }
+                @if let Some(refusal) = &refusal {
+                    p.error role="alert" { (refusal.message) }
                 }
-                (actor_field("note-actor"))
-                button #add-note type="submit" { "Add note" }
+                (action_form(&number, "ack", "Acknowledge"))
+                (action_form(&number, "resolve", "Resolve"))
+                (action_form(&number, "close", "Close"))
+                form.action-note method="post" action={ "/cases/" (number) "/notes" } {
+                    label for="note-text" { "Note (customers see notes as updates)" }
+                    textarea #note-text name="text" maxlength="4000" required {
+                        (refusal.as_ref().and_then(|r| r.note).unwrap_or(""))
+                    }
+                    button #add-note type="submit" { "Add note" }
+                }
             }
+        } @else {
+            p.muted #read-only { "Signed in as " (who.name) " (viewer): this page is read only." }
         }
         section #timeline-section {
             h2 { "Timeline" }
@@ -85,7 +96,7 @@ async fn render(state: &AppState, n: CaseNumber, refusal: Option<Refusal<'_>>) -
         }
         (notifications(now, &outbox))
     };
-    let page = layout::page(&format!("{number} — firstwatch"), Nav::Operator { signed_in: true }, false, body);
+    let page = layout::page(&format!("{number} — firstwatch"), Nav::Operator { signed_in: who.session }, false, body);
     Ok(html_response(refusal.map_or(StatusCode::OK, |r| r.status), page))
 }
 
@@ -115,18 +126,10 @@ fn facts(now: i64, case: &CaseRow) -> Markup {
     }
 }
 
-fn actor_field(id: &str) -> Markup {
-    html! {
-        input.actor id=(id) type="text" name="actor" placeholder="your name (optional)" maxlength="100" autocomplete="name";
-    }
-}
-
 /// `form.action-<action>` with `button#<action>`.
 fn action_form(number: &str, action: &str, label: &str) -> Markup {
     html! {
         form class={ "action-" (action) } method="post" action={ "/cases/" (number) "/" (action) } {
-            (actor_field(&format!("{action}-actor")))
-            " "
             button id=(action) type="submit" { (label) }
         }
     }
@@ -181,61 +184,56 @@ fn delivery_state(row: &OutboxRow) -> &'static str {
 
 /// Run one action from a form post: redirect back on success, the page with the reason when
 /// the case engine refuses.
-async fn act(state: &AppState, id: &str, form: &Form, action: OperatorAction) -> Result<Response, PageError> {
+async fn act(state: &AppState, who: &Credential, id: &str, action: OperatorAction) -> Result<Response, PageError> {
     let n = number(id)?;
-    let actor = form.text("actor").unwrap_or_else(|| "operator".to_string());
     let note = match &action {
         OperatorAction::Note(text) => Some(text.as_str()),
         _ => None,
     };
     let refusal = |status, message: String| Refusal { status, message, note };
-    match state.engine.act(n, &actor, action.clone()).await {
+    match state.engine.act(n, &who.name, action.clone()).await {
         Ok(_) => Ok(see_other(&format!("/cases/{}", encode(&n.to_string())), None)),
         Err(CaseError::NotFound(n)) => Err(PageError::NotFound(format!("no case {n}"))),
-        Err(CaseError::Illegal(e)) => render(state, n, Some(refusal(StatusCode::CONFLICT, e.to_string()))).await,
-        Err(CaseError::Invalid(msg)) => render(state, n, Some(refusal(StatusCode::BAD_REQUEST, msg))).await,
+        Err(CaseError::Illegal(e)) => render(state, who, n, Some(refusal(StatusCode::CONFLICT, e.to_string()))).await,
+        Err(CaseError::Invalid(msg)) => render(state, who, n, Some(refusal(StatusCode::BAD_REQUEST, msg))).await,
         Err(CaseError::Store(e)) => Err(e.into()),
     }
 }
 
 pub async fn ack(
     _: SameOrigin,
-    _: PageOperator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
 ) -> Result<Response, PageError> {
-    act(&state, &id, &Form::parse(&body), OperatorAction::Acknowledge).await
+    act(&state, &who, &id, OperatorAction::Acknowledge).await
 }
 
 pub async fn resolve(
     _: SameOrigin,
-    _: PageOperator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
 ) -> Result<Response, PageError> {
-    act(&state, &id, &Form::parse(&body), OperatorAction::Resolve).await
+    act(&state, &who, &id, OperatorAction::Resolve).await
 }
 
 pub async fn close(
     _: SameOrigin,
-    _: PageOperator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
 ) -> Result<Response, PageError> {
-    act(&state, &id, &Form::parse(&body), OperatorAction::Close).await
+    act(&state, &who, &id, OperatorAction::Close).await
 }
 
 pub async fn note(
     _: SameOrigin,
-    _: PageOperator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
-    let text = form.get("text").unwrap_or("").to_string();
-    act(&state, &id, &form, OperatorAction::Note(text)).await
+    let text = Form::parse(&body).get("text").unwrap_or("").to_string();
+    act(&state, &who, &id, OperatorAction::Note(text)).await
 }

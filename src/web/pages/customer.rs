@@ -20,13 +20,14 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{self, Nav};
-use super::session::{bearer_header, clear_cookie, cookie, set_cookie};
+use super::session::{clear_cookie, cookie, set_cookie};
 use super::summary::{Row, Summary};
 use super::{html_response, page_number, see_other, uptime, PageError, PAGE_ROWS};
+use crate::config::constant_time_eq;
 use crate::config::Customer;
 use crate::domain::{CaseNumber, ServerState};
 use crate::store::CaseEventRow;
-use crate::web::auth::constant_time_eq;
+use crate::web::access::bearer;
 use crate::web::AppState;
 
 const STATUS_COOKIE: &str = "fw_status";
@@ -68,7 +69,7 @@ pub async fn page(
     query: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let query = query.map(|Query(q)| q).unwrap_or_default();
-    let presented = match (query.token.as_deref().map(str::trim).filter(|t| !t.is_empty()), bearer_header(&headers)) {
+    let presented = match (query.token.as_deref().map(str::trim).filter(|t| !t.is_empty()), bearer(&headers)) {
         (Some(token), _) => Some((token.to_string(), Source::Query)),
         (None, Some(token)) => Some((token.to_string(), Source::Header)),
         (None, None) => cookie(&headers, STATUS_COOKIE).filter(|t| !t.is_empty()).map(|t| (t, Source::Cookie)),

@@ -1,19 +1,21 @@
 //! `GET /maintenance`: every maintenance window (from the config file and added at run time,
 //! as `GET /api/v1/maintenance` lists them) and a form to add one. `POST /maintenance`
-//! (form-encoded, operator cookie, same-origin) goes through the API's own validation
+//! (form-encoded, an operator's session, same-origin; added by the signed-in name) goes through the API's own validation
 //! (`api::maintenance::create`), so the page and the API accept exactly the same windows.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::Extension;
 use maud::{html, Markup};
 
 use super::form::Form;
 use super::layout::{self, Nav};
-use super::session::{PageOperator, SameOrigin};
+use super::session::SameOrigin;
 use super::{html_response, see_other, PageError};
 use crate::clock::{parse_rfc3339, rfc3339_ms, unix_ms};
+use crate::web::access::{Credential, Role};
 use crate::web::api::maintenance::{all_windows, create, NewWindow, WindowView};
 use crate::web::{ApiError, AppState};
 
@@ -25,7 +27,6 @@ struct Draft {
     start: String,
     end: String,
     reason: String,
-    actor: String,
 }
 
 impl Draft {
@@ -37,7 +38,6 @@ impl Draft {
             start: field("start"),
             end: field("end"),
             reason: field("reason"),
-            actor: field("actor"),
         }
     }
 
@@ -56,27 +56,26 @@ impl Draft {
             start: self.start.clone(),
             end: self.end.clone(),
             reason: optional(&self.reason),
-            actor: optional(&self.actor),
         }
     }
 }
 
-pub async fn page(_: PageOperator, State(state): State<AppState>) -> Result<Response, PageError> {
+pub async fn page(Extension(who): Extension<Credential>, State(state): State<AppState>) -> Result<Response, PageError> {
     let draft = Draft::fresh(state.clock.now_ms());
-    render(&state, StatusCode::OK, None, &draft).await
+    render(&state, &who, StatusCode::OK, None, &draft).await
 }
 
 pub async fn add(
     _: SameOrigin,
-    _: PageOperator,
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let draft = Draft::from_form(&Form::parse(&body));
-    match create(&state, draft.window()).await {
+    match create(&state, &who.name, draft.window()).await {
         Ok(_) => Ok(see_other("/maintenance", None)),
         Err(ApiError::BadRequest(msg) | ApiError::NotFound(msg) | ApiError::Conflict(msg)) => {
-            render(&state, StatusCode::BAD_REQUEST, Some(&msg), &draft).await
+            render(&state, &who, StatusCode::BAD_REQUEST, Some(&msg), &draft).await
         }
         Err(other) => Err(other.into()),
     }
@@ -84,6 +83,7 @@ pub async fn add(
 
 async fn render(
     state: &AppState,
+    who: &Credential,
     status: StatusCode,
     error: Option<&str>,
     draft: &Draft,
@@ -94,15 +94,20 @@ async fn render(
         h1 { "Maintenance windows" }
         p.muted { "During a window failures are still counted, but no case is opened and nobody is paged." }
         (window_table(now, &windows))
-        section #add-window-section {
-            h2 { "Add a window" }
-            @if let Some(error) = error {
-                p.error role="alert" { (error) }
+        @if who.role == Role::Operator {
+            section #add-window-section {
+                h2 { "Add a window" }
+                @if let Some(error) = error {
+                    p.error role="alert" { (error) }
+                }
+                (add_form(state, draft))
             }
-            (add_form(state, draft))
         }
     };
-    Ok(html_response(status, layout::page("Maintenance — firstwatch", Nav::Operator { signed_in: true }, false, body)))
+    Ok(html_response(
+        status,
+        layout::page("Maintenance — firstwatch", Nav::Operator { signed_in: who.session }, false, body),
+    ))
 }
 
 /// `active`, `upcoming` or `ended` at `now`.
@@ -178,10 +183,6 @@ fn add_form(state: &AppState, d: &Draft) -> Markup {
             p {
                 label for="window-reason" { "Reason " }
                 input #window-reason type="text" name="reason" maxlength="500" value=(d.reason);
-            }
-            p {
-                label for="window-actor" { "Your name " }
-                input #window-actor type="text" name="actor" maxlength="100" placeholder="operator" value=(d.actor);
             }
             button #add-window type="submit" { "Add window" }
         }

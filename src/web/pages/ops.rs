@@ -11,18 +11,20 @@ use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
+use axum::Extension;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
 use super::layout::{self, Nav};
 use super::summary::{Counts, Row, Summary, WORST_FIRST};
 use super::uptime::{self, Bars};
-use super::{html_response, page_number, session, PageError, ACTIVE, PAGE_ROWS};
+use super::{html_response, page_number, PageError, ACTIVE, PAGE_ROWS};
 use crate::config::Customer;
 use crate::domain::{CaseNumber, ServerState};
 use crate::store::{CaseEventRow, CaseRow};
+use crate::web::access::Credential;
 use crate::web::AppState;
 
 /// Customers shown per page of the customers section.
@@ -42,13 +44,13 @@ pub struct OpsQuery {
 }
 
 pub async fn page(
+    Extension(who): Extension<Credential>,
     State(state): State<AppState>,
-    headers: HeaderMap,
     uri: Uri,
     query: Result<Query<OpsQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let Query(query) = query.map_err(|e| PageError::BadRequest(e.body_text()))?;
-    let signed_in = session::signed_in(&state, &headers);
+    let signed_in = who.session;
     let key = format!("{signed_in}?{}", uri.query().unwrap_or(""));
     if let Some(html) = state.pages.rendered(&key) {
         return Ok(html_response(StatusCode::OK, PreEscaped(html)));

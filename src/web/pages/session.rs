@@ -1,20 +1,18 @@
-//! Operator sessions for the pages: the `fw_operator` cookie (set by `POST /login`, holding
-//! an operator token; `HttpOnly; SameSite=Strict`), accepted wherever a page needs an
-//! operator, plus the cross-site check every HTML write makes: an `Origin` (or, without one, a
-//! `Referer`) that names another host is refused. Tokens are compared in constant time and
-//! never logged.
+//! Cookies and redirects of the pages: reading and setting cookies (`HttpOnly`, `SameSite`,
+//! `Secure` when the public URL is https), where a visitor without a credential is sent, and the
+//! cross-site check every HTML write makes: an `Origin` (or, without one, a `Referer`) that
+//! names another host is refused. Sessions themselves live in `web/session.rs`, who may do what
+//! in `web/access.rs`.
 
-use axum::extract::FromRequestParts;
-use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::header::{COOKIE, HOST, ORIGIN, REFERER};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::form::{decode, encode};
 use super::{see_other, PageError};
 use crate::web::AppState;
-
-pub const OPERATOR_COOKIE: &str = "fw_operator";
 
 /// The value of cookie `name`, percent-decoded, from any `Cookie` header.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -26,13 +24,6 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
         .map(|(_, v)| decode(v.trim().trim_matches('"')))
-}
-
-/// The token of an `Authorization: Bearer …` header, if there is one.
-pub fn bearer_header(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 /// `name=value; HttpOnly; SameSite=…; Path=…` (+ `Secure` when the public URL is https).
@@ -54,38 +45,24 @@ fn secure(state: &AppState) -> &'static str {
     }
 }
 
-/// Whether `token` is one of `[server] operator_tokens`.
-pub fn is_operator_token(state: &AppState, token: &str) -> bool {
-    crate::config::token_name(&state.config.server.operator_tokens, token).is_some()
+/// A page asked for without a credential: to `/login?next=…` (303), back to where the visitor
+/// was going.
+pub fn to_login(request: &Request) -> Response {
+    see_other(&format!("/login?next={}", encode(&next_of(request.method(), request.uri()))), None)
 }
 
-/// Whether the request carries a valid operator cookie.
-pub fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
-    cookie(headers, OPERATOR_COOKIE).is_some_and(|token| is_operator_token(state, &token))
-}
-
-/// Proof that the request comes from a signed-in operator. Without one, a page redirects to
-/// `/login?next=…` (303), back to where the operator was going.
-#[derive(Debug, Clone, Copy)]
-pub struct PageOperator;
-
-impl FromRequestParts<AppState> for PageOperator {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let by_bearer = bearer_header(&parts.headers).is_some_and(|token| is_operator_token(state, token));
-        if by_bearer || signed_in(state, &parts.headers) {
-            return Ok(PageOperator);
-        }
-        Err(see_other(&format!("/login?next={}", encode(&next_of(parts))), None))
-    }
+/// A page the credential does not open (a viewer posting a form, a token that is none of
+/// ours): 403, naming no customer.
+pub fn forbidden() -> Response {
+    PageError::Forbidden("This credential does not allow that; sign in with an operator token.".to_string())
+        .into_response()
 }
 
 /// Where to go after signing in: the page itself for a GET, the page a form was on otherwise.
-fn next_of(parts: &Parts) -> String {
-    let path = parts.uri.path();
-    if parts.method == Method::GET {
-        return parts.uri.path_and_query().map_or(path, |pq| pq.as_str()).to_string();
+fn next_of(method: &Method, uri: &Uri) -> String {
+    let path = uri.path();
+    if method == Method::GET {
+        return uri.path_and_query().map_or(path, |pq| pq.as_str()).to_string();
     }
     match path.strip_prefix("/cases/").and_then(|rest| rest.split('/').next()) {
         Some(id) => format!("/cases/{id}"),
@@ -170,8 +147,8 @@ mod tests {
 
     #[test]
     fn cookies_are_found_among_others() {
-        let h = headers(&[("cookie", "a=1; fw_operator=op%20secret"), ("cookie", "b=2")]);
-        assert_eq!(cookie(&h, OPERATOR_COOKIE).as_deref(), Some("op secret"));
+        let h = headers(&[("cookie", "a=1; fw_session=op%20secret"), ("cookie", "b=2")]);
+        assert_eq!(cookie(&h, "fw_session").as_deref(), Some("op secret"));
         assert_eq!(cookie(&h, "b").as_deref(), Some("2"));
         assert_eq!(cookie(&h, "fw"), None);
     }

@@ -75,8 +75,24 @@ pub fn config_paging(db_url: &str, probing: &str, servers: &[Srv<'_>], cases: &s
     build(db_url, probing, servers, &format!("\n[cases]\nfeed = [\"ops\"]\n{cases}\n{PAGING}\n{tail}"), true)
 }
 
+/// The operator token of every helper config (name `test-operator`).
+pub const OPERATOR_TOKEN: &str = "op-secret";
+/// The viewer token of every helper config (name `test-viewer`); [`TestApp::get`] sends it.
+pub const VIEWER_TOKEN: &str = "viewer-secret";
+
+/// The `[server]` table every helper config starts with.
+const SERVER: &str = "[server]\noperator_tokens = [{ name = \"test-operator\", token = \"op-secret\" }]\n\
+                      viewer_tokens = [{ name = \"test-viewer\", token = \"viewer-secret\" }]\n";
+
+/// `text` (a helper config) with more `[server]` keys (TOML lines).
+pub fn server_keys(text: &str, keys: &str) -> String {
+    assert!(text.starts_with("[server]\n"), "not a helper config: {text}");
+    text.replacen("[server]\n", &format!("[server]\n{keys}\n"), 1)
+}
+
 fn build(db_url: &str, probing: &str, servers: &[Srv<'_>], tail: &str, contacts: bool) -> String {
-    let mut text = format!("[database]\nurl = \"{db_url}\"\nwrite_behind = \"100ms\"\n\n[probing]\n{probing}\n");
+    let mut text =
+        format!("{SERVER}\n[database]\nurl = \"{db_url}\"\nwrite_behind = \"100ms\"\n\n[probing]\n{probing}\n");
     let mut customers: Vec<&str> = servers.iter().map(|s| s.customer).collect();
     customers.dedup();
     for customer in customers {
@@ -149,8 +165,19 @@ impl TestApp {
         self.fleet.get(id).unwrap_or_else(|| panic!("no server {id}")).status()
     }
 
+    /// `GET path` as the helper configs' viewer.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = reqwest::get(format!("http://{}{path}", self.addr)).await.expect("request to app");
+        self.get_as(path, Some(VIEWER_TOKEN)).await
+    }
+
+    /// `GET path` with `token` as bearer (none: no credential at all); redirects not followed.
+    pub async fn get_as(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let mut request = client.get(format!("http://{}{path}", self.addr));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request to app");
         let status = response.status().as_u16();
         (status, response.text().await.expect("response body"))
     }

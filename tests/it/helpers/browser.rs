@@ -234,7 +234,7 @@ fn tail(log: &Path) -> String {
 }
 
 /// The operator token of [`pages_config`].
-pub const OPERATOR_TOKEN: &str = "op-browser-secret";
+pub const OPERATOR_TOKEN: &str = crate::helpers::app::OPERATOR_TOKEN;
 /// The status token of customer `acme` in [`pages_config`].
 pub const ACME_TOKEN: &str = "acme-status-secret";
 
@@ -251,5 +251,5 @@ pub fn pages_config(db_url: &str, acme_target: &str, globex_target: &str) -> Str
     let acme = "[[customers]]\nid = \"acme\"\nname = \"acme\"\n";
     assert!(text.contains(acme), "config_paging changed its customer table: {text}");
     let text = text.replacen(acme, &format!("{acme}status_token = \"{ACME_TOKEN}\"\n"), 1);
-    format!("[server]\noperator_tokens = [\"{OPERATOR_TOKEN}\"]\n{text}")
+    text
 }

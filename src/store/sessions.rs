@@ -1,0 +1,51 @@
+//! Page sign-in sessions: rows keyed by the SHA-256 of the session id (the id itself lives only
+//! in the cookie). Not here: how ids are made or cookies set (`crate::web::session`).
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A live session: who signed in and until when (Unix ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub name: String,
+    pub role: String,
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Record a new session; sessions that ended before `now` are cleared on the way.
+    pub async fn create_session(&self, id_hash: &str, session: &SessionRow, now: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        sqlx::query("INSERT INTO sessions (id_hash, name, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id_hash)
+            .bind(&session.name)
+            .bind(&session.role)
+            .bind(now)
+            .bind(session.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The session with this id hash, if it has not ended by `now`.
+    pub async fn session(&self, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query("SELECT name, role, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SessionRow {
+            name: row.try_get("name")?,
+            role: row.try_get("role")?,
+            expires_at: row.try_get("expires_at")?,
+        }))
+    }
+
+    /// End a session (sign-out); ending one that does not exist is not an error.
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+}

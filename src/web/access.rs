@@ -1,0 +1,211 @@
+//! Who may call what (PRODUCT.md section 11), in one table: every route with the credential it
+//! needs, and the gate that enforces it before any handler runs. The router is built from
+//! [`table`] only, so a route cannot exist without saying who may call it, and the
+//! authorization matrix test walks the same table.
+//!
+//! - [`Access::Read`]: a viewer or an operator; [`Access::Write`]: an operator. The credential
+//!   is `Authorization: Bearer <token>` (`[server] operator_tokens` / `viewer_tokens`) or the
+//!   `fw_session` cookie of a page sign-in. None: 401 (`/api/…`) or a redirect to `/login`
+//!   (pages); a token that is not one of them, or a viewer writing: 403. Refusals carry no
+//!   customer data. The handler gets the [`Credential`], whose name is the actor of whatever
+//!   it does.
+//! - [`Access::Customer`]: `/status/{customer}`, that customer's status token only; the page
+//!   checks it itself (it also turns an access link's `?token=` into a cookie).
+//! - [`Access::Metrics`]: open, or the `[server] metrics_token` bearer when one is set.
+//! - [`Access::Open`]: nothing of any customer: health, readiness, sign-in, the API document.
+
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{self, MethodRouter};
+use axum::Router;
+
+use super::pages::{self, session as page_session};
+use super::{api, health, openapi, session, ApiError, AppState};
+use crate::config::{token_name, NamedToken};
+
+/// What a route needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Open,
+    Metrics,
+    Customer,
+    Read,
+    Write,
+}
+
+/// What a credential may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Viewer,
+    Operator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            _ => None,
+        }
+    }
+
+    /// The configured tokens of this role.
+    pub fn tokens(self, state: &AppState) -> &[NamedToken] {
+        match self {
+            Role::Viewer => &state.config.server.viewer_tokens,
+            Role::Operator => &state.config.server.operator_tokens,
+        }
+    }
+}
+
+/// Who is calling, proven by a token or a session. Handlers behind [`Access::Read`] and
+/// [`Access::Write`] take it as `Extension<Credential>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The token's name in the config: the actor of every action taken with it.
+    pub name: String,
+    pub role: Role,
+    /// Signed in through `/login` (the pages then offer to sign out).
+    pub session: bool,
+}
+
+/// One route: method, path (axum syntax), who may call it, and its handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn get<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, handler: H) -> Route {
+    Route { method: Method::GET, path, access, handler: routing::get(handler) }
+}
+
+fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, handler: H) -> Route {
+    Route { method: Method::POST, path, access, handler: routing::post(handler) }
+}
+
+/// Every route of the HTTP surface and who may call it.
+pub fn table() -> Vec<Route> {
+    use Access::*;
+    vec![
+        get("/healthz", Open, health::healthz),
+        get("/readyz", Open, health::readyz),
+        get("/metrics", Metrics, health::metrics),
+        get("/api/v1/openapi.json", Open, openapi::openapi_json),
+        get("/api/v1/servers", Read, api::servers::list),
+        get("/api/v1/cases", Read, api::cases::list),
+        get("/api/v1/cases/{id}", Read, api::cases::show),
+        post("/api/v1/cases/{id}/ack", Write, api::cases::ack),
+        post("/api/v1/cases/{id}/notes", Write, api::cases::note),
+        post("/api/v1/cases/{id}/resolve", Write, api::cases::resolve),
+        post("/api/v1/cases/{id}/close", Write, api::cases::close),
+        get("/api/v1/dead-letters", Read, api::dead_letters::list),
+        get("/api/v1/maintenance", Read, api::maintenance::list),
+        post("/api/v1/maintenance", Write, api::maintenance::add),
+        get("/login", Open, pages::login::form),
+        post("/login", Open, pages::login::submit),
+        post("/logout", Open, pages::login::logout),
+        get("/status/{customer}", Customer, pages::customer::page),
+        get("/", Read, pages::ops::page),
+        get("/cases/{id}", Read, pages::case::page),
+        post("/cases/{id}/ack", Write, pages::case::ack),
+        post("/cases/{id}/resolve", Write, pages::case::resolve),
+        post("/cases/{id}/close", Write, pages::case::close),
+        post("/cases/{id}/notes", Write, pages::case::note),
+        get("/maintenance", Read, pages::maintenance::page),
+        post("/maintenance", Write, pages::maintenance::add),
+    ]
+}
+
+/// The routes of [`table`], each behind its gate.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    table().into_iter().fold(Router::new(), |router, route| {
+        let gate = Gate { state: state.clone(), access: route.access };
+        let handler = route.handler.route_layer(axum::middleware::from_fn_with_state(gate, enforce));
+        router.route(route.path, handler)
+    })
+}
+
+#[derive(Clone)]
+struct Gate {
+    state: AppState,
+    access: Access,
+}
+
+/// The gate in front of every route.
+async fn enforce(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
+    let needs = match gate.access {
+        Access::Open | Access::Customer => return next.run(request).await,
+        Access::Metrics => {
+            let Some(expected) = &gate.state.config.server.metrics_token else {
+                return next.run(request).await;
+            };
+            return match bearer(request.headers()) {
+                None => ApiError::Unauthorized.into_response(),
+                Some(token) if crate::config::constant_time_eq(token.as_bytes(), expected.expose().as_bytes()) => {
+                    next.run(request).await
+                }
+                Some(_) => ApiError::Forbidden.into_response(),
+            };
+        }
+        Access::Read => Role::Viewer,
+        Access::Write => Role::Operator,
+    };
+    let page = !request.uri().path().starts_with("/api/");
+    match credential(&gate.state, request.headers()).await {
+        Ok(Some(who)) if who.role == Role::Operator || needs == Role::Viewer => {
+            request.extensions_mut().insert(who);
+            next.run(request).await
+        }
+        Ok(Some(_)) | Err(Refused::WrongToken) if page => page_session::forbidden(),
+        Ok(Some(_)) | Err(Refused::WrongToken) => ApiError::Forbidden.into_response(),
+        Ok(None) if page => page_session::to_login(&request),
+        Ok(None) => ApiError::Unauthorized.into_response(),
+        Err(Refused::Store(error)) => ApiError::from(error).into_response(),
+    }
+}
+
+/// Why a credential was not accepted.
+enum Refused {
+    /// A bearer token that is none of ours (a customer's status token included).
+    WrongToken,
+    Store(crate::store::StoreError),
+}
+
+/// The credential a request carries: its bearer token, else its session cookie. A session
+/// that ended, or whose token was since removed from the config, is no credential at all.
+async fn credential(state: &AppState, headers: &HeaderMap) -> Result<Option<Credential>, Refused> {
+    if let Some(token) = bearer(headers) {
+        return match of_token(state, token) {
+            Some((name, role)) => Ok(Some(Credential { name: name.to_string(), role, session: false })),
+            None => Err(Refused::WrongToken),
+        };
+    }
+    session::of_request(state, headers).await.map_err(Refused::Store)
+}
+
+/// Which name and role `token` belongs to, comparing against every token in constant time.
+pub fn of_token<'a>(state: &'a AppState, token: &str) -> Option<(&'a str, Role)> {
+    let operator = token_name(&state.config.server.operator_tokens, token);
+    let viewer = token_name(&state.config.server.viewer_tokens, token);
+    operator.map(|n| (n, Role::Operator)).or(viewer.map(|n| (n, Role::Viewer)))
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}

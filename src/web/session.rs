@@ -1,0 +1,73 @@
+//! Page sign-in sessions (PRODUCT.md section 11): `/login` exchanges a token for a random
+//! session id (256 bits from the system's generator) that lives only in the `fw_session`
+//! cookie; the database keeps its SHA-256, the token's name and role, and when it ends
+//! (`[server] session_ttl`). A session whose token was since removed from the config no longer
+//! signs anybody in. Not here: the login form and its rate limit (`pages/login.rs`,
+//! `throttle.rs`), or what a credential may do (`access.rs`).
+
+use axum::http::HeaderMap;
+use ring::rand::SecureRandom;
+
+use super::access::{Credential, Role};
+use super::pages::session::{clear_cookie, cookie, set_cookie};
+use super::AppState;
+use crate::store::{SessionRow, StoreError};
+
+pub const SESSION_COOKIE: &str = "fw_session";
+
+/// Start a session for `name` as `role`; the `Set-Cookie` value that carries it.
+pub async fn start(state: &AppState, name: &str, role: Role) -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system's random generator failed"))?;
+    let id = hex(&bytes);
+    let now = state.clock.now_ms();
+    let ttl = state.config.server.session_ttl;
+    let expires_at = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+    let row = SessionRow { name: name.to_string(), role: role.as_str().to_string(), expires_at };
+    state.store.create_session(&hash(&id), &row, now).await?;
+    Ok(format!("{}; Max-Age={}", set_cookie(state, SESSION_COOKIE, &id, "Strict", "/"), ttl.as_secs()))
+}
+
+/// The signed-in credential of a request's session cookie, if it is live.
+pub async fn of_request(state: &AppState, headers: &HeaderMap) -> Result<Option<Credential>, StoreError> {
+    let Some(id) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+    let Some(row) = state.store.session(&hash(&id), state.clock.now_ms()).await? else { return Ok(None) };
+    let Some(role) = Role::parse(&row.role) else { return Ok(None) };
+    if !role.tokens(state).iter().any(|t| t.name == row.name) {
+        return Ok(None);
+    }
+    Ok(Some(Credential { name: row.name, role, session: true }))
+}
+
+/// End the request's session, if any; the `Set-Cookie` value that removes the cookie.
+pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<String, StoreError> {
+    if let Some(id) = cookie(headers, SESSION_COOKIE) {
+        state.store.delete_session(&hash(&id)).await?;
+    }
+    Ok(clear_cookie(state, SESSION_COOKIE, "Strict", "/"))
+}
+
+/// What the database keeps of a session id.
+fn hash(id: &str) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, id.as_bytes()).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stored_hash_is_not_the_id() {
+        let id = "0123abcd";
+        assert_eq!(hash(id).len(), 64);
+        assert_ne!(hash(id), id);
+        assert_eq!(hash(id), hash(id));
+        assert_ne!(hash(id), hash("0123abce"));
+    }
+}
