@@ -60,7 +60,8 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
     let running = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
 
     println!("firstwatch demo: {} simulated servers of 3 customers on loopback", servers.len());
-    println!("  API:     http://{addr}/api/v1/servers");
+    println!("  pages:   http://{addr}/ (sign in with demo-operator-token, or demo-viewer-token to only read)");
+    println!("  API:     curl -H 'Authorization: Bearer demo-viewer-token' http://{addr}/api/v1/servers");
     println!("  metrics: http://{addr}/metrics");
     println!("  probing every 2s, failures confirmed every 500ms, down after 3 in a row;");
     println!("  escalation after 8s without acknowledgement, customer updates every 5s; Ctrl-C stops\n");
@@ -209,7 +210,8 @@ fn config_text(servers: &[SimServer], db: &str, listen: SocketAddr, receiver: So
         r#"
 [server]
 listen = "{listen}"
-operator_tokens = ["demo-operator-token"]
+operator_tokens = [{{ name = "demo-operator", token = "demo-operator-token" }}]
+viewer_tokens = [{{ name = "demo-viewer", token = "demo-viewer-token" }}]
 
 [database]
 url = "sqlite://{db}"

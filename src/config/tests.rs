@@ -355,3 +355,32 @@ fn a_token_listed_twice_or_an_empty_name_is_refused_with_its_key_path() {
     let unnamed = "[server]\noperator_tokens = [{ name = \" \", token = \"t\" }]\n";
     assert_eq!(error(&base_with(unnamed, "")), "server.operator_tokens[0].name: must be 1 to 100 characters");
 }
+
+#[test]
+fn server_access_keys_have_defaults_and_are_checked_at_their_key_path() {
+    let c = loaded(&base_with("", ""));
+    assert_eq!(c.server.session_ttl, Duration::from_secs(12 * 3600));
+    assert_eq!(c.server.max_connections, 1024);
+    assert!(c.server.metrics_token.is_none() && c.server.trusted_proxies.is_empty());
+
+    let set = "[server]\nsession_ttl = \"30m\"\nmax_connections = 64\nmetrics_token = \"m\"\n\
+               trusted_proxies = [\"10.0.0.0/8\", \"::1\", \"192.168.1.7/24\"]\nper_server_metrics = true\n";
+    let c = loaded(&base_with(set, ""));
+    assert_eq!((c.server.session_ttl, c.server.max_connections), (Duration::from_secs(1800), 64));
+    let nets: Vec<String> = c.server.trusted_proxies.iter().map(ToString::to_string).collect();
+    assert_eq!(nets, ["10.0.0.0/8", "::1/128", "192.168.1.0/24"]);
+
+    assert_eq!(
+        error(&base_with("[server]\nper_server_metrics = true\n", "")),
+        "server.per_server_metrics: needs server.metrics_token: per-server series name every customer's servers"
+    );
+    assert_eq!(
+        error(&base_with("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "")),
+        "server.trusted_proxies[0]: must be an IP address or a network like 10.0.0.0/8, got \"10.0.0.0/33\""
+    );
+    assert_eq!(
+        error(&base_with("[server]\nmax_connections = 0\n", "")),
+        "server.max_connections: must be between 1 and 65536, got 0"
+    );
+    assert!(error(&base_with("[server]\nsession_ttl = \"soon\"\n", "")).starts_with("server.session_ttl: "));
+}

@@ -43,6 +43,12 @@ impl Store {
         }))
     }
 
+    /// How many sessions are stored, ended ones included (for tests and diagnostics).
+    pub async fn session_count(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM sessions").fetch_one(&self.pool).await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// End a session (sign-out); ending one that does not exist is not an error.
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;

@@ -28,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 
 pub use error::ApiError;
+pub use openapi::document as openapi_document;
 pub use pages::PageCache;
 pub use serve::serve;
 pub use throttle::LoginThrottle;

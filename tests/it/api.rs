@@ -76,11 +76,19 @@ async fn write_calls_need_an_operator_token_and_work_a_case() {
     assert!(body["error"].is_string());
     let (status, _) = post(&app, "/api/v1/cases/FW-000001/ack", Some("wrong"), None).await;
     assert_eq!(status, 403);
+    let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", Some("viewer-secret"), None).await;
+    assert_eq!(status, 403, "a viewer only reads: {body}");
     assert_eq!(app.get_json("/api/v1/cases/1").await["case"]["status"], "open", "refused calls change nothing");
 
+    // The caller cannot choose the actor: it is the token's name.
     let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", Some(TOKEN), Some(r#"{"actor": "alice"}"#)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("actor")), "{body}");
+    let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", Some(TOKEN), Some("{}")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["case"]["status"], "acknowledged");
+    let acked = body["timeline"].as_array().and_then(|t| t.iter().find(|e| e["kind"] == "acknowledged")).cloned();
+    assert_eq!(acked.map(|e| e["actor"].clone()), Some(serde_json::json!("test-operator")));
     let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", Some(TOKEN), None).await;
     assert_eq!(status, 409, "acknowledged twice: {body}");
     assert_eq!(body["error"], "cannot acknowledge a case that is acknowledged");
@@ -91,6 +99,7 @@ async fn write_calls_need_an_operator_token_and_work_a_case() {
     assert_eq!(body["case"]["status"], "in_progress");
     let last = body["timeline"].as_array().and_then(|t| t.last()).cloned().unwrap_or_default();
     assert_eq!((last["kind"].as_str(), last["text"].as_str()), (Some("note"), Some("Failing over to the secondary")));
+    assert_eq!(last["actor"], "test-operator");
 
     let (status, _) = post(&app, "/api/v1/cases/1/close", Some(TOKEN), None).await;
     assert_eq!(status, 409, "close before resolve");
@@ -141,12 +150,11 @@ async fn maintenance_windows_are_added_at_run_time_and_take_effect() {
     let (status, _) = post(&app, "/api/v1/maintenance", None, Some(&bad[0])).await;
     assert_eq!(status, 401);
 
-    let good = format!(
-        r#"{{"server": "acme-eu-1", "start": "{start}", "end": "{end}", "reason": "disk swap", "actor": "alice"}}"#
-    );
+    let good = format!(r#"{{"server": "acme-eu-1", "start": "{start}", "end": "{end}", "reason": "disk swap"}}"#);
     let (status, window) = post(&app, "/api/v1/maintenance", Some(TOKEN), Some(&good)).await;
     assert_eq!(status, 201, "{window}");
     assert_eq!((window["server"].as_str(), window["source"].as_str()), (Some("acme-eu-1"), Some("api")));
+    assert_eq!(window["created_by"], "test-operator", "added by the token's name");
     let list = app.get_json("/api/v1/maintenance").await;
     assert_eq!(list["windows"].as_array().map(Vec::len), Some(1));
 

@@ -15,6 +15,7 @@ use crate::helpers::targets::{Behavior, FakeTarget};
 
 const FAST: &str = "interval = \"1s\"\nretry_interval = \"100ms\"\nfailure_threshold = 3\ntimeout = \"100ms\"";
 const TOKEN: &str = "op-secret";
+const VIEWER: &str = crate::helpers::app::VIEWER_TOKEN;
 /// The whole run stays well under this.
 const BUDGET: Duration = Duration::from_secs(20);
 
@@ -201,14 +202,6 @@ fn has_nul(v: &Value) -> bool {
     }
 }
 
-fn actor_ok(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => true,
-        Some(Value::String(s)) => !s.trim().is_empty() && s.trim().len() <= 100,
-        Some(_) => false,
-    }
-}
-
 /// Whether the server might accept `body` for `action` (conservative: when unsure, yes).
 fn might_be_valid(action: &str, body: Option<&str>) -> bool {
     let body = body.unwrap_or("");
@@ -221,8 +214,9 @@ fn might_be_valid(action: &str, body: Option<&str>) -> bool {
     if has_nul(&Value::Object(map.clone())) {
         return false;
     }
-    let allowed: &[&str] = if action == "notes" { &["text", "actor"] } else { &["actor"] };
-    if !map.keys().all(|k| allowed.contains(&k.as_str())) || !actor_ok(map.get("actor")) {
+    // No `actor`: who acts is the credential's name.
+    let allowed: &[&str] = if action == "notes" { &["text"] } else { &[] };
+    if !map.keys().all(|k| allowed.contains(&k.as_str())) {
         return false;
     }
     if action != "notes" {
@@ -311,7 +305,7 @@ async fn fuzz(backend: Backend) {
     let mut rng = Rng(0x5eed_f1a5_7a7c_4e11);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
     let mut client = Client { http, base: format!("http://{}", app.addr), sent: 0 };
-    let tokens = [None, Some("wrong"), Some(TOKEN), Some(TOKEN), Some(TOKEN)];
+    let tokens = [None, Some("wrong"), Some(VIEWER), Some(TOKEN), Some(TOKEN), Some(TOKEN)];
     let actions = ["ack", "notes", "resolve", "close"];
     let mut refused_valid_shape = 0;
 
@@ -335,7 +329,7 @@ async fn fuzz(backend: Backend) {
         let routed = answer.body != r#"{"error":"no such page"}"#;
         match token {
             None if routed => assert_eq!(answer.status, 401, "{id:.80}: {}", answer.body),
-            Some("wrong") if routed => assert_eq!(answer.status, 403, "{id:.80}: {}", answer.body),
+            Some("wrong") | Some(VIEWER) if routed => assert_eq!(answer.status, 403, "{id:.80}: {}", answer.body),
             _ => {}
         }
     }
@@ -384,23 +378,23 @@ async fn fuzz(backend: Backend) {
     ];
     for path in ["/api/v1/cases", "/api/v1/servers", "/api/v1/maintenance", "/api/v1/dead-letters", "/healthz"] {
         for query in queries {
-            let answer = client.send(Method::GET, &format!("{path}{query}"), None, None).await;
+            let answer = client.send(Method::GET, &format!("{path}{query}"), Some(VIEWER), None).await;
             if answer.status == 200 {
                 serde_json::from_str::<Value>(&answer.body).unwrap_or_else(|e| panic!("{path}{query}: {e}"));
             }
         }
         let long = format!("{path}?status={}", "a".repeat(30_000));
-        client.send(Method::GET, &long, None, None).await;
+        client.send(Method::GET, &long, Some(VIEWER), None).await;
     }
     for _ in 0..40 {
         let id = odd_id(&mut rng);
-        let answer = client.send(Method::GET, &format!("/api/v1/cases/{id}"), None, None).await;
+        let answer = client.send(Method::GET, &format!("/api/v1/cases/{id}"), Some(VIEWER), None).await;
         assert!(answer.status == 200 || answer.status == 400 || answer.status == 404, "{id}: {}", answer.status);
     }
     for path in
         ["/api/v1/cases/../../etc/passwd", "/api/v1/cases/%2e%2e/%2e%2e", "/api/v1/cases/1/ack/more", "/api/v2/cases"]
     {
-        client.send(Method::GET, path, None, None).await;
+        client.send(Method::GET, path, Some(VIEWER), None).await;
         client.send(Method::POST, path, Some(TOKEN), Some("{}")).await;
     }
 
@@ -436,7 +430,7 @@ async fn fuzz(backend: Backend) {
     let answer = client.send(Method::POST, "/api/v1/cases/fw-1/ack", Some(TOKEN), Some("  ")).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let text = "ünïcödé 🔥 ".repeat(300);
-    let note = json!({"text": text, "actor": "al"}).to_string();
+    let note = json!({"text": text}).to_string();
     let answer = client.send(Method::POST, "/api/v1/cases/FW-000001/notes", Some(TOKEN), Some(&note)).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let after = snapshot(&app).await;

@@ -50,12 +50,11 @@ async fn log_in(browser: &Browser, base: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ops_page_shows_the_failing_server_and_its_open_case() {
+async fn ops_page_shows_the_failing_server_and_its_open_case_only_to_a_signed_in_user() {
     let (scene, browser) = scene().await;
     browser.goto(&format!("{}/", scene.base)).await;
-    if browser.path().await.starts_with("/login") {
-        log_in(&browser, &scene.base).await;
-    }
+    assert!(browser.path().await.starts_with("/login"), "the operations page asks for a sign-in first");
+    log_in(&browser, &scene.base).await;
     let server = "section tr.server[data-server=\"acme-eu-1\"]";
     assert_eq!(browser.attr(server, "data-state").await.as_deref(), Some("down"));
     assert!(
@@ -74,6 +73,17 @@ async fn ops_page_shows_the_failing_server_and_its_open_case() {
     let bars = browser.find_all("section#customers span.day").await.len();
     assert!(bars >= 2 * 90 && bars % 90 == 0, "90 uptime bars per service, got {bars}");
     browser.screenshot("ops-page").await;
+
+    // Signing out ends the session: the page asks for a sign-in again.
+    browser.click("#logout").await;
+    browser.wait_for_path("/login").await;
+    browser.goto(&format!("{}/", scene.base)).await;
+    assert!(browser.path().await.starts_with("/login"), "signed out: asked to sign in again");
+    // A customer's page still opens with its token link, and shows only that customer.
+    browser.goto(&format!("{}/status/acme?token={ACME_TOKEN}", scene.base)).await;
+    browser.wait_for_path("/status/acme").await;
+    assert!(browser.text("body").await.contains("acme-eu-1"));
+    assert!(!browser.source().await.contains("globex"), "another customer's servers are not shown");
     browser.close().await;
     scene.app.stop().await;
 }

@@ -50,6 +50,36 @@ fn check_config_refuses_a_bad_file_with_the_key_path_and_exit_status_2() {
     assert!(stderr.contains("customers[1].services[0].servers[0].target: unsupported scheme \"ftp\""), "{stderr}");
 }
 
+/// Probes plus client connections must fit in the open-file limit: with the hard limit at
+/// 2048, the defaults (2048 probes + 1024 connections) are refused, and smaller ones pass.
+#[test]
+fn check_config_refuses_what_does_not_fit_in_the_open_file_limit() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("big.toml");
+    let check = |config: &str| {
+        std::fs::write(&path, config).expect("write config");
+        // `ulimit -n` in sh sets the soft and the hard limit of what it then runs.
+        let script = format!("ulimit -n 2048 && exec \"$0\" check-config --config '{}'", path.display());
+        std::process::Command::new("sh")
+            .args(["-c", &script, env!("CARGO_BIN_EXE_firstwatch")])
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run firstwatch under a lower limit")
+    };
+    let out = check("");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "server.max_connections: 1024 connections + probing.max_concurrency 2048 + 128 reserved = 3200 open files, \
+             more than the open-file limit of 2048"
+        ),
+        "{stderr}"
+    );
+    let out = check("[server]\nmax_connections = 256\n[probing]\nmax_concurrency = 1024\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
 #[test]
 fn run_with_a_bad_config_exits_2_and_creates_nothing() {
     let dir = tempfile::tempdir().expect("temporary folder");

@@ -3,11 +3,13 @@
 #[macro_use]
 mod helpers;
 
+mod access;
 mod api;
 mod api_fuzz;
 mod browser;
 mod cases;
 mod cli;
+mod clients;
 mod escalation;
 mod faults;
 mod metrics;
@@ -18,4 +20,5 @@ mod pages;
 mod paging;
 mod probe;
 mod scheduler;
+mod sessions;
 mod storage;

@@ -96,13 +96,16 @@ async fn the_document_describes_every_endpoint_and_every_reference_resolves() {
         doc["paths"].as_object().expect("paths").values().map(|p| p.as_object().map_or(0, |m| m.len())).sum();
     assert_eq!(described, ENDPOINTS.len(), "exactly the endpoints above");
 
-    // Write calls: the bearer scheme and a body.
+    // Write calls: an operator's credential and a body.
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["operator_token"]["type"], "http");
     assert_eq!(schemes["operator_token"]["scheme"], "bearer");
+    assert_eq!(schemes["session_cookie"]["in"], "cookie");
+    assert_eq!(schemes["session_cookie"]["name"], "fw_session");
     for (path, method, _) in ENDPOINTS.iter().filter(|(_, m, _)| *m == "post") {
         let operation = &doc["paths"][path][method];
-        assert_eq!(operation["security"], serde_json::json!([{ "operator_token": [] }]), "{path}");
+        let security = serde_json::json!([{ "operator_token": [] }, { "session_cookie": [] }]);
+        assert_eq!(operation["security"], security, "{path}");
         let body = &operation["requestBody"];
         let schema = json_schema(&doc, &body["content"]).unwrap_or_else(|| panic!("{path}: no JSON body schema"));
         assert_eq!(schema["type"], "object", "{path}");
@@ -115,8 +118,21 @@ async fn the_document_describes_every_endpoint_and_every_reference_resolves() {
         doc["paths"]["/api/v1/cases/{id}/ack"]["post"]["requestBody"]["required"], false,
         "ack's body is optional"
     );
+    // Reads of fleet or case data: a viewer's or an operator's credential; health and this
+    // document: none (the empty requirement).
     for (path, method, _) in ENDPOINTS.iter().filter(|(_, m, _)| *m == "get") {
-        assert!(doc["paths"][path][method]["security"].is_null(), "{path} is public");
+        let security = &doc["paths"][path][method]["security"];
+        let open = ["/healthz", "/readyz", "/api/v1/openapi.json"].contains(path);
+        if open {
+            assert_eq!(security, &serde_json::json!([{}]), "{path} is open");
+        } else if *path == "/metrics" {
+            assert_eq!(security, &serde_json::json!([{ "metrics_token": [] }, {}]), "{path}");
+        } else {
+            assert!(
+                security.as_array().is_some_and(|s| s.contains(&serde_json::json!({ "viewer_token": [] }))),
+                "{path}"
+            );
+        }
     }
 
     // Parameters: the case id in the path, the status filter in the query.

@@ -13,6 +13,8 @@ use crate::helpers::targets::{refused_addr, Behavior, FakeTarget};
 
 const FAST: &str = "interval = \"1s\"\nretry_interval = \"100ms\"\nfailure_threshold = 3\ntimeout = \"100ms\"";
 const TOKEN: &str = "op-secret";
+/// The viewer credential of the helper configs, as a header.
+const AS_VIEWER: [(&str, &str); 1] = [("Authorization", "Bearer viewer-secret")];
 
 /// A plain HTTP client that shows redirects instead of following them and keeps no cookies.
 struct Web {
@@ -128,7 +130,7 @@ fn config(db: &str, failing: &FakeTarget, healthy: &FakeTarget) -> String {
         Srv { customer: "globex", service: "web", ..Srv::new("globex-web-1", healthy.url()) },
         Srv { customer: "initech", service: "web", ..Srv::new("initech-1", healthy.url()) },
     ];
-    let text = config_paging(db, FAST, &servers, "", "")
+    config_paging(db, FAST, &servers, "", "")
         .replace(
             "id = \"acme\"\nname = \"acme\"\n",
             "id = \"acme\"\nname = \"Acme Corp\"\nstatus_token = \"acme-token\"\n",
@@ -136,8 +138,7 @@ fn config(db: &str, failing: &FakeTarget, healthy: &FakeTarget) -> String {
         .replace(
             "id = \"globex\"\nname = \"globex\"\n",
             "id = \"globex\"\nname = \"Globex\"\nstatus_token = \"globex-token\"\n",
-        );
-    text
+        )
 }
 
 struct Fixture {
@@ -170,7 +171,7 @@ async fn ops_page_shows_problems_counts_and_uptime(backend: Backend) {
         f.app.store.rollups("acme-eu-1", 0).await.expect("roll-ups").iter().any(|r| r.failures > 0)
     })
     .await;
-    let page = f.web.get("/", &[]).await;
+    let page = f.web.get("/", &AS_VIEWER).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.headers["content-type"].to_str().unwrap_or("").starts_with("text/html"));
     let html = &page.body;
@@ -211,17 +212,17 @@ async fn ops_page_shows_problems_counts_and_uptime(backend: Backend) {
     assert_eq!(attr(days[0], "title").map(|t| t.ends_with("no data")), Some(true));
 
     // One customer's full list: all of its servers, up ones included, nobody else's.
-    let acme = f.web.get("/?customer=acme", &[]).await;
+    let acme = f.web.get("/?customer=acme", &AS_VIEWER).await;
     assert_eq!(acme.status, 200);
     let listed: Vec<_> = tags(&acme.body, "tr", "server").iter().filter_map(|t| attr(t, "data-server")).collect();
     assert_eq!(listed, ["acme-eu-1", "acme-api-1"], "worst first");
     assert_eq!(tags(&acme.body, "tr", "case").len(), 1);
     assert_eq!(count(&acme.body, "data-severity", "1"), Some(1));
-    let globex = f.web.get("/?customer=globex", &[]).await;
+    let globex = f.web.get("/?customer=globex", &AS_VIEWER).await;
     assert!(tags(&globex.body, "tr", "case").is_empty() && !globex.body.contains("acme-eu-1"));
     assert_eq!(count(&globex.body, "data-severity", "total"), Some(0));
-    assert_eq!(f.web.get("/?customer=nobody", &[]).await.status, 404);
-    assert_eq!(f.web.get("/?customer=acme&page=banana", &[]).await.status, 200);
+    assert_eq!(f.web.get("/?customer=nobody", &AS_VIEWER).await.status, 404);
+    assert_eq!(f.web.get("/?customer=acme&page=banana", &AS_VIEWER).await.status, 200);
     f.app.stop().await;
 }
 
@@ -242,7 +243,7 @@ async fn ops_page_stays_small_with_2000_servers() {
     let web = Web::new(&app);
 
     let started = Instant::now();
-    let page = web.get("/", &[]).await;
+    let page = web.get("/", &AS_VIEWER).await;
     let took = started.elapsed();
     assert_eq!(page.status, 200);
     let rows = tags(&page.body, "tr", "server").len();
@@ -253,8 +254,8 @@ async fn ops_page_stays_small_with_2000_servers() {
     assert_eq!(tags(&page.body, "span", "day").len(), 90 * 16);
     assert!(took < Duration::from_secs(5), "took {took:?}");
 
-    let first = web.get("/?customer=c3", &[]).await;
-    let second = web.get("/?customer=c3&page=2", &[]).await;
+    let first = web.get("/?customer=c3", &AS_VIEWER).await;
+    let second = web.get("/?customer=c3&page=2", &AS_VIEWER).await;
     let ids = |p: &Page| -> Vec<String> {
         tags(&p.body, "tr", "server").iter().filter_map(|t| attr(t, "data-server")).map(str::to_string).collect()
     };
@@ -317,18 +318,28 @@ async fn customer_page_needs_its_token_and_shows_only_its_own(backend: Backend) 
 
 on_both_backends!(customer_page_needs_its_token_and_shows_only_its_own);
 
-async fn sign_in(web: &Web) -> String {
+/// Sign in with `token` at `/login`; the `Cookie` header value of the session.
+async fn sign_in_with(web: &Web, token: &str) -> String {
     let bad = web.post_form("/login", &[("token", "wrong")], &[]).await;
     assert_eq!(bad.status, 403);
     assert!(bad.body.contains("name=\"token\""), "the form is shown again");
-    let good = web.post_form("/login", &[("token", TOKEN), ("next", "/cases/FW-000001")], &[]).await;
+    let good = web.post_form("/login", &[("token", token), ("next", "/cases/FW-000001")], &[]).await;
     assert_eq!(good.status, 303, "{}", good.body);
     assert_eq!(good.location(), "/cases/FW-000001");
     let cookie = good.set_cookie();
-    for part in [&format!("fw_operator={TOKEN}"), "HttpOnly", "SameSite=Strict", "Path=/"] {
+    for part in ["fw_session=", "HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
         assert!(cookie.contains(part), "{cookie}");
     }
-    cookie.split(';').next().unwrap_or("").to_string()
+    assert!(!cookie.contains("Secure"), "plain http: no Secure flag");
+    let pair = cookie.split(';').next().unwrap_or("").to_string();
+    let id = pair.trim_start_matches("fw_session=");
+    assert!(id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()), "a random session id: {pair}");
+    assert!(!cookie.contains(token), "the token itself is never in the cookie");
+    pair
+}
+
+async fn sign_in(web: &Web) -> String {
+    sign_in_with(web, TOKEN).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,18 +376,22 @@ async fn operators_sign_in_and_work_a_case_through_forms() {
     assert_eq!(web.post_form("/cases/FW-000001/ack", &[], &referer).await.status, 403);
     let no_cookie = web.post_form("/cases/FW-000001/ack", &[], &[]).await;
     assert_eq!((no_cookie.status, no_cookie.location()), (303, "/login?next=%2Fcases%2FFW-000001"));
-    let forged = web.post_form("/cases/FW-000001/ack", &[], &[("Cookie", "fw_operator=guess")]).await;
+    let forged = web.post_form("/cases/FW-000001/ack", &[], &[("Cookie", "fw_session=guess")]).await;
     assert_eq!(forged.status, 303);
     assert_eq!(f.app.get_json("/api/v1/cases/FW-000001").await["case"]["status"], "open", "nothing changed");
 
     let own = format!("http://{}", f.app.addr);
     let ours = [("Cookie", cookie.as_str()), ("Origin", own.as_str())];
-    let ack = web.post_form("/cases/FW-000001/ack", &[("actor", "alice")], &ours).await;
+    let ack = web.post_form("/cases/FW-000001/ack", &[("actor", "mallory")], &ours).await;
     assert_eq!((ack.status, ack.location()), (303, "/cases/FW-000001"), "{}", ack.body);
     let case = f.app.get_json("/api/v1/cases/FW-000001").await;
     assert_eq!(case["case"]["status"], "acknowledged");
     let last = case["timeline"].as_array().and_then(|t| t.iter().rev().find(|e| e["kind"] == "acknowledged")).cloned();
-    assert_eq!(last.map(|e| e["actor"].clone()), Some(serde_json::json!("alice")));
+    assert_eq!(
+        last.map(|e| e["actor"].clone()),
+        Some(serde_json::json!("test-operator")),
+        "the actor is the signed-in token's name, not a field of the form"
+    );
 
     let close = web.post_form("/cases/FW-000001/close", &[], &with).await;
     assert_eq!(close.status, 409);
@@ -406,7 +421,9 @@ async fn operators_sign_in_and_work_a_case_through_forms() {
 
     let out = web.post_form("/logout", &[], &with).await;
     assert_eq!(out.status, 303);
-    assert!(out.set_cookie().starts_with("fw_operator=;") && out.set_cookie().contains("Max-Age=0"));
+    assert!(out.set_cookie().starts_with("fw_session=;") && out.set_cookie().contains("Max-Age=0"));
+    let after = web.get("/cases/FW-000001", &with).await;
+    assert_eq!((after.status, after.location()), (303, "/login?next=%2Fcases%2FFW-000001"), "the session ended");
     f.app.stop().await;
 }
 
@@ -441,13 +458,12 @@ async fn maintenance_form_adds_a_window() {
         ("start", start.as_str()),
         ("end", end.as_str()),
         ("reason", "disk swap"),
-        ("actor", "alice"),
     ];
     let added = web.post_form("/maintenance", &good, &with).await;
     assert_eq!((added.status, added.location()), (303, "/maintenance"), "{}", added.body);
     let list = f.app.get_json("/api/v1/maintenance").await;
     let window = &list["windows"][0];
-    assert_eq!((window["server"].as_str(), window["created_by"].as_str()), (Some("acme-api-1"), Some("alice")));
+    assert_eq!((window["server"].as_str(), window["created_by"].as_str()), (Some("acme-api-1"), Some("test-operator")));
     let page = web.get("/maintenance", &with).await;
     let rows = tags(&page.body, "tr", "window");
     assert_eq!(rows.len(), 1);
@@ -467,17 +483,17 @@ async fn ops_page_warns_while_the_monitor_is_degraded() {
     let guard = format!("\n[guard]\ncanaries = [\"{}\"]\n", canary.url());
     let app = TestApp::spawn(&config_paging(&db.url, FAST, &[Srv::new("acme-eu-1", target.url())], "", &guard)).await;
     let web = Web::new(&app);
-    assert!(!web.get("/", &[]).await.body.contains("id=\"monitor-degraded\""));
+    assert!(!web.get("/", &AS_VIEWER).await.body.contains("id=\"monitor-degraded\""));
     wait_until(Duration::from_secs(10), "the guard to trip", || async {
         app.store.flag("guard_degraded").await.expect("flag").is_some()
     })
     .await;
     // The operations page is rendered at most once a second, so it may lag the flag briefly.
     wait_until(Duration::from_secs(3), "the banner", || async {
-        web.get("/", &[]).await.body.contains("id=\"monitor-degraded\"")
+        web.get("/", &AS_VIEWER).await.body.contains("id=\"monitor-degraded\"")
     })
     .await;
-    let page = web.get("/", &[]).await;
+    let page = web.get("/", &AS_VIEWER).await;
     assert!(tags(&page.body, "tr", "case").is_empty(), "no case while degraded");
     app.stop().await;
 }

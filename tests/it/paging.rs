@@ -17,6 +17,10 @@ const SECRET: &str = "s3cret";
 /// One customer with one server; Alice (on call) and Victor paged through `pager`, the
 /// customer through `mail` (webhook) and `phone` (twilio, for the call), the feed through `feed`.
 pub fn config(db: &str, target: &FakeTarget, pager: &Receiver, others: &Receiver, cases: &str) -> String {
+    format!("{}\n{}", crate::helpers::app::SERVER, config_body(db, target, pager, others, cases))
+}
+
+fn config_body(db: &str, target: &FakeTarget, pager: &Receiver, others: &Receiver, cases: &str) -> String {
     let server = Srv::new("acme-eu-1", target.url());
     format!(
         r#"

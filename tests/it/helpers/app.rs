@@ -81,7 +81,7 @@ pub const OPERATOR_TOKEN: &str = "op-secret";
 pub const VIEWER_TOKEN: &str = "viewer-secret";
 
 /// The `[server]` table every helper config starts with.
-const SERVER: &str = "[server]\noperator_tokens = [{ name = \"test-operator\", token = \"op-secret\" }]\n\
+pub const SERVER: &str = "[server]\noperator_tokens = [{ name = \"test-operator\", token = \"op-secret\" }]\n\
                       viewer_tokens = [{ name = \"test-viewer\", token = \"viewer-secret\" }]\n";
 
 /// `text` (a helper config) with more `[server]` keys (TOML lines).
