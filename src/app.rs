@@ -161,6 +161,7 @@ impl App {
             clock: self.clock.clone(),
             pages: Arc::new(web::PageCache::new()),
             throttle: Arc::new(web::LoginThrottle::new()),
+            sessions: Arc::new(web::SessionCache::new()),
         };
         let addr = listener.local_addr().ok();
         tracing::info!(addr = ?addr, servers = self.fleet.len(), "firstwatch running");

@@ -31,6 +31,7 @@ pub use error::ApiError;
 pub use openapi::document as openapi_document;
 pub use pages::PageCache;
 pub use serve::serve;
+pub use session::SessionCache;
 pub use throttle::LoginThrottle;
 
 /// What every handler can reach. Cheap to clone.
@@ -48,6 +49,8 @@ pub struct AppState {
     pub pages: Arc<pages::PageCache>,
     /// Failed sign-ins per client address.
     pub throttle: Arc<LoginThrottle>,
+    /// Sessions recently read from the database.
+    pub sessions: Arc<SessionCache>,
 }
 
 /// Every route of [`access::table`] behind its gate, then the shared fallbacks and the body

@@ -2,8 +2,15 @@
 //! session id (256 bits from the system's generator) that lives only in the `fw_session`
 //! cookie; the database keeps its SHA-256, the token's name and role, and when it ends
 //! (`[server] session_ttl`). A session whose token was since removed from the config no longer
-//! signs anybody in. Not here: the login form and its rate limit (`pages/login.rs`,
-//! `throttle.rs`), or what a credential may do (`access.rs`).
+//! signs anybody in. A session seen live is kept in memory for [`RECHECK`], so a page view
+//! costs no database round trip; its expiry is still checked on every request, and a
+//! sign-out on another instance takes effect within [`RECHECK`]. Not here: the login form and
+//! its rate limit (`pages/login.rs`, `throttle.rs`), or what a credential may do
+//! (`access.rs`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use ring::rand::SecureRandom;
@@ -14,6 +21,39 @@ use super::AppState;
 use crate::store::{SessionRow, StoreError};
 
 pub const SESSION_COOKIE: &str = "fw_session";
+/// How long a session read from the database is trusted without reading it again.
+pub const RECHECK: Duration = Duration::from_secs(5);
+/// Sessions kept in memory at most; beyond that the cache starts afresh.
+const MAX_CACHED: usize = 10_000;
+
+/// Live sessions recently read from the database, by id hash.
+#[derive(Debug, Default)]
+pub struct SessionCache {
+    seen: Mutex<HashMap<String, (SessionRow, Instant)>>,
+}
+
+impl SessionCache {
+    pub fn new() -> SessionCache {
+        SessionCache::default()
+    }
+
+    fn get(&self, id_hash: &str) -> Option<SessionRow> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(id_hash).filter(|(_, at)| at.elapsed() < RECHECK).map(|(row, _)| row.clone())
+    }
+
+    fn keep(&self, id_hash: String, row: SessionRow) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= MAX_CACHED {
+            seen.clear();
+        }
+        seen.insert(id_hash, (row, Instant::now()));
+    }
+
+    fn forget(&self, id_hash: &str) {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).remove(id_hash);
+    }
+}
 
 /// Start a session for `name` as `role`; the `Set-Cookie` value that carries it.
 pub async fn start(state: &AppState, name: &str, role: Role) -> anyhow::Result<String> {
@@ -33,7 +73,19 @@ pub async fn start(state: &AppState, name: &str, role: Role) -> anyhow::Result<S
 /// The signed-in credential of a request's session cookie, if it is live.
 pub async fn of_request(state: &AppState, headers: &HeaderMap) -> Result<Option<Credential>, StoreError> {
     let Some(id) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
-    let Some(row) = state.store.session(&hash(&id), state.clock.now_ms()).await? else { return Ok(None) };
+    let id_hash = hash(&id);
+    let now = state.clock.now_ms();
+    let row = match state.sessions.get(&id_hash) {
+        Some(row) => row,
+        None => {
+            let Some(row) = state.store.session(&id_hash, now).await? else { return Ok(None) };
+            state.sessions.keep(id_hash, row.clone());
+            row
+        }
+    };
+    if row.expires_at <= now {
+        return Ok(None);
+    }
     let Some(role) = Role::parse(&row.role) else { return Ok(None) };
     if !role.tokens(state).iter().any(|t| t.name == row.name) {
         return Ok(None);
@@ -44,7 +96,9 @@ pub async fn of_request(state: &AppState, headers: &HeaderMap) -> Result<Option<
 /// End the request's session, if any; the `Set-Cookie` value that removes the cookie.
 pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<String, StoreError> {
     if let Some(id) = cookie(headers, SESSION_COOKIE) {
-        state.store.delete_session(&hash(&id)).await?;
+        let id_hash = hash(&id);
+        state.sessions.forget(&id_hash);
+        state.store.delete_session(&id_hash).await?;
     }
     Ok(clear_cookie(state, SESSION_COOKIE, "Strict", "/"))
 }
