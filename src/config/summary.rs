@@ -54,6 +54,16 @@ pub fn summary(config: &Config) -> String {
     );
     let _ = writeln!(out, "database: {}", database(config.database.url.expose()));
     let _ = writeln!(out, "listen: {}", config.server.listen);
+    let server = &config.server;
+    let _ = writeln!(
+        out,
+        "access: {} operator and {} viewer tokens, sessions last {}, /metrics {}, at most {} connections",
+        server.operator_tokens.len(),
+        server.viewer_tokens.len(),
+        format_duration(server.session_ttl),
+        if server.metrics_token.is_some() { "needs its token" } else { "open" },
+        server.max_connections,
+    );
 
     let _ = writeln!(out, "probing (effective settings per server):");
     for (settings, count) in probe_groups(config) {

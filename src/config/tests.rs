@@ -318,6 +318,7 @@ channels: 1 (1 webhook)
 people: 2, schedules: 1, escalation levels: 2, maintenance windows: 1
 database: sqlite (sqlite://data/firstwatch.db)
 listen: 127.0.0.1:8080
+access: 1 operator and 0 viewer tokens, sessions last 12h, /metrics open, at most 1024 connections
 probing (effective settings per server):
   2 servers: interval 15m, retry 1m, threshold 10, timeout 10s
   1 server: interval 5m, retry 30s, threshold 3, timeout 2s
