@@ -102,6 +102,18 @@ impl<'e> Checker<'e> {
         }
     }
 
+    /// A count of at most `max` (and at least 1), `default` when absent or refused.
+    pub(crate) fn count_or(&mut self, path: &str, raw: Option<i64>, max: usize, default: usize) -> usize {
+        let Some(n) = raw else { return default };
+        match usize::try_from(n) {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                self.error(path, format!("must be between 1 and {max}, got {n}"));
+                default
+            }
+        }
+    }
+
     /// A non-empty list of HTTP statuses that count as success.
     pub(crate) fn expect_status(&mut self, path: &str, raw: &[i64]) -> Option<ExpectStatus> {
         if raw.is_empty() {

@@ -132,16 +132,7 @@ fn conflict(c: &mut Checker, long: (&str, Duration, &Origin), short: (&str, Dura
 pub(super) fn probing(c: &mut Checker, raw: &RawProbing) -> (ProbingConfig, Effective) {
     let effective = Effective::builtin().apply(c, "probing", 1, raw.overrides());
     effective.check_order(c);
-    let max_concurrency = match raw.max_concurrency {
-        None => defaults::MAX_CONCURRENCY,
-        Some(n) => match usize::try_from(n) {
-            Ok(n) if (1..=65536).contains(&n) => n,
-            _ => {
-                c.error("probing.max_concurrency", format!("must be between 1 and 65536, got {n}"));
-                defaults::MAX_CONCURRENCY
-            }
-        },
-    };
+    let max_concurrency = c.count_or("probing.max_concurrency", raw.max_concurrency, 65536, defaults::MAX_CONCURRENCY);
     (ProbingConfig { defaults: effective.settings.clone(), max_concurrency }, effective)
 }
 

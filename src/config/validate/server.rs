@@ -32,16 +32,7 @@ pub(super) fn server(c: &mut Checker<'_>, raw: &RawServerSection) -> Option<Serv
         .enumerate()
         .filter_map(|(i, text)| network(c, &format!("server.trusted_proxies[{i}]"), text))
         .collect();
-    let max_connections = match raw.max_connections {
-        None => defaults::MAX_CONNECTIONS,
-        Some(n) => match usize::try_from(n) {
-            Ok(n) if (1..=65536).contains(&n) => n,
-            _ => {
-                c.error("server.max_connections", format!("must be between 1 and 65536, got {n}"));
-                defaults::MAX_CONNECTIONS
-            }
-        },
-    };
+    let max_connections = c.count_or("server.max_connections", raw.max_connections, 65536, defaults::MAX_CONNECTIONS);
     Some(ServerConfig {
         listen: listen?,
         operator_tokens,
