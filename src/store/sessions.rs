@@ -10,6 +10,8 @@ use super::{Store, StoreError};
 pub struct SessionRow {
     pub name: String,
     pub role: String,
+    /// SHA-256 (hex) of the token that signed in.
+    pub token_hash: String,
     pub expires_at: i64,
 }
 
@@ -17,28 +19,35 @@ impl Store {
     /// Record a new session; sessions that ended before `now` are cleared on the way.
     pub async fn create_session(&self, id_hash: &str, session: &SessionRow, now: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
-        sqlx::query("INSERT INTO sessions (id_hash, name, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id_hash)
-            .bind(&session.name)
-            .bind(&session.role)
-            .bind(now)
-            .bind(session.expires_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, name, role, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id_hash)
+        .bind(&session.name)
+        .bind(&session.role)
+        .bind(&session.token_hash)
+        .bind(now)
+        .bind(session.expires_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// The session with this id hash, if it has not ended by `now`.
     pub async fn session(&self, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
-        let row = sqlx::query("SELECT name, role, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-            .bind(id_hash)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT name, role, token_hash, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(SessionRow {
             name: row.try_get("name")?,
             role: row.try_get("role")?,
+            token_hash: row.try_get("token_hash")?,
             expires_at: row.try_get("expires_at")?,
         }))
     }

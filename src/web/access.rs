@@ -7,25 +7,30 @@
 //!   is `Authorization: Bearer <token>` (`[server] operator_tokens` / `viewer_tokens`) or the
 //!   `fw_session` cookie of a page sign-in. None: 401 (`/api/…`) or a redirect to `/login`
 //!   (pages); a token that is not one of them, or a viewer writing: 403. Refusals carry no
-//!   customer data. The handler gets the [`Credential`], whose name is the actor of whatever
-//!   it does.
+//!   customer data, and the body of a refused request is drained, never kept. A write on a
+//!   session must come from our own origin. A wrong token counts as a failed sign-in
+//!   (`throttle.rs`); a locked-out address gets 429 for any token. The handler gets the
+//!   [`Credential`], whose name is the actor of whatever it does.
 //! - [`Access::Customer`]: `/status/{customer}`, that customer's status token only; the page
 //!   checks it itself (it also turns an access link's `?token=` into a cookie).
 //! - [`Access::Metrics`]: open, or the `[server] metrics_token` bearer when one is set.
 //! - [`Access::Open`]: nothing of any customer: health, readiness, sign-in, the API document.
 
+use std::time::Instant;
+
 use axum::extract::{Request, State};
 use axum::handler::Handler;
-use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, Method};
+use axum::http::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{self, MethodRouter};
 use axum::Router;
 
+use super::client::ClientAddr;
 use super::pages::{self, session as page_session};
-use super::{api, health, openapi, session, ApiError, AppState};
-use crate::config::{token_name, NamedToken};
+use super::{api, health, json, openapi, session, ApiError, AppState};
+use crate::config::{constant_time_eq, token_name, NamedToken};
 
 /// What a route needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,11 +134,15 @@ pub fn table() -> Vec<Route> {
     ]
 }
 
-/// The routes of [`table`], each behind its gate.
+/// The routes of [`table`], each behind its gate; the body is read (bounded) only once the
+/// gate let the request in.
 pub fn routes(state: &AppState) -> Router<AppState> {
     table().into_iter().fold(Router::new(), |router, route| {
         let gate = Gate { state: state.clone(), access: route.access };
-        let handler = route.handler.route_layer(axum::middleware::from_fn_with_state(gate, enforce));
+        let handler = route
+            .handler
+            .route_layer(axum::middleware::from_fn(json::read_body_first))
+            .route_layer(axum::middleware::from_fn_with_state(gate, enforce));
         router.route(route.path, handler)
     })
 }
@@ -144,37 +153,71 @@ struct Gate {
     access: Access,
 }
 
-/// The gate in front of every route.
-async fn enforce(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
+/// The gate in front of every route. A refused request's body is drained, never kept.
+async fn enforce(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    let state = &gate.state;
+    let ClientAddr(client) = ClientAddr::of(request.extensions(), request.headers(), state);
     let needs = match gate.access {
         Access::Open | Access::Customer => return next.run(request).await,
         Access::Metrics => {
-            let Some(expected) = &gate.state.config.server.metrics_token else {
+            let Some(expected) = &state.config.server.metrics_token else {
                 return next.run(request).await;
             };
-            return match bearer(request.headers()) {
-                None => ApiError::Unauthorized.into_response(),
-                Some(token) if crate::config::constant_time_eq(token.as_bytes(), expected.expose().as_bytes()) => {
-                    next.run(request).await
+            let refusal = match bearer(request.headers()) {
+                None => ApiError::Unauthorized,
+                Some(token) if constant_time_eq(token.as_bytes(), expected.expose().as_bytes()) => {
+                    return next.run(request).await;
                 }
-                Some(_) => ApiError::Forbidden.into_response(),
+                Some(_) => ApiError::Forbidden,
             };
+            return refuse(request, refusal.into_response()).await;
         }
         Access::Read => Role::Viewer,
         Access::Write => Role::Operator,
     };
     let page = !request.uri().path().starts_with("/api/");
-    match credential(&gate.state, request.headers()).await {
+    // A presented token is a sign-in: a locked-out address gets 429 whatever it presents, and
+    // a wrong token counts as a failed sign-in.
+    let presents_token = bearer(request.headers()).is_some();
+    if let Some(wait) = client.filter(|_| presents_token).and_then(|a| state.throttle.blocked(a, Instant::now())) {
+        return refuse(request, too_many(wait)).await;
+    }
+    let verdict = credential(state, request.headers()).await;
+    if let (Err(Refused::WrongToken), Some(addr)) = (&verdict, client) {
+        state.throttle.failed(addr, Instant::now());
+    }
+    let response = match verdict {
+        Ok(Some(who)) if who.session && request.method() != Method::GET && !page_session::from_our_origin(&request) => {
+            // A session rides on a cookie the browser adds by itself: a write with it must come
+            // from our own pages (the API's writes included).
+            ApiError::Forbidden.into_response()
+        }
         Ok(Some(who)) if who.role == Role::Operator || needs == Role::Viewer => {
+            let mut request = request;
             request.extensions_mut().insert(who);
-            next.run(request).await
+            return next.run(request).await;
         }
         Ok(Some(_)) | Err(Refused::WrongToken) if page => page_session::forbidden(),
         Ok(Some(_)) | Err(Refused::WrongToken) => ApiError::Forbidden.into_response(),
         Ok(None) if page => page_session::to_login(&request),
         Ok(None) => ApiError::Unauthorized.into_response(),
         Err(Refused::Store(error)) => ApiError::from(error).into_response(),
-    }
+    };
+    refuse(request, response).await
+}
+
+/// Answer `response` after draining what the client still sends.
+async fn refuse(request: Request, response: Response) -> Response {
+    json::discard(request.into_body()).await;
+    response
+}
+
+/// 429 with `Retry-After`, for an address locked out after failed sign-ins.
+fn too_many(wait: std::time::Duration) -> Response {
+    let message = "too many failed sign-ins from this address; try again in a minute".to_string();
+    let mut response = ApiError::Rejected(StatusCode::TOO_MANY_REQUESTS, message).into_response();
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+    response
 }
 
 /// Why a credential was not accepted.

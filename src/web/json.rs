@@ -80,6 +80,23 @@ pub async fn read_body_first(req: Request, next: Next) -> Response {
     next.run(Request::from_parts(parts, Body::from(buffer))).await
 }
 
+/// Read and drop what a refused request still sends (at most [`DRAIN_LIMIT`] within
+/// [`DRAIN_TIME`]), so the refusal reaches the client instead of a reset, without ever
+/// keeping an unauthenticated client's body in memory.
+pub async fn discard(body: Body) {
+    let mut stream = body.into_data_stream();
+    let drain = async {
+        let mut read = 0usize;
+        while read <= DRAIN_LIMIT {
+            match stream.next().await {
+                Some(Ok(chunk)) => read += chunk.len(),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+}
+
 fn too_large() -> ApiError {
     ApiError::Rejected(StatusCode::PAYLOAD_TOO_LARGE, format!("request body too large (at most {BODY_LIMIT} bytes)"))
 }

@@ -53,12 +53,13 @@ pub struct AppState {
     pub sessions: Arc<SessionCache>,
 }
 
-/// Every route of [`access::table`] behind its gate, then the shared fallbacks and the body
-/// bounds.
+/// Every route of [`access::table`] behind its gate (which runs before any body is read),
+/// then the shared fallbacks, which read bodies within the same bounds.
 pub fn router(state: AppState) -> Router {
+    use axum::handler::Handler;
+    let bounded = || axum::middleware::from_fn(json::read_body_first);
     access::routes(&state)
-        .method_not_allowed_fallback(error::method_not_allowed)
-        .fallback(error::not_found)
-        .layer(axum::middleware::from_fn(json::read_body_first))
+        .method_not_allowed_fallback(error::method_not_allowed.layer(bounded()))
+        .fallback(error::not_found.layer(bounded()))
         .with_state(state)
 }

@@ -64,6 +64,8 @@ pub async fn serve(listener: TcpListener, router: Router, max_connections: usize
             connection(stream, peer, router, stop).await;
         });
     }
+    // New clients are refused at once rather than accepted by the kernel and then dropped.
+    drop(listener);
     connections.close();
     connections.wait().await;
 }

@@ -55,8 +55,9 @@ impl SessionCache {
     }
 }
 
-/// Start a session for `name` as `role`; the `Set-Cookie` value that carries it.
-pub async fn start(state: &AppState, name: &str, role: Role) -> anyhow::Result<String> {
+/// Start a session for `token` (named `name`, of `role`); the `Set-Cookie` value that
+/// carries it.
+pub async fn start(state: &AppState, name: &str, role: Role, token: &str) -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     ring::rand::SystemRandom::new()
         .fill(&mut bytes)
@@ -65,14 +66,15 @@ pub async fn start(state: &AppState, name: &str, role: Role) -> anyhow::Result<S
     let now = state.clock.now_ms();
     let ttl = state.config.server.session_ttl;
     let expires_at = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
-    let row = SessionRow { name: name.to_string(), role: role.as_str().to_string(), expires_at };
+    let row =
+        SessionRow { name: name.to_string(), role: role.as_str().to_string(), token_hash: hash(token), expires_at };
     state.store.create_session(&hash(&id), &row, now).await?;
     Ok(format!("{}; Max-Age={}", set_cookie(state, SESSION_COOKIE, &id, "Strict", "/"), ttl.as_secs()))
 }
 
 /// The signed-in credential of a request's session cookie, if it is live.
 pub async fn of_request(state: &AppState, headers: &HeaderMap) -> Result<Option<Credential>, StoreError> {
-    let Some(id) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+    let Some(id) = cookie(headers, SESSION_COOKIE).filter(|id| well_formed(id)) else { return Ok(None) };
     let id_hash = hash(&id);
     let now = state.clock.now_ms();
     let row = match state.sessions.get(&id_hash) {
@@ -87,10 +89,11 @@ pub async fn of_request(state: &AppState, headers: &HeaderMap) -> Result<Option<
         return Ok(None);
     }
     let Some(role) = Role::parse(&row.role) else { return Ok(None) };
-    if !role.tokens(state).iter().any(|t| t.name == row.name) {
+    // The token that signed in must still be one of this role's; its name now is the actor.
+    let Some(token) = role.tokens(state).iter().find(|t| hash(t.token.expose()) == row.token_hash) else {
         return Ok(None);
-    }
-    Ok(Some(Credential { name: row.name, role, session: true }))
+    };
+    Ok(Some(Credential { name: token.name.clone(), role, session: true }))
 }
 
 /// End the request's session, if any; the `Set-Cookie` value that removes the cookie.
@@ -99,11 +102,19 @@ pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<String, StoreE
         let id_hash = hash(&id);
         state.sessions.forget(&id_hash);
         state.store.delete_session(&id_hash).await?;
+        // A request that read the row just before the delete may have cached it again.
+        state.sessions.forget(&id_hash);
     }
     Ok(clear_cookie(state, SESSION_COOKIE, "Strict", "/"))
 }
 
-/// What the database keeps of a session id.
+/// Whether `id` looks like one of ours (64 hex digits): anything else is refused without a
+/// database round trip.
+fn well_formed(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// What the database keeps of a session id (and of the token that signed in).
 fn hash(id: &str) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, id.as_bytes()).as_ref())
 }
@@ -115,6 +126,13 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_well_formed_ids_are_looked_up() {
+        assert!(well_formed(&"ab12".repeat(16)));
+        assert!(!well_formed("guess"));
+        assert!(!well_formed(&"zz".repeat(32)));
+    }
 
     #[test]
     fn the_stored_hash_is_not_the_id() {

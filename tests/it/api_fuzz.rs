@@ -9,7 +9,7 @@ use firstwatch::domain::CaseNumber;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-use crate::helpers::app::{config_paging, wait_until, Srv, TestApp};
+use crate::helpers::app::{config_paging, server_keys, wait_until, Srv, TestApp};
 use crate::helpers::db::{Backend, TestDb};
 use crate::helpers::targets::{Behavior, FakeTarget};
 
@@ -244,6 +244,9 @@ impl Client {
     async fn send(&mut self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> Answer {
         self.sent += 1;
         let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
+        // Each request "from" its own client (the loopback is a trusted proxy), so the wrong
+        // tokens sent on purpose do not lock the rest out.
+        request = request.header("X-Forwarded-For", format!("10.7.{}.{}", self.sent / 250, self.sent % 250 + 1));
         if let Some(token) = token {
             request = request.header("Authorization", format!("Bearer {token}"));
         }
@@ -277,7 +280,7 @@ impl Client {
 
 fn config(db: &str, target: &FakeTarget) -> String {
     let text = config_paging(db, FAST, &[Srv::new("acme-eu-1", target.url())], "", "");
-    text
+    server_keys(&text, "trusted_proxies = [\"127.0.0.1\"]")
 }
 
 /// The parts of the case an operator's call could change.

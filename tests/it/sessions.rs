@@ -158,3 +158,71 @@ async fn on_a_public_https_url_the_cookie_is_secure() {
     assert!(set_cookie.contains("; Secure"), "{set_cookie}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_bearer_tokens_count_as_failed_sign_ins() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Healthy).await;
+    let app = app_with(&db, &target, "", None).await;
+    for attempt in 1..=10 {
+        assert_eq!(app.get_as("/api/v1/servers", Some("guess")).await.0, 403, "attempt {attempt}");
+    }
+    let (status, body) = app.get_as("/api/v1/servers", Some(VIEWER_TOKEN)).await;
+    assert_eq!(status, 429, "locked out whatever token it presents: {body}");
+    assert!(!body.contains("acme"), "{body}");
+    assert_eq!(login(&app, OPERATOR_TOKEN, None).await.0, StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_write_from_another_origin_is_refused_on_the_api_too() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Healthy).await;
+    let app = app_with(&db, &target, "", None).await;
+    let pair = login(&app, OPERATOR_TOKEN, None).await.1.expect("a session");
+    let now = firstwatch::clock::unix_ms(SystemTime::now());
+    let window = format!(
+        r#"{{"server": "acme-eu-1", "start": "{}", "end": "{}"}}"#,
+        firstwatch::clock::rfc3339_ms(now),
+        firstwatch::clock::rfc3339_ms(now + 3_600_000)
+    );
+    let post = |origin: Option<String>| {
+        let mut request = client()
+            .post(format!("http://{}/api/v1/maintenance", app.addr))
+            .header("cookie", &pair)
+            .header("content-type", "application/json")
+            .body(window.clone());
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let foreign = post(Some("https://other.example.test".to_string())).await.expect("post");
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get_json("/api/v1/maintenance").await["windows"], serde_json::json!([]), "nothing added");
+    let ours = post(Some(format!("http://{}", app.addr))).await.expect("post");
+    assert_eq!(ours.status(), StatusCode::CREATED);
+    app.stop().await;
+}
+
+/// A session lives in the database across restarts, and ends when the token that started it
+/// is no longer in the config (removed, or rotated under the same name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_survives_a_restart_but_not_its_token_leaving_the_config() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Healthy).await;
+    let app = app_with(&db, &target, "", None).await;
+    let pair = login(&app, OPERATOR_TOKEN, None).await.1.expect("a session");
+    app.stop().await;
+
+    let app = app_with(&db, &target, "", None).await;
+    assert_eq!(get_with_cookie(&app, "/", &pair).await.0, StatusCode::OK, "kept across the restart");
+    app.stop().await;
+
+    let rotated = config_toml(&db.url, FAST, &[Srv::new("acme-eu-1", target.url())])
+        .replace("token = \"op-secret\"", "token = \"op-secret-2\"");
+    let app = TestApp::spawn(&rotated).await;
+    let (status, location, _) = get_with_cookie(&app, "/", &pair).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/login?next=%2F"), "its token is gone");
+    app.stop().await;
+}

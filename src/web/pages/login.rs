@@ -88,11 +88,12 @@ pub async fn submit(
         response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
         return Ok(response);
     }
-    match form.text("token").as_deref().and_then(|token| of_token(&state, token)) {
+    let token = form.text("token").unwrap_or_default();
+    match of_token(&state, &token) {
         Some((name, role)) => {
             // A sign-in replaces whatever session the browser had.
             session::end(&state, &headers).await?;
-            let cookie = session::start(&state, name, role).await.map_err(PageError::Internal)?;
+            let cookie = session::start(&state, name, role, &token).await.map_err(PageError::Internal)?;
             tracing::info!(name, role = role.as_str(), "signed in");
             Ok(see_other(&next, Some(cookie)))
         }

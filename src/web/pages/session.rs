@@ -105,6 +105,11 @@ impl<S: Send + Sync> FromRequestParts<S> for SameOrigin {
     }
 }
 
+/// Whether `request` comes from one of our own pages by [`same_origin`]'s rule.
+pub fn from_our_origin(request: &Request) -> bool {
+    same_origin(request.headers(), request.uri().authority().map(|a| a.as_str()))
+}
+
 /// `Origin` when present, else `Referer` when present, must name this host.
 fn same_origin(headers: &HeaderMap, authority: Option<&str>) -> bool {
     let Some(source) = headers.get(ORIGIN).or_else(|| headers.get(REFERER)) else {
