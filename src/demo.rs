@@ -88,7 +88,7 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
             _ = case_feed.tick() => {
                 for event in store.events_since(last_event, 100).await.unwrap_or_default() {
                     last_event = event.id;
-                    if event.kind != "delivered" {
+                    if event.kind != crate::domain::TimelineKind::Delivered {
                         println!("{:>6.1}s  CASE {} [{}] {}", start.elapsed().as_secs_f64(), crate::domain::CaseNumber(event.case_id), event.kind, event.text);
                     }
                 }

@@ -51,11 +51,11 @@ impl FromStr for StatusFilter {
 }
 
 impl StatusFilter {
-    fn statuses(self) -> Vec<&'static str> {
+    fn statuses(self) -> Vec<CaseStatus> {
         match self {
-            StatusFilter::Active => CaseStatus::ALL.into_iter().filter(|s| s.is_active()).map(|s| s.as_str()).collect(),
+            StatusFilter::Active => CaseStatus::active(),
             StatusFilter::All => Vec::new(),
-            StatusFilter::Only(status) => vec![status.as_str()],
+            StatusFilter::Only(status) => vec![status],
         }
     }
 
@@ -113,7 +113,7 @@ async fn list_cases(config_path: &Path, filter: StatusFilter, limit: u32) -> any
             vec![
                 CaseNumber(c.id).to_string(),
                 c.severity.to_string(),
-                c.status.clone(),
+                c.status.to_string(),
                 format!("{}/{}", c.customer, c.service),
                 c.server.clone(),
                 rfc3339_ms(c.opened_at),
@@ -157,8 +157,10 @@ async fn show_case(config_path: &Path, number: CaseNumber) -> anyhow::Result<Exi
     if timeline.is_empty() {
         println!("  (no events)");
     } else {
-        let rows =
-            timeline.iter().map(|e| vec![rfc3339_ms(e.at), clean(&e.kind), clean(&e.actor), clean(&e.text)]).collect();
+        let rows = timeline
+            .iter()
+            .map(|e| vec![rfc3339_ms(e.at), clean(e.kind.as_str()), clean(&e.actor), clean(&e.text)])
+            .collect();
         print!("{}", indent(&table(&["AT", "KIND", "ACTOR", "TEXT"], rows)));
     }
 
@@ -205,7 +207,7 @@ fn case_details(config: &Config, case: &CaseRow, now: i64) -> String {
         ("service", named(&case.service, service.map(|s| s.name.as_str()))),
         ("server", clean(&case.server)),
         ("severity", case.severity.to_string()),
-        ("status", clean(&case.status)),
+        ("status", clean(case.status.as_str())),
         ("opened at", format!("{} ({} ago)", rfc3339_ms(case.opened_at), age(now, case.opened_at))),
         ("updated at", rfc3339_ms(case.updated_at)),
         ("acknowledged at", time(case.acknowledged_at)),
@@ -217,7 +219,7 @@ fn case_details(config: &Config, case: &CaseRow, now: i64) -> String {
         ("last error", case.last_error.as_deref().map(clean).unwrap_or_else(|| "-".to_string())),
         ("response due at", format!("{} ({response})", rfc3339_ms(case.response_due_at))),
     ];
-    let mut out = format!("{}  Severity {}  {}\n", CaseNumber(case.id), case.severity, clean(&case.status));
+    let mut out = format!("{}  Severity {}  {}\n", CaseNumber(case.id), case.severity, clean(case.status.as_str()));
     let width = fields.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
     for (label, value) in fields {
         let _ = writeln!(out, "  {label:<width$}  {value}");

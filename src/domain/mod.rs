@@ -2,9 +2,14 @@
 //! Each type is parsed once at the edge (config, API) so the rest of the code can trust it.
 
 pub mod case_number;
+pub mod case_status;
+pub mod names;
 pub mod state;
 pub mod target;
+pub mod timeline;
 
 pub use case_number::CaseNumber;
+pub use case_status::CaseStatus;
 pub use state::ServerState;
 pub use target::{ProbeKind, Target, TargetError};
+pub use timeline::TimelineKind;

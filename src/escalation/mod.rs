@@ -18,11 +18,11 @@
 
 pub mod oncall;
 
+use crate::domain::TimelineKind;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cases::severity::ServiceView;
-use crate::cases::CaseStatus;
 use crate::clock::{from_unix_ms, Clock};
 use crate::config::{Config, EscalationLevel};
 use crate::domain::{CaseNumber, ServerState};
@@ -73,7 +73,7 @@ impl Escalation {
                 continue;
             }
             let since = case.severity1_since.unwrap_or(case.opened_at);
-            let worked = case.status.parse::<CaseStatus>().is_ok_and(CaseStatus::is_worked);
+            let worked = case.status.is_worked();
             if case.recovered_at.is_some() {
                 continue;
             }
@@ -138,7 +138,7 @@ impl Escalation {
             text.push_str(" and calling the customer");
         }
         text.push('.');
-        let event_id = tx.add_event(case.id, now, "escalation", "firstwatch", &text).await?;
+        let event_id = tx.add_event(case.id, now, TimelineKind::Escalation, "firstwatch", &text).await?;
         let cause = format!("{}#{event_id}", CaseNumber(case.id));
         let notice = Notice { cause: &cause, text: &text, at: now };
         outbox::enqueue_all(tx, EventKind::Escalation, &notice, Some(case), to).await?;
@@ -199,7 +199,7 @@ impl Escalation {
             " Next update within {}.",
             humantime::format_duration(self.config.cases.update_interval)
         ));
-        let event_id = tx.add_event(case.id, now, "customer_update", "firstwatch", &text).await?;
+        let event_id = tx.add_event(case.id, now, TimelineKind::CustomerUpdate, "firstwatch", &text).await?;
         let cause = format!("{}#{event_id}", CaseNumber(case.id));
         if let Some(customer) = self.config.customers.iter().find(|c| c.id == case.customer) {
             let notice = Notice { cause: &cause, text: &text, at: now };

@@ -171,8 +171,7 @@ impl Notifier {
             .ok_or_else(|| SendError::permanent(format!("unknown channel {:?}", row.channel)))?;
         let body: Body = serde_json::from_str(&row.body)
             .map_err(|e| SendError::permanent(format!("message body is not a notification: {e}")))?;
-        let event =
-            event_kind(&body.event).ok_or_else(|| SendError::permanent(format!("unknown event {:?}", body.event)))?;
+        let event: EventKind = body.event.parse().map_err(SendError::permanent)?;
         let customer = body.case.as_ref().map(|c| c.customer.as_str());
         let to = inner.directory.find(&body.recipient, customer);
         let link = render::link(&inner.public_url, &body, to.status_token.as_deref());
@@ -251,25 +250,6 @@ pub(crate) struct BodyCase {
     pub consecutive_failures: i64,
     #[serde(default)]
     pub last_error: Option<String>,
-}
-
-const EVENTS: [EventKind; 11] = [
-    EventKind::Page,
-    EventKind::Escalation,
-    EventKind::CustomerCall,
-    EventKind::CustomerNotice,
-    EventKind::CustomerUpdate,
-    EventKind::CaseOpened,
-    EventKind::CaseSeverityRaised,
-    EventKind::CaseRecovered,
-    EventKind::CaseResolved,
-    EventKind::MonitorDegraded,
-    EventKind::MonitorRecovered,
-];
-
-/// The event named `name` in a message body.
-pub fn event_kind(name: &str) -> Option<EventKind> {
-    EVENTS.into_iter().find(|e| e.as_str() == name)
 }
 
 /// Where a recipient can be reached, from their own config entry.

@@ -15,42 +15,29 @@ const DEFAULT_API: &str = "https://events.pagerduty.com";
 /// The `dedup_key` of the alert about the monitor itself.
 pub const MONITOR_DEDUP_KEY: &str = "firstwatch-monitor";
 
-/// The Events API v2 `event_action`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PagerdutyAction {
-    Trigger,
-    Acknowledge,
-    Resolve,
-}
-
-impl PagerdutyAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PagerdutyAction::Trigger => "trigger",
-            PagerdutyAction::Acknowledge => "acknowledge",
-            PagerdutyAction::Resolve => "resolve",
-        }
+crate::named_enum! {
+    /// The Events API v2 `event_action` (`acknowledge` comes with `case.acknowledged`).
+    pub enum PagerdutyAction ("pagerduty action") {
+        Trigger => "trigger",
+        Resolve => "resolve",
     }
 }
 
-/// The action for an event name, or `None` for one PagerDuty has no use for.
+/// The action for an event.
 ///
 /// `case.recovered` resolves too: the service is back, so the alert stops paging (a later
-/// outage of the same case triggers it again). `case.acknowledged` is not produced yet; it
-/// maps to `acknowledge` for when it is.
-pub fn event_action(event: &str) -> Option<PagerdutyAction> {
+/// outage of the same case triggers it again).
+pub fn event_action(event: EventKind) -> PagerdutyAction {
     match event {
-        "page"
-        | "escalation"
-        | "case.opened"
-        | "case.severity_raised"
-        | "customer.notice"
-        | "customer.update"
-        | "customer.call"
-        | "monitor.degraded" => Some(PagerdutyAction::Trigger),
-        "case.acknowledged" => Some(PagerdutyAction::Acknowledge),
-        "case.recovered" | "case.resolved" | "monitor.recovered" => Some(PagerdutyAction::Resolve),
-        _ => None,
+        EventKind::Page
+        | EventKind::Escalation
+        | EventKind::CaseOpened
+        | EventKind::CaseSeverityRaised
+        | EventKind::CustomerNotice
+        | EventKind::CustomerUpdate
+        | EventKind::CustomerCall
+        | EventKind::MonitorDegraded => PagerdutyAction::Trigger,
+        EventKind::CaseRecovered | EventKind::CaseResolved | EventKind::MonitorRecovered => PagerdutyAction::Resolve,
     }
 }
 
@@ -88,8 +75,7 @@ fn severity(event: EventKind, case_severity: Option<i64>) -> &'static str {
 /// The Events API v2 request body.
 pub(crate) fn event_body(d: &Delivery<'_>, routing_key: &str) -> Result<Value, SendError> {
     let body = d.body;
-    let action = event_action(&body.event)
-        .ok_or_else(|| SendError::permanent(format!("pagerduty has no action for {}", body.event)))?;
+    let action = event_action(d.event);
     let dedup_key = match &body.case {
         Some(c) => c.id.clone(),
         None => MONITOR_DEDUP_KEY.to_string(),
@@ -155,19 +141,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn events_map_to_trigger_resolve_and_a_future_acknowledge() {
+    fn events_map_to_trigger_or_resolve() {
+        use EventKind::*;
         use PagerdutyAction::*;
-        for e in ["page", "escalation", "case.opened", "case.severity_raised", "customer.notice", "customer.update"] {
-            assert_eq!(event_action(e), Some(Trigger), "{e}");
+        for e in [Page, Escalation, CaseOpened, CaseSeverityRaised, CustomerNotice, CustomerUpdate, CustomerCall] {
+            assert_eq!(event_action(e), Trigger, "{e}");
         }
-        assert_eq!(event_action("customer.call"), Some(Trigger));
-        assert_eq!(event_action("case.resolved"), Some(Resolve));
-        assert_eq!(event_action("case.recovered"), Some(Resolve));
-        assert_eq!(event_action("monitor.degraded"), Some(Trigger));
-        assert_eq!(event_action("monitor.recovered"), Some(Resolve));
-        assert_eq!(event_action("case.acknowledged"), Some(Acknowledge));
-        assert_eq!(event_action("case.closed"), None);
-        assert_eq!(Acknowledge.as_str(), "acknowledge");
+        for e in [CaseResolved, CaseRecovered, MonitorRecovered] {
+            assert_eq!(event_action(e), Resolve, "{e}");
+        }
+        assert_eq!(event_action(MonitorDegraded), Trigger);
+        assert_eq!(Resolve.as_str(), "resolve");
     }
 
     #[test]

@@ -65,7 +65,15 @@ pub(crate) fn marker(event: EventKind) -> &'static str {
 pub(crate) fn since_label(event: EventKind) -> &'static str {
     match event {
         EventKind::CaseRecovered | EventKind::CaseResolved => "Opened",
-        _ => "Down since",
+        EventKind::Page
+        | EventKind::Escalation
+        | EventKind::CustomerCall
+        | EventKind::CustomerNotice
+        | EventKind::CustomerUpdate
+        | EventKind::CaseOpened
+        | EventKind::CaseSeverityRaised
+        | EventKind::MonitorDegraded
+        | EventKind::MonitorRecovered => "Down since",
     }
 }
 
@@ -215,7 +223,15 @@ pub(crate) fn spoken_text(body: &Body, event: EventKind) -> String {
         EventKind::CaseRecovered | EventKind::CaseResolved => {
             out.push_str(&format!("Your service {} is back up. ", c.service));
         }
-        _ => match spoken_time(&c.opened_at) {
+        EventKind::Page
+        | EventKind::Escalation
+        | EventKind::CustomerCall
+        | EventKind::CustomerNotice
+        | EventKind::CustomerUpdate
+        | EventKind::CaseOpened
+        | EventKind::CaseSeverityRaised
+        | EventKind::MonitorDegraded
+        | EventKind::MonitorRecovered => match spoken_time(&c.opened_at) {
             Some(time) => out.push_str(&format!("Your service {} has been down since {time}. ", c.service)),
             None => out.push_str(&format!("Your service {} is down. ", c.service)),
         },

@@ -12,37 +12,20 @@ use crate::clock::rfc3339_ms;
 use crate::domain::CaseNumber;
 use crate::store::{CaseRow, NewOutboxRow, StoreError, Tx};
 
-/// The `event` of a notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    Page,
-    Escalation,
-    CustomerCall,
-    CustomerNotice,
-    CustomerUpdate,
-    CaseOpened,
-    CaseSeverityRaised,
-    CaseRecovered,
-    CaseResolved,
-    MonitorDegraded,
-    MonitorRecovered,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Page => "page",
-            EventKind::Escalation => "escalation",
-            EventKind::CustomerCall => "customer.call",
-            EventKind::CustomerNotice => "customer.notice",
-            EventKind::CustomerUpdate => "customer.update",
-            EventKind::CaseOpened => "case.opened",
-            EventKind::CaseSeverityRaised => "case.severity_raised",
-            EventKind::CaseRecovered => "case.recovered",
-            EventKind::CaseResolved => "case.resolved",
-            EventKind::MonitorDegraded => "monitor.degraded",
-            EventKind::MonitorRecovered => "monitor.recovered",
-        }
+crate::named_enum! {
+    /// The `event` of a notification (PRODUCT.md section 3), written in every message body.
+    pub enum EventKind ("event") {
+        Page => "page",
+        Escalation => "escalation",
+        CustomerCall => "customer.call",
+        CustomerNotice => "customer.notice",
+        CustomerUpdate => "customer.update",
+        CaseOpened => "case.opened",
+        CaseSeverityRaised => "case.severity_raised",
+        CaseRecovered => "case.recovered",
+        CaseResolved => "case.resolved",
+        MonitorDegraded => "monitor.degraded",
+        MonitorRecovered => "monitor.recovered",
     }
 }
 
@@ -82,7 +65,7 @@ impl CaseView {
         CaseView {
             id: CaseNumber(case.id).to_string(),
             severity: case.severity,
-            status: case.status.clone(),
+            status: case.status.to_string(),
             customer: case.customer.clone(),
             service: case.service.clone(),
             server: case.server.clone(),

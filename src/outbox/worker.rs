@@ -9,6 +9,7 @@
 //! `Retry-After` obeyed, and a dead letter once `give_up_after` has passed since the message
 //! was queued.
 
+use crate::domain::TimelineKind;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -185,7 +186,9 @@ impl Worker {
                     "{} delivered to {} {} via {}",
                     row.event, row.recipient_kind, row.recipient_id, row.channel
                 );
-                self.store.record_attempt(row, AttemptOutcome::Delivered, now, Some(("delivered", &text))).await?;
+                self.store
+                    .record_attempt(row, AttemptOutcome::Delivered, now, Some((TimelineKind::Delivered, &text)))
+                    .await?;
                 counter("delivered");
                 Outcome::Delivered
             }
@@ -215,7 +218,9 @@ impl Worker {
             "{} to {} {} via {} is a dead letter: {error}",
             row.event, row.recipient_kind, row.recipient_id, row.channel
         );
-        self.store.record_attempt(row, AttemptOutcome::Dead { error }, now, Some(("dead_letter", &text))).await?;
+        self.store
+            .record_attempt(row, AttemptOutcome::Dead { error }, now, Some((TimelineKind::DeadLetter, &text)))
+            .await?;
         self.metrics.notifications_total.with_label_values(&[row.channel.as_str(), "dead_letter"]).inc();
         self.metrics.notification_dead_letters_total.inc();
         tracing::error!(id = row.id, event = %row.event, channel = %row.channel, %error, "notification dead-lettered");

@@ -7,12 +7,14 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Backend, Store, StoreError, StoredStatus};
+use crate::domain::case_status::inactive_sql;
+use crate::domain::{CaseStatus, TimelineKind};
 
 pub(super) const CASE_COLS: &str = "id, customer, service, server, severity, status, opened_at, updated_at, acknowledged_at, \
      acknowledged_by, recovered_at, resolved_at, closed_at, consecutive_failures, last_error, response_due_at, sla_breached, \
      severity1_since, last_update_at";
 
-/// A case as stored. `status` is the text of `cases::state::CaseStatus`.
+/// A case as stored (`status` by its name).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseRow {
     pub id: i64,
@@ -20,7 +22,7 @@ pub struct CaseRow {
     pub service: String,
     pub server: String,
     pub severity: i64,
-    pub status: String,
+    pub status: CaseStatus,
     pub opened_at: i64,
     pub updated_at: i64,
     pub acknowledged_at: Option<i64>,
@@ -43,7 +45,7 @@ pub struct CaseEventRow {
     pub id: i64,
     pub case_id: i64,
     pub at: i64,
-    pub kind: String,
+    pub kind: TimelineKind,
     pub actor: String,
     pub text: String,
 }
@@ -67,7 +69,10 @@ pub(super) fn case_from(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
         service: row.try_get("service")?,
         server: row.try_get("server")?,
         severity: row.try_get("severity")?,
-        status: row.try_get("status")?,
+        status: {
+            let status: String = row.try_get("status")?;
+            status.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?
+        },
         opened_at: row.try_get("opened_at")?,
         updated_at: row.try_get("updated_at")?,
         acknowledged_at: row.try_get("acknowledged_at")?,
@@ -89,7 +94,10 @@ pub(super) fn event_from(row: &AnyRow) -> Result<CaseEventRow, sqlx::Error> {
         id: row.try_get("id")?,
         case_id: row.try_get("case_id")?,
         at: row.try_get("at")?,
-        kind: row.try_get("kind")?,
+        kind: {
+            let kind: String = row.try_get("kind")?;
+            kind.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?
+        },
         actor: row.try_get("actor")?,
         text: row.try_get("text")?,
     })
@@ -150,7 +158,7 @@ impl Store {
     }
 
     /// Cases, newest first; `statuses` empty means all.
-    pub async fn cases(&self, statuses: &[&str], limit: i64) -> Result<Vec<CaseRow>, StoreError> {
+    pub async fn cases(&self, statuses: &[CaseStatus], limit: i64) -> Result<Vec<CaseRow>, StoreError> {
         let mut sql = format!("SELECT {CASE_COLS} FROM cases");
         if !statuses.is_empty() {
             let list: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 1)).collect();
@@ -159,7 +167,7 @@ impl Store {
         sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", statuses.len() + 1));
         let mut query = sqlx::query(&sql);
         for status in statuses {
-            query = query.bind(*status);
+            query = query.bind(status.as_str());
         }
         let rows = query.bind(limit).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(case_from).collect::<Result<_, _>>()?)
@@ -240,9 +248,10 @@ impl Tx {
 
     /// The service's case that is not resolved or closed, locked for this transaction.
     pub async fn active_case(&mut self, customer: &str, service: &str) -> Result<Option<CaseRow>, StoreError> {
-        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let lock = self.backend.row_lock();
         let row = sqlx::query(&format!(
-            "SELECT {CASE_COLS} FROM cases WHERE customer = $1 AND service = $2 AND status NOT IN ('resolved', 'closed'){lock}"
+            "SELECT {CASE_COLS} FROM cases WHERE customer = $1 AND service = $2 AND status NOT IN {inactive}{lock}",
+            inactive = inactive_sql()
         ))
         .bind(customer)
         .bind(service)
@@ -253,7 +262,7 @@ impl Tx {
 
     /// The service's most recent case of any status.
     pub async fn latest_case(&mut self, customer: &str, service: &str) -> Result<Option<CaseRow>, StoreError> {
-        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let lock = self.backend.row_lock();
         let row = sqlx::query(&format!(
             "SELECT {CASE_COLS} FROM cases WHERE customer = $1 AND service = $2 ORDER BY id DESC LIMIT 1{lock}"
         ))
@@ -265,7 +274,7 @@ impl Tx {
     }
 
     pub async fn case(&mut self, id: i64) -> Result<Option<CaseRow>, StoreError> {
-        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let lock = self.backend.row_lock();
         let row = sqlx::query(&format!("SELECT {CASE_COLS} FROM cases WHERE id = $1{lock}"))
             .bind(id)
             .fetch_optional(&mut *self.tx)
@@ -276,9 +285,10 @@ impl Tx {
     /// Cases not resolved or closed, for the periodic checks; locked on PostgreSQL so two
     /// instances never both send the same update.
     pub async fn active_cases(&mut self) -> Result<Vec<CaseRow>, StoreError> {
-        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let lock = self.backend.row_lock();
         let rows = sqlx::query(&format!(
-            "SELECT {CASE_COLS} FROM cases WHERE status NOT IN ('resolved', 'closed') ORDER BY id{lock}"
+            "SELECT {CASE_COLS} FROM cases WHERE status NOT IN {inactive} ORDER BY id{lock}",
+            inactive = inactive_sql()
         ))
         .fetch_all(&mut *self.tx)
         .await?;
@@ -349,7 +359,7 @@ impl Tx {
         &mut self,
         case_id: i64,
         at: i64,
-        kind: &str,
+        kind: TimelineKind,
         actor: &str,
         text: &str,
     ) -> Result<i64, StoreError> {
@@ -358,7 +368,7 @@ impl Tx {
         )
         .bind(case_id)
         .bind(at)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(actor)
         .bind(text)
         .fetch_one(&mut *self.tx)
@@ -388,11 +398,11 @@ impl Tx {
 
     /// The text of the case's latest operator note, if any.
     pub async fn latest_note(&mut self, case_id: i64) -> Result<Option<String>, StoreError> {
-        let row =
-            sqlx::query("SELECT text FROM case_events WHERE case_id = $1 AND kind = 'note' ORDER BY id DESC LIMIT 1")
-                .bind(case_id)
-                .fetch_optional(&mut *self.tx)
-                .await?;
+        let row = sqlx::query("SELECT text FROM case_events WHERE case_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1")
+            .bind(case_id)
+            .bind(TimelineKind::Note.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await?;
         Ok(row.map(|r| r.try_get("text")).transpose()?)
     }
 

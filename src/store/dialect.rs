@@ -17,6 +17,24 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// What a `SELECT` appends to lock the rows it reads until the transaction ends: SQLite
+    /// needs nothing (a write transaction holds the whole database).
+    pub fn row_lock(self) -> &'static str {
+        match self {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// Like [`Self::row_lock`] for a claim: rows of table alias `o` another instance holds
+    /// are skipped rather than waited for.
+    pub fn claim_lock(self) -> &'static str {
+        match self {
+            Backend::Postgres => " FOR UPDATE OF o SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+
     pub fn from_url(url: &str) -> Result<Backend, StoreError> {
         if url.starts_with("sqlite:") {
             Ok(Backend::Sqlite)

@@ -5,7 +5,8 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Backend, Store, StoreError, Tx};
+use super::{Store, StoreError, Tx};
+use crate::domain::TimelineKind;
 
 const OUTBOX_COLUMNS: [&str; 14] = [
     "id",
@@ -127,7 +128,7 @@ impl Store {
     /// PostgreSQL skips rows another instance holds (`FOR UPDATE SKIP LOCKED`).
     pub async fn claim_outbox(&self, now: i64, limit: i64, lease_until: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let lock = if self.backend == Backend::Postgres { " FOR UPDATE OF o SKIP LOCKED" } else { "" };
+        let lock = self.backend.claim_lock();
         let sql = format!(
             "{} WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= $1 \
              AND (o.lease_until IS NULL OR o.lease_until < $1) \
@@ -156,7 +157,7 @@ impl Store {
         row: &OutboxRow,
         outcome: AttemptOutcome<'_>,
         now: i64,
-        event: Option<(&str, &str)>,
+        event: Option<(TimelineKind, &str)>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let query = match outcome {
@@ -185,7 +186,7 @@ impl Store {
             )
             .bind(case_id)
             .bind(now)
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(text)
             .execute(&mut *tx)
             .await?;

@@ -6,12 +6,11 @@ use sqlx::Row;
 
 use super::cases::{case_from, event_from, CASE_COLS};
 use super::{CaseEventRow, CaseRow, Store, StoreError};
+use crate::domain::case_status::inactive_sql;
+use crate::domain::TimelineKind;
 
 /// Milliseconds in a (UTC) day; roll-up hours are grouped into days with it.
 pub const DAY_MS: i64 = 86_400_000;
-
-/// The statuses of a case that is not resolved or closed.
-const INACTIVE: &str = "('resolved', 'closed')";
 
 /// One server's probes and failures over one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +55,8 @@ impl Store {
     /// How many cases are not resolved or closed, per severity, lowest severity number first.
     pub async fn open_case_counts(&self) -> Result<Vec<(i64, i64)>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT severity, COUNT(*) AS n FROM cases WHERE status NOT IN {INACTIVE} GROUP BY severity ORDER BY severity"
+            "SELECT severity, COUNT(*) AS n FROM cases WHERE status NOT IN {inactive} GROUP BY severity ORDER BY severity",
+            inactive = inactive_sql()
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -67,8 +67,9 @@ impl Store {
     /// first.
     pub async fn customer_cases(&self, customer: &str, since: i64, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {CASE_COLS} FROM cases WHERE customer = $1 AND (status NOT IN {INACTIVE} OR updated_at >= $2) \
-             ORDER BY id DESC LIMIT $3"
+            "SELECT {CASE_COLS} FROM cases WHERE customer = $1 AND (status NOT IN {inactive} OR updated_at >= $2) \
+             ORDER BY id DESC LIMIT $3",
+            inactive = inactive_sql()
         ))
         .bind(customer)
         .bind(since)
@@ -80,7 +81,7 @@ impl Store {
 
     /// The timeline events of the given cases whose kind is one of `kinds`, in order per case
     /// (case by case, oldest event first).
-    pub async fn events_of(&self, case_ids: &[i64], kinds: &[&str]) -> Result<Vec<CaseEventRow>, StoreError> {
+    pub async fn events_of(&self, case_ids: &[i64], kinds: &[TimelineKind]) -> Result<Vec<CaseEventRow>, StoreError> {
         if case_ids.is_empty() || kinds.is_empty() {
             return Ok(Vec::new());
         }
@@ -95,7 +96,7 @@ impl Store {
             query = query.bind(*id);
         }
         for kind in kinds {
-            query = query.bind(*kind);
+            query = query.bind(kind.as_str());
         }
         let rows = query.fetch_all(&self.pool).await?;
         Ok(rows.iter().map(event_from).collect::<Result<_, _>>()?)
@@ -103,7 +104,11 @@ impl Store {
 
     /// The latest timeline event of each given case, leaving out events of the `skip` kinds
     /// (delivery bookkeeping, say). Cases without such an event are absent.
-    pub async fn latest_events(&self, case_ids: &[i64], skip: &[&str]) -> Result<Vec<CaseEventRow>, StoreError> {
+    pub async fn latest_events(
+        &self,
+        case_ids: &[i64],
+        skip: &[TimelineKind],
+    ) -> Result<Vec<CaseEventRow>, StoreError> {
         if case_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -122,7 +127,7 @@ impl Store {
             query = query.bind(*id);
         }
         for kind in skip {
-            query = query.bind(*kind);
+            query = query.bind(kind.as_str());
         }
         let rows = query.fetch_all(&self.pool).await?;
         Ok(rows.iter().map(event_from).collect::<Result<_, _>>()?)

@@ -60,7 +60,7 @@ async fn updates_follow_the_plan_and_nothing_escalates_once_every_server_has_rec
     step(since + 3 * HOUR + 1_000).await;
     step(since + 6 * HOUR).await;
     let rows = outbox().await;
-    assert_eq!(the_case(&app).await.map(|c| c.status), Some("open".to_string()), "nobody resolved it");
+    assert_eq!(the_case(&app).await.map(|c| c.status.to_string()), Some("open".to_string()), "nobody resolved it");
     assert_eq!(count(&rows, "escalation", "pager"), 0, "no VP page for a service that is back: {rows:#?}");
     assert_eq!(count(&rows, "customer.call", "phone"), 0, "no call to the customer either");
     assert_eq!(count(&rows, "customer.update", "mail"), 2, "updates stop with the recovery");

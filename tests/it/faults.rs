@@ -118,7 +118,8 @@ async fn a_raise_and_a_recovery_due_while_the_database_is_locked_happen_once_it_
     tokio::time::sleep(LOCKED_FOR).await;
     lock.release().await;
     let resolved =
-        case_becomes(&app.store, DECIDED_WITHIN, "the resolution after the lock", |c| c.status == "resolved").await;
+        case_becomes(&app.store, DECIDED_WITHIN, "the resolution after the lock", |c| c.status.as_str() == "resolved")
+            .await;
     let case = only_case(&app.store).await;
     assert!(case.recovered_at.is_some());
     let outbox = app.store.outbox(Some(case.id)).await.expect("outbox");

@@ -15,6 +15,7 @@
 mod outbound;
 mod reconcile;
 
+use crate::domain::TimelineKind;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -193,10 +194,10 @@ impl CaseEngine {
     }
 
     async fn resolve_in(&self, tx: &mut Tx, case: &mut CaseRow, actor: &str, now: i64) -> Result<(), CaseError> {
-        case.status = status_of(case)?.apply(Action::Resolve)?.to_string();
+        case.status = case.status.apply(Action::Resolve)?;
         case.resolved_at = Some(now);
         let text = texts::resolved(case, actor);
-        let event_id = tx.add_event(case.id, now, "resolved", actor, &text).await?;
+        let event_id = tx.add_event(case.id, now, TimelineKind::Resolved, actor, &text).await?;
         let cause = format!("{}#{event_id}", CaseNumber(case.id));
         let notice = Notice { cause: &cause, text: &text, at: now };
         self.to_contacts(tx, EventKind::CaseResolved, &notice, case).await?;
@@ -213,16 +214,16 @@ impl CaseEngine {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
         let mut case = tx.case(number.0).await?.ok_or(CaseError::NotFound(number))?;
-        let status = status_of(&case)?;
+        let status = case.status;
         match action {
             OperatorAction::Acknowledge => {
-                case.status = status.apply(Action::Acknowledge)?.to_string();
+                case.status = status.apply(Action::Acknowledge)?;
                 case.acknowledged_at = Some(now);
                 case.acknowledged_by = Some(actor.to_string());
                 tx.add_event(
                     case.id,
                     now,
-                    "acknowledged",
+                    TimelineKind::Acknowledged,
                     actor,
                     &format!("{actor} acknowledged the case and is working on it."),
                 )
@@ -236,16 +237,16 @@ impl CaseEngine {
                 if status == CaseStatus::Closed {
                     return Err(CaseError::Invalid(format!("{number} is closed; notes can no longer be added")));
                 }
-                tx.add_event(case.id, now, "note", actor, text).await?;
+                tx.add_event(case.id, now, TimelineKind::Note, actor, text).await?;
                 if status == CaseStatus::Acknowledged {
-                    case.status = status.apply(Action::StartWork)?.to_string();
+                    case.status = status.apply(Action::StartWork)?;
                 }
             }
             OperatorAction::Resolve => self.resolve_in(&mut tx, &mut case, actor, now).await?,
             OperatorAction::Close => {
-                case.status = status.apply(Action::Close)?.to_string();
+                case.status = status.apply(Action::Close)?;
                 case.closed_at = Some(now);
-                tx.add_event(case.id, now, "closed", actor, &format!("{actor} closed the case.")).await?;
+                tx.add_event(case.id, now, TimelineKind::Closed, actor, &format!("{actor} closed the case.")).await?;
             }
         }
         case.updated_at = now;
@@ -310,7 +311,7 @@ impl CaseEngine {
                 CaseNumber(case.id),
                 crate::clock::rfc3339_ms(case.response_due_at)
             );
-            tx.add_event(case.id, now, "sla_breach", ENGINE, &text).await?;
+            tx.add_event(case.id, now, TimelineKind::SlaBreach, ENGINE, &text).await?;
             tx.update_case(&case).await?;
             fx.sla_breaches.push(case.severity);
         }
@@ -383,10 +384,6 @@ impl CaseEngine {
         }
         Ok(())
     }
-}
-
-fn status_of(case: &CaseRow) -> Result<CaseStatus, CaseError> {
-    case.status.parse().map_err(|e: String| CaseError::Store(StoreError::Corrupt(e)))
 }
 
 fn millis(d: Duration) -> i64 {

@@ -14,10 +14,11 @@
 //! from the hint that carried them: they are told, not decided, and a lost hint loses only the
 //! note.
 
-use super::{status_of, CaseEngine, CaseError, Effects, ENGINE};
+use super::{CaseEngine, CaseError, Effects, ENGINE};
 use crate::cases::severity::ServiceView;
 use crate::cases::state::{Action, CaseStatus};
 use crate::cases::texts;
+use crate::domain::TimelineKind;
 use crate::domain::{CaseNumber, ServerState};
 use crate::fleet::Fleet;
 use crate::guard::Verdict;
@@ -125,12 +126,12 @@ impl CaseEngine {
         self.save_members(&mut tx, service_idx).await?;
         let severity = view.severity();
         let reopen = latest.filter(|c| {
-            c.status == CaseStatus::Resolved.as_str()
+            c.status == CaseStatus::Resolved
                 && c.resolved_at.is_some_and(|at| now - at <= super::millis(self.config.cases.reopen_window))
         });
         let (mut case, kind, text) = match reopen {
             Some(mut case) => {
-                case.status = CaseStatus::Resolved.apply(Action::Reopen)?.to_string();
+                case.status = CaseStatus::Resolved.apply(Action::Reopen)?;
                 case.severity = severity;
                 case.server = primary.id.clone();
                 case.resolved_at = None;
@@ -147,7 +148,7 @@ impl CaseEngine {
                 tx.update_case(&case).await?;
                 tx.clear_escalations(case.id).await?;
                 let text = texts::reopened(&case, &primary.id, &error);
-                (case, "reopened", text)
+                (case, TimelineKind::Reopened, text)
             }
             None => {
                 let mut case = CaseRow {
@@ -156,7 +157,7 @@ impl CaseEngine {
                     service: service.service.clone(),
                     server: primary.id.clone(),
                     severity,
-                    status: CaseStatus::Open.to_string(),
+                    status: CaseStatus::Open,
                     opened_at: now,
                     updated_at: now,
                     acknowledged_at: None,
@@ -173,7 +174,7 @@ impl CaseEngine {
                 };
                 case.id = tx.insert_case(&case).await?;
                 let text = texts::opened(&case, status.consecutive_failures, &error);
-                (case, "opened", text)
+                (case, TimelineKind::Opened, text)
             }
         };
         let event_id = tx.add_event(case.id, now, kind, ENGINE, &text).await?;
@@ -192,7 +193,7 @@ impl CaseEngine {
             tx.add_event(
                 case.id,
                 now,
-                "server_down",
+                TimelineKind::ServerDown,
                 ENGINE,
                 &texts::server_down(id, other.consecutive_failures, error),
             )
@@ -202,7 +203,7 @@ impl CaseEngine {
         case.updated_at = now;
         tx.update_case(&case).await?;
         self.commit(tx).await?;
-        tracing::warn!(case = %CaseNumber(case.id), severity = case.severity, customer = %case.customer, service = %case.service, kind, "case {kind}");
+        tracing::warn!(case = %CaseNumber(case.id), severity = case.severity, customer = %case.customer, service = %case.service, kind = kind.as_str(), "case {kind}");
         self.apply(fx)
     }
 
@@ -233,7 +234,7 @@ impl CaseEngine {
         if steps.back_to_outage {
             case.recovered_at = None;
             let text = format!("{} is down again before the case was resolved.", case.service);
-            tx.add_event(case.id, now, "server_down", ENGINE, &text).await?;
+            tx.add_event(case.id, now, TimelineKind::ServerDown, ENGINE, &text).await?;
         }
         if steps.raise {
             self.raise(&mut tx, &mut case, now, &mut fx).await?;
@@ -262,9 +263,9 @@ impl CaseEngine {
         let t = hint.transition;
         let text = if t.threshold_reached && entry.id != case.server && status.state == ServerState::Down {
             let error = status.last_error.as_deref().unwrap_or_default();
-            ("server_down", texts::server_down(&entry.id, status.consecutive_failures, error))
+            (TimelineKind::ServerDown, texts::server_down(&entry.id, status.consecutive_failures, error))
         } else if t.recovered {
-            ("server_recovered", texts::server_recovered(&entry.id, status.consecutive_successes))
+            (TimelineKind::ServerRecovered, texts::server_recovered(&entry.id, status.consecutive_successes))
         } else {
             return Ok(false);
         };
@@ -278,7 +279,7 @@ impl CaseEngine {
         case.severity1_since = Some(now);
         case.response_due_at = case.response_due_at.min(self.response_due(1, now));
         let text = texts::raised(case);
-        let event_id = tx.add_event(case.id, now, "severity_raised", ENGINE, &text).await?;
+        let event_id = tx.add_event(case.id, now, TimelineKind::SeverityRaised, ENGINE, &text).await?;
         let cause = format!("{}#{event_id}", CaseNumber(case.id));
         let notice = Notice { cause: &cause, text: &text, at: now };
         let error = case.last_error.clone().unwrap_or_default();
@@ -300,7 +301,7 @@ impl CaseEngine {
     ) -> Result<(), CaseError> {
         case.recovered_at = Some(view.back_since.unwrap_or(now).min(now));
         let text = texts::recovered(case);
-        let event_id = tx.add_event(case.id, now, "recovered", ENGINE, &text).await?;
+        let event_id = tx.add_event(case.id, now, TimelineKind::Recovered, ENGINE, &text).await?;
         let cause = format!("{}#{event_id}", CaseNumber(case.id));
         let notice = Notice { cause: &cause, text: &text, at: now };
         self.to_contacts(tx, EventKind::CaseRecovered, &notice, case).await?;
@@ -354,7 +355,7 @@ impl CaseEngine {
 
     /// Would [`CaseEngine::reconcile`] change anything for this service? Read-only.
     fn step_due(&self, latest: Option<&CaseRow>, view: &ServiceView, gate: Gate) -> bool {
-        match latest.filter(|c| status_of(c).is_ok_and(CaseStatus::is_active)) {
+        match latest.filter(|c| c.status.is_active()) {
             Some(case) => Steps::for_case(case, view, &self.fleet, self.config.cases.auto_resolve) != Steps::default(),
             None => gate != Gate::Shut && self.confirmed_since_heal(view) && !covered(latest, view),
         }
@@ -379,7 +380,7 @@ impl Steps {
         if view.recovered() {
             return Steps {
                 record_recovery: case.recovered_at.is_none(),
-                resolve: auto_resolve && status_of(case).is_ok_and(CaseStatus::is_active),
+                resolve: auto_resolve && case.status.is_active(),
                 ..Steps::default()
             };
         }
@@ -433,7 +434,7 @@ mod tests {
             service: "web".into(),
             server: "a".into(),
             severity: 1,
-            status: "resolved".into(),
+            status: CaseStatus::Resolved,
             opened_at: 0,
             updated_at,
             acknowledged_at: None,
@@ -471,7 +472,7 @@ mod tests {
     #[test]
     fn only_a_server_down_after_the_recorded_recovery_takes_a_case_back_to_the_outage() {
         let mut active = case(None, None, 0, Some(500));
-        active.status = "open".into();
+        active.status = CaseStatus::Open;
         assert!(!down_since_recovery(&active, &down_since(400)), "an older view of another instance");
         assert!(down_since_recovery(&active, &down_since(600)));
         active.recovered_at = None;

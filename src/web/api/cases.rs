@@ -80,11 +80,11 @@ pub async fn list(
 ) -> Result<Json<CaseList>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let wanted = query.status.unwrap_or_else(|| "all".to_string());
-    let statuses: Vec<&str> = match wanted.as_str() {
+    let statuses: Vec<CaseStatus> = match wanted.as_str() {
         "all" => Vec::new(),
-        "open" | "active" => CaseStatus::ACTIVE_NAMES.to_vec(),
+        "open" | "active" => CaseStatus::active(),
         one => match one.parse::<CaseStatus>() {
-            Ok(status) => vec![status.as_str()],
+            Ok(status) => vec![status],
             Err(e) => return Err(ApiError::BadRequest(format!("{e}; use open, active, all or a status"))),
         },
     };
@@ -130,7 +130,7 @@ async fn detail(state: &AppState, n: CaseNumber) -> Result<Json<CaseDetail>, Api
         .timeline(case.id)
         .await?
         .into_iter()
-        .map(|e| TimelineItem { at: rfc3339_ms(e.at), kind: e.kind, actor: e.actor, text: e.text })
+        .map(|e| TimelineItem { at: rfc3339_ms(e.at), kind: e.kind.to_string(), actor: e.actor, text: e.text })
         .collect();
     Ok(Json(CaseDetail { case: CaseView::of(&case), timeline }))
 }

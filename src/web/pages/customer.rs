@@ -9,6 +9,7 @@
 //! status token and an unknown customer all get the same 403, so customer ids cannot be
 //! probed. Nothing here links to operator pages or names another customer.
 
+use crate::domain::TimelineKind;
 use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
@@ -31,19 +32,6 @@ use crate::web::access::bearer;
 use crate::web::AppState;
 
 const STATUS_COOKIE: &str = "fw_status";
-
-/// Timeline kinds a customer sees. Notes are the engineers' public updates.
-const PUBLIC_KINDS: [&str; 9] = [
-    "opened",
-    "reopened",
-    "severity_raised",
-    "server_down",
-    "server_recovered",
-    "recovered",
-    "resolved",
-    "customer_update",
-    "note",
-];
 
 /// Resolved and closed cases stay on the page this long.
 const RECENT_MS: i64 = 30 * 86_400_000;
@@ -138,7 +126,7 @@ async fn render(state: &AppState, customer: &Customer, page: usize) -> Result<Re
     let cases = state.store.customer_cases(&customer.id, now - RECENT_MS, CASE_LIMIT).await?;
     let ids: Vec<i64> = cases.iter().map(|c| c.id).collect();
     let mut timelines: HashMap<i64, Vec<CaseEventRow>> = HashMap::new();
-    for event in state.store.events_of(&ids, &PUBLIC_KINDS).await? {
+    for event in state.store.events_of(&ids, &TimelineKind::public()).await? {
         timelines.entry(event.case_id).or_default().push(event);
     }
     let troubled = summary.totals.get(ServerState::Down) + summary.totals.get(ServerState::Failing);

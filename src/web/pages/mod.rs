@@ -32,9 +32,6 @@ use maud::{html, Markup};
 use crate::store::StoreError;
 use crate::web::ApiError;
 
-/// Case statuses that are neither resolved nor closed.
-const ACTIVE: [&str; 5] = crate::cases::CaseStatus::ACTIVE_NAMES;
-
 /// Rows a server table shows at most on one page.
 const PAGE_ROWS: usize = 200;
 

@@ -7,6 +7,7 @@
 //! Built from one pass over the live fleet and a fixed number of queries, so it stays fast
 //! and small with 10,000 servers.
 
+use crate::domain::TimelineKind;
 use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
@@ -20,7 +21,7 @@ use serde::Deserialize;
 use super::layout::{self, Nav};
 use super::summary::{Counts, Row, Summary, WORST_FIRST};
 use super::uptime::{self, Bars};
-use super::{html_response, page_number, PageError, ACTIVE, PAGE_ROWS};
+use super::{html_response, page_number, PageError, PAGE_ROWS};
 use crate::config::Customer;
 use crate::domain::{CaseNumber, ServerState};
 use crate::store::{CaseEventRow, CaseRow};
@@ -73,7 +74,7 @@ pub async fn page(
     let mut cases = match focus {
         // Active cases only: none has changed after the end of time.
         Some(customer) => state.store.customer_cases(&customer.id, i64::MAX, CASE_LIMIT).await?,
-        None => state.store.cases(&ACTIVE, CASE_LIMIT).await?,
+        None => state.store.cases(&crate::domain::CaseStatus::active(), CASE_LIMIT).await?,
     };
     if focus.is_some() {
         case_counts.clear();
@@ -85,8 +86,13 @@ pub async fn page(
     let cases_total = cases.len();
     cases.truncate(CASE_ROWS);
     let ids: Vec<i64> = cases.iter().map(|c| c.id).collect();
-    let latest: HashMap<i64, CaseEventRow> =
-        state.store.latest_events(&ids, &["delivered"]).await?.into_iter().map(|e| (e.case_id, e)).collect();
+    let latest: HashMap<i64, CaseEventRow> = state
+        .store
+        .latest_events(&ids, &[TimelineKind::Delivered])
+        .await?
+        .into_iter()
+        .map(|e| (e.case_id, e))
+        .collect();
 
     let summary =
         Summary::of(&state.fleet, focus.map(|c| c.id.as_str()), |s| focus.is_some() || s.state != ServerState::Up);

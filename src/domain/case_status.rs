@@ -2,23 +2,22 @@
 //! transition is listed in [`CaseStatus::allows`], nowhere else. Pure; the engine asks it
 //! before every change and refuses what it refuses.
 
-use std::fmt;
-use std::str::FromStr;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CaseStatus {
-    /// Opened by the engine, waiting for triage.
-    Open,
-    /// Someone is on it: escalation stops.
-    Acknowledged,
-    InProgress,
-    WaitingForCustomer,
-    /// The service is back (automatically or by an operator); updates stop.
-    Resolved,
-    /// Final: an engineer closed it.
-    Closed,
-    /// A new outage within `reopen_window` of resolution brought it back.
-    Reopened,
+crate::named_enum! {
+    /// Where a case is in its life cycle; stored by name.
+    pub enum CaseStatus ("case status") {
+        /// Opened by the engine, waiting for triage.
+        Open => "open",
+        /// Someone is on it: escalation stops.
+        Acknowledged => "acknowledged",
+        InProgress => "in_progress",
+        WaitingForCustomer => "waiting_for_customer",
+        /// The service is back (automatically or by an operator); updates stop.
+        Resolved => "resolved",
+        /// Final: an engineer closed it.
+        Closed => "closed",
+        /// A new outage within `reopen_window` of resolution brought it back.
+        Reopened => "reopened",
+    }
 }
 
 /// What an operator or the engine asks of a case.
@@ -41,41 +40,21 @@ pub struct IllegalTransition {
 }
 
 impl CaseStatus {
-    pub const ALL: [CaseStatus; 7] = [
-        CaseStatus::Open,
-        CaseStatus::Acknowledged,
-        CaseStatus::InProgress,
-        CaseStatus::WaitingForCustomer,
-        CaseStatus::Resolved,
-        CaseStatus::Closed,
-        CaseStatus::Reopened,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Open => "open",
-            CaseStatus::Acknowledged => "acknowledged",
-            CaseStatus::InProgress => "in_progress",
-            CaseStatus::WaitingForCustomer => "waiting_for_customer",
-            CaseStatus::Resolved => "resolved",
-            CaseStatus::Closed => "closed",
-            CaseStatus::Reopened => "reopened",
-        }
+    /// The statuses that are neither resolved nor closed (see [`Self::is_active`]).
+    pub fn active() -> Vec<CaseStatus> {
+        CaseStatus::ALL.into_iter().filter(|s| s.is_active()).collect()
     }
 
-    /// The names of the statuses that are neither resolved nor closed (see [`Self::is_active`]),
-    /// for queries that filter on them.
-    pub const ACTIVE_NAMES: [&'static str; 5] = [
-        CaseStatus::Open.as_str(),
-        CaseStatus::Acknowledged.as_str(),
-        CaseStatus::InProgress.as_str(),
-        CaseStatus::WaitingForCustomer.as_str(),
-        CaseStatus::Reopened.as_str(),
-    ];
-
     /// Not yet resolved or closed: the service's one open case (the database enforces one).
-    pub fn is_active(self) -> bool {
-        !matches!(self, CaseStatus::Resolved | CaseStatus::Closed)
+    pub const fn is_active(self) -> bool {
+        match self {
+            CaseStatus::Open
+            | CaseStatus::Acknowledged
+            | CaseStatus::InProgress
+            | CaseStatus::WaitingForCustomer
+            | CaseStatus::Reopened => true,
+            CaseStatus::Resolved | CaseStatus::Closed => false,
+        }
     }
 
     /// Somebody has taken it: no further escalation levels fire.
@@ -100,6 +79,14 @@ impl CaseStatus {
     }
 }
 
+/// `('resolved', 'closed')`: the statuses that are not active, as an SQL list (the partial
+/// unique index of the migrations spells the same set).
+pub fn inactive_sql() -> String {
+    let names: Vec<String> =
+        CaseStatus::ALL.into_iter().filter(|s| !s.is_active()).map(|s| format!("'{}'", s.as_str())).collect();
+    format!("({})", names.join(", "))
+}
+
 impl Action {
     fn verb(self) -> &'static str {
         match self {
@@ -110,20 +97,6 @@ impl Action {
             Action::Close => "close",
             Action::Reopen => "reopen",
         }
-    }
-}
-
-impl fmt::Display for CaseStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for CaseStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CaseStatus::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| format!("unknown case status {s:?}"))
     }
 }
 
@@ -154,9 +127,9 @@ mod tests {
     }
 
     #[test]
-    fn active_names_are_exactly_the_active_statuses() {
-        let active: Vec<&str> = CaseStatus::ALL.into_iter().filter(|s| s.is_active()).map(CaseStatus::as_str).collect();
-        assert_eq!(active, CaseStatus::ACTIVE_NAMES);
+    fn the_active_statuses_are_all_but_resolved_and_closed() {
+        assert_eq!(CaseStatus::active(), [Open, Acknowledged, InProgress, WaitingForCustomer, Reopened]);
+        assert_eq!(super::inactive_sql(), "('resolved', 'closed')");
     }
 
     #[test]
