@@ -18,7 +18,6 @@ use crate::domain::{ProbeKind, ServerState};
 
 /// Outcomes of a notification attempt, the `outcome` label of `notifications_total`.
 pub const NOTIFICATION_OUTCOMES: [&str; 3] = ["delivered", "retried", "dead_letter"];
-pub const SEVERITIES: [&str; 3] = ["1", "2", "3"];
 
 pub struct Metrics {
     pub registry: Registry,
@@ -188,7 +187,8 @@ impl Metrics {
         for state in ServerState::ALL {
             servers.with_label_values(&[state.as_str()]);
         }
-        for severity in SEVERITIES {
+        for severity in crate::domain::Severity::ALL {
+            let severity = severity.label();
             cases_open.with_label_values(&[severity]);
             cases_opened_total.with_label_values(&[severity]);
             sla_breaches_total.with_label_values(&[severity]);

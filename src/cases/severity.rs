@@ -5,6 +5,7 @@
 //! statuses of one service's servers: never the whole fleet.
 
 use crate::domain::ServerState;
+use crate::domain::Severity;
 use crate::fleet::Fleet;
 use crate::tracker::Status;
 
@@ -43,11 +44,11 @@ impl ServiceView {
     }
 
     /// The severity an outage of this service has now.
-    pub fn severity(&self) -> i64 {
+    pub fn severity(&self) -> Severity {
         if self.serving {
-            2
+            Severity::Two
         } else {
-            1
+            Severity::One
         }
     }
 

@@ -9,6 +9,7 @@
 //! Everything here is pure: the case engine asks [`response_due`] when a case is opened or
 //! its severity changes, and compares the answer with its [`crate::clock::Clock`].
 
+use crate::domain::Severity;
 use std::time::{Duration, SystemTime};
 
 use crate::calendar::BusinessCalendar;
@@ -27,19 +28,19 @@ pub struct ResponseTargets {
 }
 
 impl ResponseTargets {
-    /// The target for `severity`. Severities outside 1..=3 are clamped (0 counts as 1, 4 and
+    /// The target for `severity`.
     /// above as 3) so that an unexpected value still gets a deadline instead of none.
-    pub fn target(&self, severity: u8) -> Duration {
+    pub fn target(&self, severity: Severity) -> Duration {
         match severity {
-            0 | 1 => self.severity_1,
-            2 => self.severity_2,
-            _ => self.severity_3,
+            Severity::One => self.severity_1,
+            Severity::Two => self.severity_2,
+            Severity::Three => self.severity_3,
         }
     }
 
     /// The clock `severity` is measured on: 24x7 for Severity 1, business hours otherwise.
-    pub fn calendar_for(&self, severity: u8) -> BusinessCalendar {
-        if severity <= 1 {
+    pub fn calendar_for(&self, severity: Severity) -> BusinessCalendar {
+        if severity == Severity::One {
             BusinessCalendar::always()
         } else {
             self.calendar.clone()
@@ -69,9 +70,9 @@ impl Default for ResponseTargets {
 }
 
 /// When the first response to a case of `severity` opened at `opened_at` is due.
-pub fn response_due(targets: &ResponseTargets, severity: u8, opened_at: SystemTime) -> SystemTime {
+pub fn response_due(targets: &ResponseTargets, severity: Severity, opened_at: SystemTime) -> SystemTime {
     let target = targets.target(severity);
-    if severity <= 1 {
+    if severity == Severity::One {
         BusinessCalendar::always().add_business_time(opened_at, target)
     } else {
         targets.calendar.add_business_time(opened_at, target)
@@ -106,33 +107,30 @@ mod tests {
     fn severity_1_runs_around_the_clock() {
         let t = berlin_targets();
         // Saturday night: Severity 1 is still due an hour later.
-        assert_eq!(response_due(&t, 1, at("2026-03-07T23:30:00Z")), at("2026-03-08T00:30:00Z"));
+        assert_eq!(response_due(&t, Severity::One, at("2026-03-07T23:30:00Z")), at("2026-03-08T00:30:00Z"));
         // On a holiday too.
-        assert_eq!(response_due(&t, 1, at("2026-12-25T12:00:00Z")), at("2026-12-25T13:00:00Z"));
+        assert_eq!(response_due(&t, Severity::One, at("2026-12-25T12:00:00Z")), at("2026-12-25T13:00:00Z"));
     }
 
     #[test]
     fn severity_2_and_3_count_business_hours() {
         let t = berlin_targets();
         // Friday 16:00 Berlin (15:00Z): 1h left on Friday, 1h on Monday.
-        assert_eq!(response_due(&t, 2, at("2026-03-06T15:00:00Z")), at("2026-03-09T09:00:00Z"));
+        assert_eq!(response_due(&t, Severity::Two, at("2026-03-06T15:00:00Z")), at("2026-03-09T09:00:00Z"));
         // Tuesday 13:00 Berlin: 4h on Tuesday, 4h on Wednesday.
-        assert_eq!(response_due(&t, 3, at("2026-03-10T12:00:00Z")), at("2026-03-11T12:00:00Z"));
+        assert_eq!(response_due(&t, Severity::Three, at("2026-03-10T12:00:00Z")), at("2026-03-11T12:00:00Z"));
         // Inside business hours, 2h is plain addition.
-        assert_eq!(response_due(&t, 2, at("2026-03-10T08:00:00Z")), at("2026-03-10T10:00:00Z"));
+        assert_eq!(response_due(&t, Severity::Two, at("2026-03-10T08:00:00Z")), at("2026-03-10T10:00:00Z"));
         // Opened on Christmas (a Friday holiday): counting starts Monday 09:00.
-        assert_eq!(response_due(&t, 2, at("2026-12-25T08:00:00Z")), at("2026-12-28T10:00:00Z"));
+        assert_eq!(response_due(&t, Severity::Two, at("2026-12-25T08:00:00Z")), at("2026-12-28T10:00:00Z"));
     }
 
     #[test]
-    fn out_of_range_severities_are_clamped() {
+    fn each_severity_has_its_target_and_only_severity_1_runs_around_the_clock() {
         let t = berlin_targets();
-        let opened = at("2026-03-07T12:00:00Z");
-        assert_eq!(response_due(&t, 0, opened), response_due(&t, 1, opened));
-        assert_eq!(response_due(&t, 7, opened), response_due(&t, 3, opened));
-        assert_eq!(t.target(0), hours(1));
-        assert_eq!(t.target(9), hours(8));
-        assert!(t.calendar_for(1).is_24x7() && !t.calendar_for(2).is_24x7());
+        assert_eq!(t.target(Severity::One), hours(1));
+        assert_eq!(t.target(Severity::Three), hours(8));
+        assert!(t.calendar_for(Severity::One).is_24x7() && !t.calendar_for(Severity::Two).is_24x7());
     }
 
     #[test]
@@ -142,6 +140,6 @@ mod tests {
         assert!(!t.calendar.is_24x7(), "the default calendar is valid, not the fallback");
         assert_eq!(t.calendar.time_zone(), &TimeZone::UTC);
         assert_eq!((t.calendar.start_minutes(), t.calendar.end_minutes()), (540, 1020));
-        assert_eq!(response_due(&t, 3, at("2026-03-06T16:00:00Z")), at("2026-03-09T16:00:00Z"));
+        assert_eq!(response_due(&t, Severity::Three, at("2026-03-06T16:00:00Z")), at("2026-03-09T16:00:00Z"));
     }
 }

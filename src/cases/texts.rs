@@ -3,9 +3,10 @@
 
 use crate::clock::rfc3339_ms;
 use crate::domain::CaseNumber;
+use crate::domain::Severity;
 use crate::store::CaseRow;
 
-pub fn severity_name(severity: i64) -> String {
+pub fn severity_name(severity: Severity) -> String {
     format!("Severity {severity}")
 }
 

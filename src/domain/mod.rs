@@ -4,12 +4,14 @@
 pub mod case_number;
 pub mod case_status;
 pub mod names;
+pub mod severity;
 pub mod state;
 pub mod target;
 pub mod timeline;
 
 pub use case_number::CaseNumber;
 pub use case_status::CaseStatus;
+pub use severity::Severity;
 pub use state::ServerState;
 pub use target::{ProbeKind, Target, TargetError};
 pub use timeline::TimelineKind;

@@ -69,7 +69,7 @@ impl Escalation {
         let mut pages: Vec<String> = Vec::new();
         let mut tx = store.begin().await?;
         for mut case in tx.active_cases().await? {
-            if case.severity != 1 {
+            if case.severity != crate::domain::Severity::One {
                 continue;
             }
             let since = case.severity1_since.unwrap_or(case.opened_at);

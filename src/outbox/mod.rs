@@ -64,7 +64,7 @@ impl CaseView {
     pub fn of(case: &CaseRow) -> CaseView {
         CaseView {
             id: CaseNumber(case.id).to_string(),
-            severity: case.severity,
+            severity: case.severity.number(),
             status: case.status.to_string(),
             customer: case.customer.clone(),
             service: case.service.clone(),

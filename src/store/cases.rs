@@ -8,7 +8,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::{Backend, Store, StoreError, StoredStatus};
 use crate::domain::case_status::inactive_sql;
-use crate::domain::{CaseStatus, TimelineKind};
+use crate::domain::{CaseStatus, Severity, TimelineKind};
 
 pub(super) const CASE_COLS: &str = "id, customer, service, server, severity, status, opened_at, updated_at, acknowledged_at, \
      acknowledged_by, recovered_at, resolved_at, closed_at, consecutive_failures, last_error, response_due_at, sla_breached, \
@@ -21,7 +21,7 @@ pub struct CaseRow {
     pub customer: String,
     pub service: String,
     pub server: String,
-    pub severity: i64,
+    pub severity: Severity,
     pub status: CaseStatus,
     pub opened_at: i64,
     pub updated_at: i64,
@@ -68,7 +68,7 @@ pub(super) fn case_from(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
         customer: row.try_get("customer")?,
         service: row.try_get("service")?,
         server: row.try_get("server")?,
-        severity: row.try_get("severity")?,
+        severity: Severity::from_number(row.try_get("severity")?).map_err(|e| sqlx::Error::Decode(e.into()))?,
         status: {
             let status: String = row.try_get("status")?;
             status.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?
@@ -306,7 +306,7 @@ impl Tx {
         .bind(c.customer.as_str())
         .bind(c.service.as_str())
         .bind(c.server.as_str())
-        .bind(c.severity)
+        .bind(c.severity.number())
         .bind(c.status.as_str())
         .bind(c.opened_at)
         .bind(c.updated_at)
@@ -332,7 +332,7 @@ impl Tx {
              last_update_at = $17 WHERE id = $1",
         )
         .bind(c.id)
-        .bind(c.severity)
+        .bind(c.severity.number())
         .bind(c.status.as_str())
         .bind(c.updated_at)
         .bind(c.acknowledged_at)

@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::cases::{case_from, event_from, CASE_COLS};
 use super::{CaseEventRow, CaseRow, Store, StoreError};
 use crate::domain::case_status::inactive_sql;
-use crate::domain::TimelineKind;
+use crate::domain::{Severity, TimelineKind};
 
 /// Milliseconds in a (UTC) day; roll-up hours are grouped into days with it.
 pub const DAY_MS: i64 = 86_400_000;
@@ -53,14 +53,19 @@ impl Store {
     }
 
     /// How many cases are not resolved or closed, per severity, lowest severity number first.
-    pub async fn open_case_counts(&self) -> Result<Vec<(i64, i64)>, StoreError> {
+    pub async fn open_case_counts(&self) -> Result<Vec<(Severity, i64)>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT severity, COUNT(*) AS n FROM cases WHERE status NOT IN {inactive} GROUP BY severity ORDER BY severity",
             inactive = inactive_sql()
         ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| Ok((row.try_get("severity")?, row.try_get("n")?))).collect()
+        rows.iter()
+            .map(|row| {
+                let severity = Severity::from_number(row.try_get("severity")?).map_err(StoreError::Corrupt)?;
+                Ok((severity, row.try_get("n")?))
+            })
+            .collect()
     }
 
     /// One customer's cases that are still active or changed since `since` (Unix ms), newest

@@ -47,7 +47,7 @@ async fn a_case_opens_at_the_threshold_as_severity_1_and_pages_the_operations_ma
 
     let case = wait_for_case(&app, "a case", |_| true).await;
     assert_eq!(target.hits(), 3, "opened at exactly the third failure, not later");
-    assert_eq!((case.id, case.severity, case.status.as_str()), (1, 1, "open"));
+    assert_eq!((case.id, case.severity.number(), case.status.as_str()), (1, 1, "open"));
     assert_eq!(
         (case.customer.as_str(), case.service.as_str(), case.server.as_str()),
         ("acme", "storefront", "acme-eu-1")
@@ -103,13 +103,13 @@ async fn severity_2_while_the_secondary_serves_then_raised_to_1_when_it_fails_to
             .await;
 
     let case = wait_for_case(&app, "a Severity 2 case", |_| true).await;
-    assert_eq!(case.severity, 2, "the secondary still serves");
+    assert_eq!(case.severity.number(), 2, "the secondary still serves");
     let outbox = app.store.outbox(Some(case.id)).await.expect("outbox");
     assert!(events(&outbox, "page").is_empty(), "Severity 2 pages nobody");
     assert_eq!(events(&outbox, "customer.notice").len(), 1);
 
     secondary.set(Behavior::Status(500));
-    let case = wait_for_case(&app, "the raise", |c| c.severity == 1).await;
+    let case = wait_for_case(&app, "the raise", |c| c.severity.number() == 1).await;
     assert_eq!(cases(&app.store).await.len(), 1, "still one case for the service");
     let timeline = app.store.timeline(case.id).await.expect("timeline");
     let kinds: Vec<&str> = timeline.iter().map(|e| e.kind.as_str()).collect();
@@ -239,7 +239,7 @@ async fn maintenance_opens_no_case_until_the_window_ends_with_the_server_still_d
 
     let case = wait_for_case(&app, "a case after the window", |_| true).await;
     assert!(case.opened_at >= now + 2_500, "opened after the window ended");
-    assert_eq!(case.severity, 1);
+    assert_eq!(case.severity.number(), 1);
     app.stop().await;
 }
 

@@ -89,7 +89,7 @@ async fn a_raise_and_a_recovery_due_while_the_database_is_locked_happen_once_it_
     })
     .await;
     primary.set(Behavior::Status(500));
-    case_becomes(&app.store, Duration::from_secs(10), "a Severity 2 case", |c| c.severity == 2).await;
+    case_becomes(&app.store, Duration::from_secs(10), "a Severity 2 case", |c| c.severity.number() == 2).await;
 
     // (a) The last serving server fails while the database is locked.
     let lock = OutsideLock::take(&db.url).await;
@@ -101,7 +101,8 @@ async fn a_raise_and_a_recovery_due_while_the_database_is_locked_happen_once_it_
     tokio::time::sleep(LOCKED_FOR).await;
     assert_eq!(app.status("acme-eu-1").state, ServerState::Down, "probing went on under the lock");
     lock.release().await;
-    let raised = case_becomes(&app.store, DECIDED_WITHIN, "the raise after the lock", |c| c.severity == 1).await;
+    let raised =
+        case_becomes(&app.store, DECIDED_WITHIN, "the raise after the lock", |c| c.severity.number() == 1).await;
     let case = only_case(&app.store).await;
     let outbox = app.store.outbox(Some(case.id)).await.expect("outbox");
     assert_eq!(count(&outbox, "case.severity_raised"), 1, "raised once");
@@ -161,7 +162,7 @@ async fn a_sigterm_between_a_transition_and_its_decision_decides_after_the_resta
     let took = case_becomes(&second.store, DECIDED_WITHIN, "the case after the restart", |_| true).await;
     let case = only_case(&second.store).await;
     let outbox = second.store.outbox(Some(case.id)).await.expect("outbox");
-    assert_eq!((case.severity, count(&outbox, "page")), (1, 1), "Severity 1, paged once");
+    assert_eq!((case.severity.number(), count(&outbox, "page")), (1, 1), "Severity 1, paged once");
     eprintln!("case opened {took:?} after the restart");
     second.stop().await;
     store.close().await;

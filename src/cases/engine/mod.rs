@@ -15,6 +15,7 @@
 mod outbound;
 mod reconcile;
 
+use crate::domain::Severity;
 use crate::domain::TimelineKind;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -34,7 +35,7 @@ use crate::escalation::{Escalation, Fired};
 use crate::fleet::Fleet;
 use crate::guard::{Guard, Verdict};
 use crate::maintenance::{SharedWindows, Windows};
-use crate::metrics::{Metrics, SEVERITIES};
+use crate::metrics::Metrics;
 use crate::outbox::{EventKind, Notice};
 use crate::scheduler::FleetEvent;
 use crate::store::{CaseRow, Store, StoreError, Tx};
@@ -76,9 +77,9 @@ pub enum OperatorAction {
 /// Metric changes to apply once the transaction has committed.
 #[derive(Default)]
 struct Effects {
-    opened: Option<i64>,
+    opened: Option<Severity>,
     pages: Vec<String>,
-    sla_breaches: Vec<i64>,
+    sla_breaches: Vec<Severity>,
 }
 
 pub struct CaseEngine {
@@ -320,10 +321,10 @@ impl CaseEngine {
     }
 
     async fn refresh_gauges(&self) -> Result<(), CaseError> {
-        let counts: HashMap<i64, i64> = self.store.open_case_counts().await?.into_iter().collect();
-        for severity in SEVERITIES {
-            let n = severity.parse::<i64>().map(|s| counts.get(&s).copied().unwrap_or(0)).unwrap_or(0);
-            self.metrics.cases_open.with_label_values(&[severity]).set(n);
+        let counts: HashMap<Severity, i64> = self.store.open_case_counts().await?.into_iter().collect();
+        for severity in Severity::ALL {
+            let n = counts.get(&severity).copied().unwrap_or(0);
+            self.metrics.cases_open.with_label_values(&[severity.label()]).set(n);
         }
         Ok(())
     }
@@ -374,13 +375,13 @@ impl CaseEngine {
 
     fn apply(&self, fx: Effects) -> Result<(), CaseError> {
         if let Some(severity) = fx.opened {
-            self.metrics.cases_opened_total.with_label_values(&[&severity.to_string()]).inc();
+            self.metrics.cases_opened_total.with_label_values(&[severity.label()]).inc();
         }
         for role in fx.pages {
             self.metrics.pages_total.with_label_values(&[&role]).inc();
         }
         for severity in fx.sla_breaches {
-            self.metrics.sla_breaches_total.with_label_values(&[&severity.to_string()]).inc();
+            self.metrics.sla_breaches_total.with_label_values(&[severity.label()]).inc();
         }
         Ok(())
     }

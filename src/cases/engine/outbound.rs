@@ -5,6 +5,7 @@
 use super::{CaseEngine, CaseError, Effects};
 use crate::cases::sla;
 use crate::clock::{from_unix_ms, unix_ms};
+use crate::domain::Severity;
 use crate::outbox::{self, recipients, EventKind, Notice};
 use crate::store::{CaseRow, Tx};
 
@@ -65,8 +66,7 @@ impl CaseEngine {
         Ok(outbox::enqueue_all(tx, EventKind::Page, notice, Some(case), to).await?)
     }
 
-    pub(super) fn response_due(&self, severity: i64, now: i64) -> i64 {
-        let severity = u8::try_from(severity.clamp(1, 3)).unwrap_or(1);
+    pub(super) fn response_due(&self, severity: Severity, now: i64) -> i64 {
         unix_ms(sla::response_due(&self.config.cases.response_targets, severity, from_unix_ms(now)))
     }
 }

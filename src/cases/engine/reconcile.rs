@@ -18,6 +18,7 @@ use super::{CaseEngine, CaseError, Effects, ENGINE};
 use crate::cases::severity::ServiceView;
 use crate::cases::state::{Action, CaseStatus};
 use crate::cases::texts;
+use crate::domain::Severity;
 use crate::domain::TimelineKind;
 use crate::domain::{CaseNumber, ServerState};
 use crate::fleet::Fleet;
@@ -142,7 +143,7 @@ impl CaseEngine {
                 case.last_error = Some(error.clone());
                 case.response_due_at = self.response_due(severity, now);
                 case.sla_breached = false;
-                case.severity1_since = (severity == 1).then_some(now);
+                case.severity1_since = (severity == Severity::One).then_some(now);
                 case.last_update_at = None;
                 case.updated_at = now;
                 tx.update_case(&case).await?;
@@ -169,7 +170,7 @@ impl CaseEngine {
                     last_error: Some(error.clone()),
                     response_due_at: self.response_due(severity, now),
                     sla_breached: false,
-                    severity1_since: (severity == 1).then_some(now),
+                    severity1_since: (severity == Severity::One).then_some(now),
                     last_update_at: None,
                 };
                 case.id = tx.insert_case(&case).await?;
@@ -183,7 +184,7 @@ impl CaseEngine {
         let to_customer = texts::customer_notice(&case, &error);
         self.to_contacts(&mut tx, EventKind::CustomerNotice, &Notice { text: &to_customer, ..notice }, &case).await?;
         self.to_feed(&mut tx, EventKind::CaseOpened, &notice, &case).await?;
-        if case.severity == 1 {
+        if case.severity == Severity::One {
             self.page_first_level(&mut tx, &notice, &case, &mut fx).await?;
         }
         // Other servers already down when the case opens are on its timeline from the start.
@@ -203,7 +204,7 @@ impl CaseEngine {
         case.updated_at = now;
         tx.update_case(&case).await?;
         self.commit(tx).await?;
-        tracing::warn!(case = %CaseNumber(case.id), severity = case.severity, customer = %case.customer, service = %case.service, kind = kind.as_str(), "case {kind}");
+        tracing::warn!(case = %CaseNumber(case.id), severity = case.severity.number(), customer = %case.customer, service = %case.service, kind = kind.as_str(), "case {kind}");
         self.apply(fx)
     }
 
@@ -275,9 +276,9 @@ impl CaseEngine {
 
     /// Raise a Severity 2 case to 1: no server of its service serves any more.
     async fn raise(&self, tx: &mut Tx, case: &mut CaseRow, now: i64, fx: &mut Effects) -> Result<(), CaseError> {
-        case.severity = 1;
+        case.severity = Severity::One;
         case.severity1_since = Some(now);
-        case.response_due_at = case.response_due_at.min(self.response_due(1, now));
+        case.response_due_at = case.response_due_at.min(self.response_due(Severity::One, now));
         let text = texts::raised(case);
         let event_id = tx.add_event(case.id, now, TimelineKind::SeverityRaised, ENGINE, &text).await?;
         let cause = format!("{}#{event_id}", CaseNumber(case.id));
@@ -393,7 +394,7 @@ impl Steps {
             .filter(|(failures, error)| case.consecutive_failures != *failures || case.last_error != *error);
         Steps {
             back_to_outage: down_since_recovery(case, view),
-            raise: case.severity != 1 && view.severity() == 1,
+            raise: case.severity != Severity::One && view.severity() == Severity::One,
             refresh_count,
             ..Steps::default()
         }
@@ -433,7 +434,7 @@ mod tests {
             customer: "acme".into(),
             service: "web".into(),
             server: "a".into(),
-            severity: 1,
+            severity: Severity::One,
             status: CaseStatus::Resolved,
             opened_at: 0,
             updated_at,

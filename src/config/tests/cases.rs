@@ -65,8 +65,8 @@ holidays = ["2026-12-25", 2026-12-26, "2026-12-25"]
     // Thursday 2026-12-24 23:00 Berlin (22:00Z), Severity 2: one hour until 24:00, then Friday
     // and Saturday are holidays and Sunday is closed, so the other 3h run from Monday 08:30 to
     // 11:30 (10:30Z).
-    assert_eq!(response_due(t, 2, at("2026-12-24T22:00:00Z")), at("2026-12-28T10:30:00Z"));
-    assert_eq!(response_due(t, 1, at("2026-12-24T22:00:00Z")), at("2026-12-24T22:30:00Z"));
+    assert_eq!(response_due(t, crate::domain::Severity::Two, at("2026-12-24T22:00:00Z")), at("2026-12-28T10:30:00Z"));
+    assert_eq!(response_due(t, crate::domain::Severity::One, at("2026-12-24T22:00:00Z")), at("2026-12-24T22:30:00Z"));
 }
 
 #[test]

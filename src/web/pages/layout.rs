@@ -9,7 +9,7 @@ use super::summary::{Counts, Row};
 use super::uptime::DayTotal;
 use crate::clock::rfc3339_ms;
 use crate::config::ServerRole;
-use crate::domain::ServerState;
+use crate::domain::{ServerState, Severity};
 
 const CSS: &str = "\
 *{box-sizing:border-box}\
@@ -133,7 +133,7 @@ pub fn state_badge(state: ServerState) -> Markup {
     html! { span class={ "badge s-" (state.as_str()) } { (state.as_str()) } }
 }
 
-pub fn severity_badge(severity: i64) -> Markup {
+pub fn severity_badge(severity: Severity) -> Markup {
     html! { span class={ "badge sev-" (severity) } { "Sev " (severity) } }
 }
 

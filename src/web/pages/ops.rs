@@ -23,7 +23,7 @@ use super::summary::{Counts, Row, Summary, WORST_FIRST};
 use super::uptime::{self, Bars};
 use super::{html_response, page_number, PageError, PAGE_ROWS};
 use crate::config::Customer;
-use crate::domain::{CaseNumber, ServerState};
+use crate::domain::{CaseNumber, ServerState, Severity};
 use crate::store::{CaseEventRow, CaseRow};
 use crate::web::access::Credential;
 use crate::web::AppState;
@@ -70,7 +70,7 @@ pub async fn page(
     };
 
     let degraded = state.store.flag("guard_degraded").await?;
-    let mut case_counts: HashMap<i64, i64> = state.store.open_case_counts().await?.into_iter().collect();
+    let mut case_counts: HashMap<Severity, i64> = state.store.open_case_counts().await?.into_iter().collect();
     let mut cases = match focus {
         // Active cases only: none has changed after the end of time.
         Some(customer) => state.store.customer_cases(&customer.id, i64::MAX, CASE_LIMIT).await?,
@@ -145,7 +145,7 @@ pub async fn page(
     Ok(html_response(StatusCode::OK, PreEscaped(html)))
 }
 
-fn header_counts(servers: &Counts, cases: &HashMap<i64, i64>) -> Markup {
+fn header_counts(servers: &Counts, cases: &HashMap<Severity, i64>) -> Markup {
     html! {
         section #summary {
             div.counts #server-counts {
@@ -159,7 +159,7 @@ fn header_counts(servers: &Counts, cases: &HashMap<i64, i64>) -> Markup {
             div.counts #case-counts {
                 @let open: i64 = cases.values().sum();
                 span.count data-severity="total" data-count=(open) { "open cases " strong { (open) } }
-                @for severity in 1..=3_i64 {
+                @for severity in Severity::ALL {
                     @let n = cases.get(&severity).copied().unwrap_or(0);
                     span.count data-severity=(severity) data-count=(n) { (layout::severity_badge(severity)) " " (n) }
                 }
