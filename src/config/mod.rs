@@ -168,25 +168,39 @@ pub struct NotificationsConfig {
     pub attempt_timeout: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    Webhook,
-    Slack,
-    Mattermost,
-    Pagerduty,
-    Email,
-    Twilio,
+crate::named_enum! {
+    /// A channel's `type`.
+    pub enum ChannelKind ("channel type") {
+        Webhook => "webhook",
+        Slack => "slack",
+        Mattermost => "mattermost",
+        Pagerduty => "pagerduty",
+        Email => "email",
+        Twilio => "twilio",
+    }
 }
 
 impl ChannelKind {
-    pub fn as_str(self) -> &'static str {
+    /// (required keys, optional keys) beyond `id` and `type` (PRODUCT.md section 3). Every
+    /// HTTP-based type takes `api_base` so it can be pointed at a local receiver.
+    pub fn keys(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
-            ChannelKind::Webhook => "webhook",
-            ChannelKind::Slack => "slack",
-            ChannelKind::Mattermost => "mattermost",
-            ChannelKind::Pagerduty => "pagerduty",
-            ChannelKind::Email => "email",
-            ChannelKind::Twilio => "twilio",
+            ChannelKind::Webhook | ChannelKind::Slack | ChannelKind::Mattermost => (&["url"], &["secret", "api_base"]),
+            ChannelKind::Pagerduty => (&["routing_key"], &["api_base"]),
+            ChannelKind::Email => (&["smtp_url", "from"], &[]),
+            ChannelKind::Twilio => (&["account_sid", "auth_token", "from"], &["api_base"]),
+        }
+    }
+
+    /// Whether the channel can place a voice call (`customer.call`).
+    pub fn can_call(self) -> bool {
+        match self {
+            ChannelKind::Twilio => true,
+            ChannelKind::Webhook
+            | ChannelKind::Slack
+            | ChannelKind::Mattermost
+            | ChannelKind::Pagerduty
+            | ChannelKind::Email => false,
         }
     }
 }

@@ -27,15 +27,7 @@ pub fn summary(config: &Config) -> String {
         primaries + secondaries,
     );
 
-    let kinds = [
-        ChannelKind::Webhook,
-        ChannelKind::Slack,
-        ChannelKind::Mattermost,
-        ChannelKind::Pagerduty,
-        ChannelKind::Email,
-        ChannelKind::Twilio,
-    ];
-    let by_kind: Vec<String> = kinds
+    let by_kind: Vec<String> = ChannelKind::ALL
         .iter()
         .filter_map(|&kind| {
             let n = config.channels.iter().filter(|ch| ch.kind == kind).count();

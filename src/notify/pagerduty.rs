@@ -65,10 +65,22 @@ impl Pagerduty {
 /// `critical` for Severity 1 and a blind monitor, `error` for other open cases, `info` for
 /// good news.
 fn severity(event: EventKind, case_severity: Option<i64>) -> &'static str {
-    match (event, case_severity) {
-        (EventKind::CaseRecovered | EventKind::CaseResolved | EventKind::MonitorRecovered, _) => "info",
-        (EventKind::MonitorDegraded, _) | (_, Some(1)) => "critical",
-        _ => "error",
+    match event {
+        EventKind::CaseRecovered | EventKind::CaseResolved | EventKind::MonitorRecovered => "info",
+        EventKind::MonitorDegraded => "critical",
+        EventKind::Page
+        | EventKind::Escalation
+        | EventKind::CustomerCall
+        | EventKind::CustomerNotice
+        | EventKind::CustomerUpdate
+        | EventKind::CaseOpened
+        | EventKind::CaseSeverityRaised => {
+            if case_severity == Some(1) {
+                "critical"
+            } else {
+                "error"
+            }
+        }
     }
 }
 

@@ -44,7 +44,16 @@ impl Twilio {
                 let twiml = twiml_say(&spoken_text(d.body, d.event));
                 (&self.calls, [("To", to), ("From", self.from.as_str()), ("Twiml", twiml.as_str())].map(own))
             }
-            _ => {
+            EventKind::Page
+            | EventKind::Escalation
+            | EventKind::CustomerNotice
+            | EventKind::CustomerUpdate
+            | EventKind::CaseOpened
+            | EventKind::CaseSeverityRaised
+            | EventKind::CaseRecovered
+            | EventKind::CaseResolved
+            | EventKind::MonitorDegraded
+            | EventKind::MonitorRecovered => {
                 let text = sms_text(d.body, d.event, d.link.as_deref());
                 (&self.messages, [("To", to), ("From", self.from.as_str()), ("Body", text.as_str())].map(own))
             }

@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use super::RecipientRef;
-use crate::config::{ChannelKind, Config, Customer, Recipient};
+use crate::config::{Config, Customer, Recipient};
 use crate::escalation::oncall;
 
 /// A contact's recipient id: its e-mail, else its phone, else its place in the list.
@@ -31,9 +31,9 @@ pub fn customer_contacts(customer: &Customer) -> Vec<(RecipientRef, String)> {
         .collect()
 }
 
-/// Every contact with a phone, through each of the contact's voice-capable (twilio) channels.
+/// Every contact with a phone, through each of the contact's channels that can call.
 pub fn voice_contacts(config: &Config, customer: &Customer) -> Vec<(RecipientRef, String)> {
-    let voice = |id: &str| config.channels.iter().any(|c| c.id == id && c.kind == ChannelKind::Twilio);
+    let voice = |id: &str| config.channels.iter().any(|c| c.id == id && c.kind.can_call());
     customer
         .contacts
         .iter()

@@ -1,7 +1,7 @@
-//! Case rows, timelines, escalation marks, monitor flags and run-time maintenance windows.
-//! Every change the case engine makes goes through one [`Tx`], so a case change, its timeline
-//! events and the notifications it implies (queued through `outbox.rs`) commit together or
-//! not at all.
+//! Case rows, timelines and escalation marks. Every change the case engine makes goes through
+//! one [`Tx`], so a case change, its timeline events and the notifications it implies (queued
+//! through `outbox.rs`), the statuses it rests on and the flags it sets (`flags.rs`) commit
+//! together or not at all. Maintenance windows are in `maintenance.rs`.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -50,18 +50,6 @@ pub struct CaseEventRow {
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct MaintenanceRow {
-    pub id: i64,
-    pub customer: Option<String>,
-    pub server: Option<String>,
-    pub start_at: i64,
-    pub end_at: i64,
-    pub reason: Option<String>,
-    pub created_by: String,
-    pub created_at: i64,
-}
-
 pub(super) fn case_from(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
     Ok(CaseRow {
         id: row.try_get("id")?,
@@ -103,19 +91,6 @@ pub(super) fn event_from(row: &AnyRow) -> Result<CaseEventRow, sqlx::Error> {
     })
 }
 
-fn maintenance_from(row: &AnyRow) -> Result<MaintenanceRow, sqlx::Error> {
-    Ok(MaintenanceRow {
-        id: row.try_get("id")?,
-        customer: row.try_get("customer")?,
-        server: row.try_get("server")?,
-        start_at: row.try_get("start_at")?,
-        end_at: row.try_get("end_at")?,
-        reason: row.try_get("reason")?,
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
 /// A unique constraint said no: another engine got there first.
 fn conflict_or(error: sqlx::Error) -> StoreError {
     match &error {
@@ -143,8 +118,8 @@ impl Store {
     /// waiting, when another writer committed in between.
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Sqlite {
-            sqlx::query("UPDATE monitor_flags SET value = value WHERE 1 = 0").execute(&mut *tx).await?;
+        if let Some(statement) = self.backend.write_lock_statement() {
+            sqlx::query(statement).execute(&mut *tx).await?;
         }
         Ok(tx)
     }
@@ -202,41 +177,6 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(rows.iter().map(event_from).collect::<Result<_, _>>()?)
-    }
-
-    pub async fn maintenance_windows(&self) -> Result<Vec<MaintenanceRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, customer, server, start_at, end_at, reason, created_by, created_at FROM maintenance_windows ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(maintenance_from).collect::<Result<_, _>>()?)
-    }
-
-    pub async fn add_maintenance(&self, w: &MaintenanceRow) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO maintenance_windows (customer, server, start_at, end_at, reason, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(w.customer.as_deref())
-        .bind(w.server.as_deref())
-        .bind(w.start_at)
-        .bind(w.end_at)
-        .bind(w.reason.as_deref())
-        .bind(w.created_by.as_str())
-        .bind(w.created_at)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get("id")?)
-    }
-
-    /// A monitor flag's value and since when, if set.
-    pub async fn flag(&self, name: &str) -> Result<Option<(String, i64)>, StoreError> {
-        let row = sqlx::query("SELECT value, since FROM monitor_flags WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("value")?, r.try_get("since")?))).transpose()?)
     }
 }
 
@@ -410,24 +350,5 @@ impl Tx {
     /// statement (same newer-`seq`-wins rule as the write-behind batches).
     pub async fn save_statuses(&mut self, statuses: &[StoredStatus]) -> Result<(), StoreError> {
         super::tracking::upsert_statuses(&mut self.tx, self.backend, statuses).await
-    }
-
-    /// Set (or with `None` clear) a monitor flag. Returns whether anything changed, so that
-    /// only the instance that flips it sends the notification.
-    pub async fn set_flag(&mut self, name: &str, value: Option<&str>, at: i64) -> Result<bool, StoreError> {
-        let result = match value {
-            Some(value) => {
-                sqlx::query(
-                    "INSERT INTO monitor_flags (name, value, since) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(name)
-                .bind(value)
-                .bind(at)
-                .execute(&mut *self.tx)
-                .await?
-            }
-            None => sqlx::query("DELETE FROM monitor_flags WHERE name = $1").bind(name).execute(&mut *self.tx).await?,
-        };
-        Ok(result.rows_affected() > 0)
     }
 }

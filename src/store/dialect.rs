@@ -26,6 +26,16 @@ impl Backend {
         }
     }
 
+    /// A statement that makes a transaction take the write lock at once: SQLite's
+    /// transactions start reading and would fail with "database is locked" when they write
+    /// after another writer committed; PostgreSQL locks rows instead.
+    pub fn write_lock_statement(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => Some("UPDATE monitor_flags SET value = value WHERE 1 = 0"),
+            Backend::Postgres => None,
+        }
+    }
+
     /// Like [`Self::row_lock`] for a claim: rows of table alias `o` another instance holds
     /// are skipped rather than waited for.
     pub fn claim_lock(self) -> &'static str {

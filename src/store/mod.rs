@@ -7,6 +7,8 @@
 
 mod cases;
 mod dialect;
+mod flags;
+mod maintenance;
 mod outbox;
 mod sessions;
 mod tracking;
@@ -17,8 +19,9 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
-pub use cases::{CaseEventRow, CaseRow, MaintenanceRow, Tx};
+pub use cases::{CaseEventRow, CaseRow, Tx};
 pub use dialect::Backend;
+pub use maintenance::MaintenanceRow;
 pub use outbox::{AttemptOutcome, NewOutboxRow, OutboxRow};
 pub use sessions::SessionRow;
 pub use tracking::{Batch, FailureRow, RollupDelta, StateChangeRow, StoredStatus};

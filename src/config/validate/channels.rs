@@ -9,26 +9,6 @@ use super::fields::Checker;
 use crate::config::raw::RawChannel;
 use crate::config::{Channel, ChannelKind};
 
-const KINDS: [ChannelKind; 6] = [
-    ChannelKind::Webhook,
-    ChannelKind::Slack,
-    ChannelKind::Mattermost,
-    ChannelKind::Pagerduty,
-    ChannelKind::Email,
-    ChannelKind::Twilio,
-];
-
-/// (required keys, optional keys) of a channel type, beyond `id` and `type` (PRODUCT.md §3).
-/// Every HTTP-based type takes `api_base` so it can be pointed at a local receiver.
-fn keys(kind: ChannelKind) -> (&'static [&'static str], &'static [&'static str]) {
-    match kind {
-        ChannelKind::Webhook | ChannelKind::Slack | ChannelKind::Mattermost => (&["url"], &["secret", "api_base"]),
-        ChannelKind::Pagerduty => (&["routing_key"], &["api_base"]),
-        ChannelKind::Email => (&["smtp_url", "from"], &[]),
-        ChannelKind::Twilio => (&["account_sid", "auth_token", "from"], &["api_base"]),
-    }
-}
-
 pub(super) fn channels(c: &mut Checker, raw: &[RawChannel]) -> Vec<Channel> {
     let mut seen = HashMap::new();
     let mut out = Vec::with_capacity(raw.len());
@@ -46,8 +26,8 @@ pub(super) fn channels(c: &mut Checker, raw: &[RawChannel]) -> Vec<Channel> {
 
 fn channel(c: &mut Checker, base: &str, raw: &RawChannel) -> Option<Channel> {
     let at = |key: &str| format!("{base}.{key}");
-    let Some(kind) = KINDS.into_iter().find(|k| k.as_str() == raw.kind) else {
-        let names: Vec<_> = KINDS.iter().map(|k| k.as_str()).collect();
+    let Ok(kind) = raw.kind.parse::<ChannelKind>() else {
+        let names: Vec<_> = ChannelKind::ALL.iter().map(|k| k.as_str()).collect();
         c.error(at("type"), format!("unknown channel type {:?} (use one of {})", raw.kind, names.join(", ")));
         return None;
     };
@@ -61,7 +41,7 @@ fn channel(c: &mut Checker, base: &str, raw: &RawChannel) -> Option<Channel> {
         ("auth_token", raw.auth_token.is_some()),
         ("api_base", raw.api_base.is_some()),
     ];
-    let (required, optional) = keys(kind);
+    let (required, optional) = kind.keys();
     let mut shape_ok = true;
     for (key, is_set) in present {
         if is_set && !required.contains(&key) && !optional.contains(&key) {
@@ -87,7 +67,8 @@ fn channel(c: &mut Checker, base: &str, raw: &RawChannel) -> Option<Channel> {
         match kind {
             ChannelKind::Email => _ = c.email(&at("from"), from),
             ChannelKind::Twilio => _ = c.phone(&at("from"), from),
-            _ => {}
+            // `from` is refused above for the other types.
+            ChannelKind::Webhook | ChannelKind::Slack | ChannelKind::Mattermost | ChannelKind::Pagerduty => {}
         }
     }
     if raw.account_sid.as_deref().is_some_and(|s| s.trim().is_empty()) {

@@ -1,0 +1,60 @@
+//! Maintenance windows added at run time (`maintenance_windows`). Not here: which servers a
+//! window covers (`crate::maintenance`).
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceRow {
+    pub id: i64,
+    pub customer: Option<String>,
+    pub server: Option<String>,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub reason: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+fn maintenance_from(row: &AnyRow) -> Result<MaintenanceRow, sqlx::Error> {
+    Ok(MaintenanceRow {
+        id: row.try_get("id")?,
+        customer: row.try_get("customer")?,
+        server: row.try_get("server")?,
+        start_at: row.try_get("start_at")?,
+        end_at: row.try_get("end_at")?,
+        reason: row.try_get("reason")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    pub async fn maintenance_windows(&self) -> Result<Vec<MaintenanceRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, customer, server, start_at, end_at, reason, created_by, created_at FROM maintenance_windows ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(maintenance_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn add_maintenance(&self, w: &MaintenanceRow) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO maintenance_windows (customer, server, start_at, end_at, reason, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(w.customer.as_deref())
+        .bind(w.server.as_deref())
+        .bind(w.start_at)
+        .bind(w.end_at)
+        .bind(w.reason.as_deref())
+        .bind(w.created_by.as_str())
+        .bind(w.created_at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+}
