@@ -22,16 +22,32 @@
 //! database. Each loop has a single-step function tests call (`Scheduler::step`,
 //! `CaseEngine::run_due`, `Escalation::run_due`, `Worker::try_deliver_next`); every
 //! long-running task takes the shutdown token.
+//!
+//! Module map (each module's `//!` header says what it owns and what it does not):
+//!
+//! | module | owns |
+//! |---|---|
+//! | `domain` | plain types parsed once at the edge: targets, server states, case status and its life cycle, severity, timeline kinds, case numbers |
+//! | `config` | reading and validating the TOML file (every rule at its key path), defaults, the check-config summary |
+//! | `fleet`, `tracker` | the live fleet and its per-server counters; one result's effect on one server |
+//! | `probe` | bounded status requests (http, tcp, dns) |
+//! | `scheduler` | when each server is probed, the bounded result backlog and its writer |
+//! | `cases` | the case engine (open, raise, recover, resolve; operator actions), severity rule, response targets, texts |
+//! | `guard`, `maintenance` | the monitor's own health; maintenance windows in force |
+//! | `escalation` | on-call, escalation levels and customer updates from stored times |
+//! | `outbox`, `notify` | messages written with their cause; delivering them through each channel type |
+//! | `store` | all SQL, split by table family; dialect differences in `store/dialect.rs` |
+//! | `web` | the HTTP surface; who may call what in `web/access.rs` |
+//! | `cli` | the command line and its one error type |
+//! | `app`, `shutdown`, `limits`, `clock`, `calendar`, `metrics` | wiring, stopping, process limits, time, business hours, Prometheus families |
+//! | `tools` | not the product: `demo`, `bench`, the simulated fleet |
 
 pub mod app;
-pub mod bench;
 pub mod calendar;
 pub mod cases;
 pub mod cli;
 pub mod clock;
-pub mod commands;
 pub mod config;
-pub mod demo;
 pub mod domain;
 pub mod escalation;
 pub mod fleet;
@@ -40,12 +56,11 @@ pub mod limits;
 pub mod maintenance;
 pub mod metrics;
 pub mod notify;
-pub mod operator;
 pub mod outbox;
 pub mod probe;
 pub mod scheduler;
 pub mod shutdown;
-pub mod sim;
 pub mod store;
+pub mod tools;
 pub mod tracker;
 pub mod web;

@@ -1,11 +1,12 @@
-//! Thin entry point: parse the command line, set up logging, call the library, map errors to
-//! exit statuses (2 for a refused configuration or argument, 1 for anything else).
+//! Thin entry point: parse the command line, set up logging, call the library, and map the
+//! one `CliError` to the exit status (2 for a refused configuration, argument or input, 1 for
+//! anything else).
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use firstwatch::cli::{Cli, Command};
-use firstwatch::{commands, operator};
+use firstwatch::cli::{self, Cli, CliError, Command};
+use firstwatch::tools::{bench, demo};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,30 +25,32 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async {
+        let done = |result: Result<(), CliError>| result.map(|()| ExitCode::SUCCESS);
         match cli.command {
-            Command::Run { config } => commands::run(&config).await,
-            Command::CheckConfig { config } => commands::check_config(&config),
+            Command::Run { config } => done(cli::service::run(&config).await),
+            Command::CheckConfig { config } => done(cli::service::check_config(&config)),
             Command::Probe { target, timeout, expect_status, dns_server } => {
-                commands::probe(&target, timeout, expect_status, dns_server).await
+                done(cli::service::probe(&target, timeout, expect_status, dns_server).await)
             }
-            Command::Cases { config, command } => operator::cases(&config, command).await,
-            Command::Maintenance { config, command } => operator::maintenance(&config, command).await,
-            Command::Demo { duration, listen } => firstwatch::demo::run(listen, duration).await,
+            Command::Cases { config, command } => done(cli::cases::cases(&config, command).await),
+            Command::Maintenance { config, command } => done(cli::maintenance::maintenance(&config, command).await),
+            Command::Demo { duration, listen } => demo::run(listen, duration).await.map_err(CliError::from),
             Command::Bench { servers, interval, duration, bare, pages, web, serve_fleet } => {
-                match (serve_fleet, pages, web) {
-                    (Some(addresses), _, _) => firstwatch::bench::serve_fleet(addresses).await,
-                    (None, Some(cases), _) => firstwatch::bench::run_pages(cases).await,
-                    (None, None, Some(clients)) => firstwatch::bench::run_web(clients, duration).await,
-                    (None, None, None) => firstwatch::bench::run(servers, interval, duration, bare).await,
-                }
+                let measured = match (serve_fleet, pages, web) {
+                    (Some(addresses), _, _) => bench::serve_fleet(addresses).await,
+                    (None, Some(cases), _) => bench::run_pages(cases).await,
+                    (None, None, Some(clients)) => bench::run_web(clients, duration).await,
+                    (None, None, None) => bench::run(servers, interval, duration, bare).await,
+                };
+                measured.map_err(CliError::from)
             }
         }
     });
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(1)
+            error.report();
+            ExitCode::from(error.exit_code())
         }
     }
 }

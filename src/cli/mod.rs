@@ -1,5 +1,57 @@
-//! The command line (clap derive). `main.rs` maps each verb to a library call and each error
-//! to an exit status: 0 fine, 1 runtime failure (or a failed `probe`), 2 bad configuration.
+//! The command line: the clap tree (`Cli`, one `Command` per verb) and [`CliError`], the one
+//! error every verb returns, which `main.rs` turns into the exit status. One file per verb
+//! group: `service.rs` (run, check-config, probe), `cases.rs`, `maintenance.rs`; `output.rs`
+//! is what they print with. The tools that are not the product live in `crate::tools`.
+//!
+//! Exit statuses: 0 done; 2 a refused configuration, argument or input (clap refuses
+//! unparsable values with 2 as well); 1 refused by the case life cycle, not found, a probe
+//! that failed, or a runtime failure. Messages go to stderr.
+
+pub mod cases;
+pub mod maintenance;
+mod output;
+pub mod service;
+
+/// Why a verb did not succeed; [`CliError::exit_code`] is the process's exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A refused configuration, argument or input: exit 2.
+    #[error("{0}")]
+    Invalid(String),
+    /// Refused by the case life cycle, or not found: exit 1.
+    #[error("{0}")]
+    Refused(String),
+    /// The verb said what happened already (a probe that failed): exit 1, nothing more printed.
+    #[error("")]
+    Reported,
+    /// Anything else (database, network): exit 1.
+    #[error("{0:#}")]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(error: crate::store::StoreError) -> Self {
+        CliError::Failed(error.into())
+    }
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Invalid(_) => 2,
+            CliError::Refused(_) | CliError::Reported | CliError::Failed(_) => 1,
+        }
+    }
+
+    /// Print the error for a person (stderr), unless it was reported already.
+    pub fn report(&self) {
+        match self {
+            CliError::Reported => {}
+            CliError::Invalid(message) if message.contains('\n') => eprintln!("{message}"),
+            other => eprintln!("error: {other}"),
+        }
+    }
+}
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +60,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::CaseNumber;
-use crate::operator::StatusFilter;
+use cases::StatusFilter;
 
 #[derive(Debug, Parser)]
 #[command(name = "firstwatch", version, about = "Proactive server health monitor: probes, cases, pages, status page.")]
@@ -187,4 +239,17 @@ pub struct Scope {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_exit_status() {
+        assert_eq!(CliError::Invalid("bad key".into()).exit_code(), 2);
+        assert_eq!(CliError::Refused("no case FW-000009".into()).exit_code(), 1);
+        assert_eq!(CliError::Reported.exit_code(), 1);
+        assert_eq!(CliError::Failed(anyhow::anyhow!("database down")).exit_code(), 1);
+    }
 }

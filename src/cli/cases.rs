@@ -1,30 +1,21 @@
-//! The operator verbs `firstwatch cases …` and `firstwatch maintenance …`: they work straight
-//! against the configured database (no running instance needed), change cases only through
-//! [`CaseEngine::act`](crate::cases::CaseEngine::act), and print for a person.
-//!
-//! Exit statuses: 0 done; 2 a refused configuration or argument (clap refuses unparsable case
-//! numbers and times with 2 as well); 1 refused by the case life cycle, not found, or a
-//! runtime failure. Messages for 1 and 2 go to stderr.
+//! `firstwatch cases list|show|ack|note|resolve|close`: straight against the configured
+//! database (no running instance needed); cases change only through
+//! [`CaseEngine::act`](crate::cases::CaseEngine::act).
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::ExitCode;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
+use super::output::{age, clean, connect, indent, table};
+use super::service::load;
+use super::{Actor, CasesCommand, CliError};
 use crate::app::App;
 use crate::cases::{CaseError, CaseStatus, OperatorAction};
-use crate::cli::{Actor, CasesCommand, MaintenanceCommand, Scope};
 use crate::clock::{rfc3339_ms, unix_ms};
-use crate::commands::{load, EXIT_CONFIG};
-use crate::config::{Config, MaintenanceScope};
+use crate::config::Config;
 use crate::domain::CaseNumber;
-use crate::store::{CaseRow, MaintenanceRow, OutboxRow, Store};
-
-/// Exit status of a refused operation (life cycle, unknown case).
-const EXIT_REFUSED: u8 = 1;
-/// The longest maintenance reason accepted (as the API).
-const MAX_REASON: usize = 500;
+use crate::store::{CaseRow, OutboxRow};
 
 /// Which cases `cases list` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +61,7 @@ impl StatusFilter {
 }
 
 /// `firstwatch cases …`.
-pub async fn cases(config_path: &Path, command: CasesCommand) -> anyhow::Result<ExitCode> {
+pub async fn cases(config_path: &Path, command: CasesCommand) -> Result<(), CliError> {
     match command {
         CasesCommand::List { status, limit } => list_cases(config_path, status, limit).await,
         CasesCommand::Show { id } => show_case(config_path, id).await,
@@ -81,28 +72,15 @@ pub async fn cases(config_path: &Path, command: CasesCommand) -> anyhow::Result<
     }
 }
 
-/// `firstwatch maintenance …`.
-pub async fn maintenance(config_path: &Path, command: MaintenanceCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        MaintenanceCommand::List => list_maintenance(config_path).await,
-        MaintenanceCommand::Add { scope, start, end, reason, actor } => {
-            add_maintenance(config_path, scope, (start, end), reason, actor).await
-        }
-    }
-}
-
-async fn list_cases(config_path: &Path, filter: StatusFilter, limit: u32) -> anyhow::Result<ExitCode> {
-    let config = match load(config_path) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
+async fn list_cases(config_path: &Path, filter: StatusFilter, limit: u32) -> Result<(), CliError> {
+    let config = load(config_path)?;
     let store = connect(&config).await?;
     let fetched = store.cases(&filter.statuses(), i64::from(limit) + 1).await;
     store.close().await;
     let mut cases = fetched?;
     if cases.is_empty() {
         println!("{}", filter.nothing());
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     let truncated = cases.len() > limit as usize;
     cases.truncate(limit as usize);
@@ -129,14 +107,11 @@ async fn list_cases(config_path: &Path, filter: StatusFilter, limit: u32) -> any
     if truncated {
         println!("(the newest {limit} shown; use --limit for more)");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-async fn show_case(config_path: &Path, number: CaseNumber) -> anyhow::Result<ExitCode> {
-    let config = match load(config_path) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
+async fn show_case(config_path: &Path, number: CaseNumber) -> Result<(), CliError> {
+    let config = load(config_path)?;
     let store = connect(&config).await?;
     let read = async {
         let Some(case) = store.case(number.0).await? else { return Ok(None) };
@@ -147,8 +122,7 @@ async fn show_case(config_path: &Path, number: CaseNumber) -> anyhow::Result<Exi
     .await;
     store.close().await;
     let Some((case, timeline, outbox)) = read? else {
-        eprintln!("error: {}", CaseError::NotFound(number));
-        return Ok(ExitCode::from(EXIT_REFUSED));
+        return Err(CliError::Refused(CaseError::NotFound(number).to_string()));
     };
     let now = unix_ms(SystemTime::now());
     print!("{}", case_details(&config, &case, now));
@@ -182,7 +156,7 @@ async fn show_case(config_path: &Path, number: CaseNumber) -> anyhow::Result<Exi
             .collect();
         print!("{}", indent(&table(&["AT", "EVENT", "RECIPIENT", "CHANNEL", "DELIVERY"], rows)));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn case_details(config: &Config, case: &CaseRow, now: i64) -> String {
@@ -243,21 +217,14 @@ fn delivery(m: &OutboxRow) -> String {
     }
 }
 
-async fn act(config_path: &Path, number: CaseNumber, actor: Actor, action: OperatorAction) -> anyhow::Result<ExitCode> {
-    let actor = match actor_name(actor) {
-        Ok(actor) => actor,
-        Err(code) => return Ok(code),
-    };
+async fn act(config_path: &Path, number: CaseNumber, actor: Actor, action: OperatorAction) -> Result<(), CliError> {
+    let actor = actor_name(actor)?;
     if let OperatorAction::Note(text) = &action {
         if text.trim().is_empty() {
-            eprintln!("error: the note is empty");
-            return Ok(ExitCode::from(EXIT_CONFIG));
+            return Err(CliError::Invalid("the note is empty".to_string()));
         }
     }
-    let config = match load(config_path) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
+    let config = load(config_path)?;
     let app = App::build(config).await?;
     let done = match &action {
         OperatorAction::Acknowledge => "acknowledged",
@@ -270,146 +237,19 @@ async fn act(config_path: &Path, number: CaseNumber, actor: Actor, action: Opera
     match outcome {
         Ok(case) => {
             println!("{number} {done} by {}; status: {}", clean(&actor), case.status);
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
         Err(error @ (CaseError::NotFound(_) | CaseError::Illegal(_) | CaseError::Invalid(_))) => {
-            eprintln!("error: {error}");
-            Ok(ExitCode::from(EXIT_REFUSED))
+            Err(CliError::Refused(error.to_string()))
         }
         Err(CaseError::Store(error)) => Err(error.into()),
     }
 }
 
-async fn list_maintenance(config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = match load(config_path) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
-    let store = connect(&config).await?;
-    let stored = store.maintenance_windows().await;
-    store.close().await;
-    let stored = stored?;
-    let now = unix_ms(SystemTime::now());
-    let mut rows: Vec<Vec<String>> = config
-        .maintenance
-        .iter()
-        .map(|w| {
-            let scope = match &w.scope {
-                MaintenanceScope::Server(id) => format!("server {id}"),
-                MaintenanceScope::Customer(id) => format!("customer {id}"),
-            };
-            let (start, end) = (unix_ms(w.start), unix_ms(w.end));
-            window_row(scope, start, end, now, w.reason.as_deref(), "config".to_string())
-        })
-        .collect();
-    rows.extend(stored.iter().map(|w| {
-        let scope = match (&w.server, &w.customer) {
-            (Some(server), _) => format!("server {}", clean(server)),
-            (None, Some(customer)) => format!("customer {}", clean(customer)),
-            (None, None) => "-".to_string(),
-        };
-        let source = format!("#{} added by {} at {}", w.id, clean(&w.created_by), rfc3339_ms(w.created_at));
-        window_row(scope, w.start_at, w.end_at, now, w.reason.as_deref(), source)
-    }));
-    if rows.is_empty() {
-        println!("no maintenance windows");
-    } else {
-        print!("{}", table(&["SCOPE", "START", "END", "STATE", "REASON", "SOURCE"], rows));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn window_row(scope: String, start: i64, end: i64, now: i64, reason: Option<&str>, source: String) -> Vec<String> {
-    let state = if now < start {
-        "upcoming"
-    } else if now < end {
-        "active"
-    } else {
-        "ended"
-    };
-    let reason = reason.map(clean).filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "-".to_string());
-    vec![scope, rfc3339_ms(start), rfc3339_ms(end), state.to_string(), reason, source]
-}
-
-async fn add_maintenance(
-    config_path: &Path,
-    scope: Scope,
-    (start, end): (SystemTime, SystemTime),
-    reason: Option<String>,
-    actor: Actor,
-) -> anyhow::Result<ExitCode> {
-    let actor = match actor_name(actor) {
-        Ok(actor) => actor,
-        Err(code) => return Ok(code),
-    };
-    let refuse = |msg: String| {
-        eprintln!("error: {msg}");
-        Ok(ExitCode::from(EXIT_CONFIG))
-    };
-    let now = SystemTime::now();
-    if start >= end {
-        return refuse(format!(
-            "the window must end after it starts (--start {}, --end {})",
-            rfc3339_ms(unix_ms(start)),
-            rfc3339_ms(unix_ms(end))
-        ));
-    }
-    if end <= now {
-        return refuse(format!("the window ended already (--end {} is in the past)", rfc3339_ms(unix_ms(end))));
-    }
-    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
-        return refuse(format!("--reason: at most {MAX_REASON} characters"));
-    }
-    let config = match load(config_path) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
-    let (server, customer) = match (scope.server, scope.customer) {
-        (Some(server), None) if config.fleet().any(|f| f.server.id == server) => (Some(server), None),
-        (None, Some(customer)) if config.customers.iter().any(|c| c.id == customer) => (None, Some(customer)),
-        (Some(server), None) => {
-            return refuse(format!("unknown server {server:?}: it is not in {}", config_path.display()))
-        }
-        (None, Some(customer)) => {
-            return refuse(format!("unknown customer {customer:?}: it is not in {}", config_path.display()))
-        }
-        _ => return refuse("give exactly one of --server or --customer".to_string()),
-    };
-    let scope_text = match (&server, &customer) {
-        (Some(server), _) => format!("server {server}"),
-        (_, Some(customer)) => format!("customer {customer}"),
-        _ => String::new(),
-    };
-    let row = MaintenanceRow {
-        id: 0,
-        customer,
-        server,
-        start_at: unix_ms(start),
-        end_at: unix_ms(end),
-        reason,
-        created_by: actor,
-        created_at: unix_ms(now),
-    };
-    let store = connect(&config).await?;
-    let added = store.add_maintenance(&row).await;
-    store.close().await;
-    let id = added?;
-    println!(
-        "maintenance window #{id} added: {scope_text} from {} to {}",
-        rfc3339_ms(row.start_at),
-        rfc3339_ms(row.end_at)
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
 /// `--as NAME`, else `$USER`, else `operator`; an empty `--as` is refused.
-fn actor_name(actor: Actor) -> Result<String, ExitCode> {
+pub(super) fn actor_name(actor: Actor) -> Result<String, CliError> {
     match actor.name {
-        Some(name) if name.trim().is_empty() => {
-            eprintln!("error: --as needs a name");
-            Err(ExitCode::from(EXIT_CONFIG))
-        }
+        Some(name) if name.trim().is_empty() => Err(CliError::Invalid("--as needs a name".to_string())),
         Some(name) => Ok(name.trim().to_string()),
         None => Ok(std::env::var("USER")
             .ok()
@@ -417,54 +257,6 @@ fn actor_name(actor: Actor) -> Result<String, ExitCode> {
             .filter(|user| !user.is_empty())
             .unwrap_or_else(|| "operator".to_string())),
     }
-}
-
-async fn connect(config: &Config) -> anyhow::Result<Store> {
-    use anyhow::Context as _;
-    Store::connect(config.database.url.expose()).await.context("opening the database")
-}
-
-/// How long ago `since` was, to the second: `3h 2m 5s`.
-fn age(now: i64, since: i64) -> String {
-    let seconds = u64::try_from((now - since) / 1000).unwrap_or(0);
-    humantime::format_duration(Duration::from_secs(seconds)).to_string()
-}
-
-/// Text from the database as one safe terminal line: control characters (escape sequences,
-/// newlines) become spaces.
-fn clean(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
-}
-
-fn indent(text: &str) -> String {
-    text.lines().map(|line| format!("  {line}\n")).collect()
-}
-
-/// Columns padded to their widest cell; the last column is not padded.
-fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(&rows) {
-        let last = row.len().saturating_sub(1);
-        let mut line = String::new();
-        for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
-            if i == last {
-                line.push_str(cell);
-            } else {
-                let pad = width.saturating_sub(cell.chars().count());
-                let _ = write!(line, "{cell}{}  ", " ".repeat(pad));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]

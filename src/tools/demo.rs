@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::sim::{SimServer, HANG};
+use crate::tools::sim::{SimServer, HANG};
 
 /// (customer, service, server id, role) of the simulated fleet.
 const FLEET: [(&str, &str, &str, &str); 6] = [

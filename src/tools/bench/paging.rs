@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::tempfile_dir;
 use crate::app::App;
 use crate::config::Config;
-use crate::sim::SimServer;
+use crate::tools::sim::SimServer;
 
 /// Page latency: `cases` services each lose their only server at once (among healthy others,
 /// so the guard stays calm); for each, the time from the status request that crossed the

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::sim::SimServer;
+use crate::tools::sim::SimServer;
 
 mod paging;
 mod web;
