@@ -64,55 +64,26 @@ pub fn rfc3339_ms(ms: i64) -> String {
     humantime::format_rfc3339_millis(from_unix_ms(ms)).to_string()
 }
 
-/// Parse an RFC 3339 time with a zone (`2026-12-01T02:00:00Z`, `…+01:00`): the one reading
-/// shared by config, API and CLI. A time without a zone is refused rather than guessed.
-/// Parse RFC 3339 (`2026-12-01T02:00:00Z`, `2026-12-01T03:00:00+01:00`). humantime reads only
-/// UTC, so an offset is split off here and applied; a time without a zone is refused because
-/// it would silently be taken as UTC.
+/// Parse an RFC 3339 time with a zone (`2026-12-01T02:00:00Z`, `…+01:00`) with jiff: the
+/// one reading shared by config, API and CLI. A time without a zone is refused rather than
+/// guessed as UTC.
 pub fn parse_rfc3339(raw: &str) -> Result<SystemTime, String> {
     let s = raw.trim();
-    let invalid =
-        |why: &dyn std::fmt::Display| format!("{raw:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({why})");
-    let Some((local, offset)) = split_offset(s) else {
-        // Something date-like without a zone gets the more useful message.
-        let date_like = s.starts_with(|c: char| c.is_ascii_digit()) && s.ends_with(|c: char| c.is_ascii_digit());
-        return Err(match humantime::parse_rfc3339_weak(s) {
-            Ok(_) => format!("{raw:?} has no time zone; end it with Z (UTC) or an offset like +01:00"),
-            Err(_) if date_like => format!("{raw:?} has no time zone; end it with Z (UTC) or an offset like +01:00"),
-            Err(e) => invalid(&e),
-        });
-    };
-    if local.len() < 11 || !matches!(local.as_bytes()[10], b'T' | b't') {
-        return Err(invalid(&"date and time are separated by T"));
+    match s.parse::<jiff::Timestamp>() {
+        Ok(ts) => {
+            let t = SystemTime::from(ts);
+            if t >= UNIX_EPOCH {
+                Ok(t)
+            } else {
+                Err(format!("{raw:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z (before 1970)"))
+            }
+        }
+        // A date and time that would be fine with a zone gets the more useful message.
+        Err(_) if s.parse::<jiff::civil::DateTime>().is_ok() => {
+            Err(format!("{raw:?} has no time zone; end it with Z (UTC) or an offset like +01:00"))
+        }
+        Err(e) => Err(format!("{raw:?} is not an RFC 3339 time like 2026-12-01T02:00:00Z ({e})")),
     }
-    let utc_reading = humantime::parse_rfc3339_weak(local).map_err(|e| invalid(&e))?;
-    let shifted = if offset >= 0 {
-        utc_reading.checked_sub(Duration::from_secs(offset.unsigned_abs()))
-    } else {
-        utc_reading.checked_add(Duration::from_secs(offset.unsigned_abs()))
-    };
-    shifted.filter(|t| *t >= SystemTime::UNIX_EPOCH).ok_or_else(|| invalid(&"out of range"))
-}
-
-/// Split `…Z` or `…+HH:MM` into the local part and the offset east of UTC in seconds.
-fn split_offset(s: &str) -> Option<(&str, i64)> {
-    if let Some(local) = s.strip_suffix(['Z', 'z']) {
-        return Some((local, 0));
-    }
-    let split = s.len().checked_sub(6)?;
-    let (local, zone) = (s.get(..split)?, s.get(split..)?.as_bytes());
-    let sign = match zone[0] {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let digit = |b: u8| b.is_ascii_digit().then(|| i64::from(b - b'0'));
-    if zone[3] != b':' {
-        return None;
-    }
-    let hours = digit(zone[1])? * 10 + digit(zone[2])?;
-    let minutes = digit(zone[4])? * 10 + digit(zone[5])?;
-    (hours < 24 && minutes < 60).then_some((local, sign * (hours * 3600 + minutes * 60)))
 }
 
 #[cfg(test)]

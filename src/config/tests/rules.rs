@@ -209,7 +209,7 @@ fn times_are_rfc3339_with_a_zone() {
     assert_eq!(
         error(&window("\"2026-13-01T02:00:00Z\"", "\"2026-12-01T04:00:00Z\"")),
         "maintenance[0].start: \"2026-13-01T02:00:00Z\" is not an RFC 3339 time like 2026-12-01T02:00:00Z \
-         (numeric component is out of range)"
+         (failed to parse two digit integer as month: parameter 'month' is not in the required range of 1..=12)"
     );
     assert_eq!(
         error(&window("\"2026-12-01T04:00:00Z\"", "\"2026-12-01T02:00:00Z\"")),
