@@ -218,11 +218,9 @@ async fn the_whole_story_page_escalation_call_hourly_updates_recovery_and_silenc
         !events(&others.requests(), "case.resolved").is_empty()
     })
     .await;
+    // That updates stop at the recovery is stepped on a ManualClock in `escalation.rs`.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let updates = events(&others.requests(), "customer.update").len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
     let requests = others.requests();
-    assert_eq!(events(&requests, "customer.update").len(), updates, "updates stop once resolved");
     let to_customer = |event: &str| events(&requests, event).iter().filter(|r| r.path == "/mail").count();
     assert_eq!((to_customer("case.recovered"), to_customer("case.resolved")), (1, 1), "told once");
     let (_, metrics) = app.get("/metrics").await;

@@ -10,7 +10,6 @@ use firstwatch::app::App;
 use firstwatch::cases::CaseEngine;
 use firstwatch::config::Config;
 use firstwatch::fleet::Fleet;
-use firstwatch::metrics::Metrics;
 use firstwatch::store::Store;
 use firstwatch::tracker::Status;
 use tokio::task::JoinHandle;
@@ -121,7 +120,6 @@ fn build(db_url: &str, probing: &str, servers: &[Srv<'_>], tail: &str, contacts:
 pub struct TestApp {
     pub addr: SocketAddr,
     pub fleet: Arc<Fleet>,
-    pub metrics: Arc<Metrics>,
     pub store: Store,
     pub engine: Arc<CaseEngine>,
     shutdown: CancellationToken,
@@ -138,12 +136,12 @@ impl TestApp {
     pub async fn spawn_with_clock(config_text: &str, clock: Arc<dyn firstwatch::clock::Clock>) -> TestApp {
         let config = Config::from_toml(config_text, |_| None).unwrap_or_else(|e| panic!("test config refused: {e}"));
         let app = App::build_with_clock(config, clock).await.expect("app builds");
-        let (fleet, metrics, store, engine) = (app.fleet(), app.metrics(), app.store(), app.engine());
+        let (fleet, store, engine) = (app.fleet(), app.store(), app.engine());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let addr = listener.local_addr().expect("app address");
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
-        TestApp { addr, fleet, metrics, store, engine, shutdown, handle }
+        TestApp { addr, fleet, store, engine, shutdown, handle }
     }
 
     /// Stop through the normal shutdown path (pending results are flushed).
