@@ -13,12 +13,11 @@
 //! `[notifications] attempt_timeout`, in every channel (HTTP client, SMTP transport and the
 //! attempt as a whole). Secrets (webhook URLs, tokens) never appear in the error texts.
 
+mod chat;
 mod email;
 mod http;
-mod mattermost;
 mod pagerduty;
 mod render;
-mod slack;
 mod twilio;
 mod webhook;
 
@@ -102,8 +101,8 @@ struct Inner {
 /// One configured channel, ready to send.
 enum Sender {
     Webhook(webhook::Webhook),
-    Slack(slack::Slack),
-    Mattermost(mattermost::Mattermost),
+    /// Slack and Mattermost.
+    Chat(chat::Chat),
     Pagerduty(pagerduty::Pagerduty),
     Email(email::Email),
     Twilio(twilio::Twilio),
@@ -113,8 +112,10 @@ impl Sender {
     fn new(channel: &Channel, client: &reqwest::Client, timeout: Duration) -> Result<Sender, NotifyInitError> {
         Ok(match channel.kind {
             ChannelKind::Webhook => Sender::Webhook(webhook::Webhook::new(channel, client.clone())?),
-            ChannelKind::Slack => Sender::Slack(slack::Slack::new(channel, client.clone())?),
-            ChannelKind::Mattermost => Sender::Mattermost(mattermost::Mattermost::new(channel, client.clone())?),
+            ChannelKind::Slack => Sender::Chat(chat::Chat::new(channel, chat::Dialect::Slack, client.clone())?),
+            ChannelKind::Mattermost => {
+                Sender::Chat(chat::Chat::new(channel, chat::Dialect::Mattermost, client.clone())?)
+            }
             ChannelKind::Pagerduty => Sender::Pagerduty(pagerduty::Pagerduty::new(channel, client.clone())?),
             ChannelKind::Email => Sender::Email(email::Email::new(channel, timeout)?),
             ChannelKind::Twilio => Sender::Twilio(twilio::Twilio::new(channel, client.clone())?),
@@ -124,8 +125,7 @@ impl Sender {
     async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
         match self {
             Sender::Webhook(s) => s.send(d).await,
-            Sender::Slack(s) => s.send(d).await,
-            Sender::Mattermost(s) => s.send(d).await,
+            Sender::Chat(s) => s.send(d).await,
             Sender::Pagerduty(s) => s.send(d).await,
             Sender::Email(s) => s.send(d).await,
             Sender::Twilio(s) => s.send(d).await,
