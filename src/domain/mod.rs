@@ -8,6 +8,7 @@ pub mod severity;
 pub mod state;
 pub mod target;
 pub mod timeline;
+pub mod url_text;
 
 pub use case_number::CaseNumber;
 pub use case_status::CaseStatus;

@@ -132,25 +132,16 @@ pub(crate) fn facts(body: &Body, event: EventKind) -> Vec<(&'static str, String)
 pub(crate) fn link(public_url: &str, body: &Body, status_token: Option<&str>) -> Option<String> {
     match (&body.case, body.recipient.kind.as_str()) {
         (Some(c), "customer_contact") => status_token.map(|token| {
-            format!("{public_url}/status/{}?token={}", encode_component(&c.customer), encode_component(token))
+            format!(
+                "{public_url}/status/{}?token={}",
+                crate::domain::url_text::encode_component(&c.customer),
+                crate::domain::url_text::encode_component(token)
+            )
         }),
         (Some(c), _) => Some(format!("{public_url}/cases/{}", c.id)),
         (None, "customer_contact") => None,
         (None, _) => Some(format!("{public_url}/")),
     }
-}
-
-/// Percent-encoding for one path segment or query value.
-fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The plain-text e-mail body: greeting, the message text, the case facts, the link.

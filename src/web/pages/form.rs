@@ -1,6 +1,9 @@
-//! `application/x-www-form-urlencoded` bodies as the pages' forms send them, and the
-//! percent-encoding used in links and cookie values. Decoding never fails: a broken escape is
-//! kept as written and invalid UTF-8 becomes U+FFFD, so bad input reaches validation, not a 500.
+//! `application/x-www-form-urlencoded` bodies as the pages' forms send them (`form_urlencoded`),
+//! and the percent-encoding used in links and cookie values (`percent-encoding`). Decoding
+//! never fails: a broken escape is kept as written and invalid UTF-8 becomes U+FFFD, so bad
+//! input reaches validation, not a 500.
+
+pub use crate::domain::url_text::encode_component as encode;
 
 /// The fields of a form body, in order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -8,16 +11,7 @@ pub struct Form(Vec<(String, String)>);
 
 impl Form {
     pub fn parse(body: &[u8]) -> Form {
-        let text = String::from_utf8_lossy(body);
-        Form(
-            text.split('&')
-                .filter(|pair| !pair.is_empty())
-                .map(|pair| {
-                    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                    (decode(name), decode(value))
-                })
-                .collect(),
-        )
+        Form(form_urlencoded::parse(body).map(|(name, value)| (name.into_owned(), value.into_owned())).collect())
     }
 
     /// The first value of `name`, as sent.
@@ -33,42 +27,7 @@ impl Form {
 
 /// Decode one form component: `+` is a space, `%XX` a byte.
 pub fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (bytes.get(i + 1).and_then(hex), bytes.get(i + 2).and_then(hex)) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: &u8) -> Option<u8> {
-    char::from(*b).to_digit(16).and_then(|d| u8::try_from(d).ok())
-}
-
-/// Percent-encode everything but RFC 3986 unreserved characters: safe in a path segment, a
-/// query value and a cookie value.
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]
