@@ -8,12 +8,16 @@
 //! case, at which severity, and whether it has recovered is derived from the live statuses each
 //! time, on every hint from the scheduler and on the sweep of [`CaseEngine::run_due`] (every
 //! second). A hint is only "look at this service now": a dropped hint, a failed write or a
-//! restart delays a decision by one sweep, never loses it. `outbound.rs` says who hears of what.
+//! restart delays a decision by one sweep, never loses it. `outbound.rs` says who hears of what;
+//! `guarding.rs` trips and heals the guard's stored flag; `targets.rs` sweeps for missed
+//! first-response targets.
 //! Not here: escalation levels and customer updates (`crate::escalation`, stepped from
 //! `run_due`), delivery (`crate::outbox`).
 
+mod guarding;
 mod outbound;
 mod reconcile;
+mod targets;
 
 use crate::domain::Severity;
 use crate::domain::TimelineKind;
@@ -298,71 +302,12 @@ impl CaseEngine {
         Ok(())
     }
 
-    async fn check_response_targets(&self) -> Result<(), CaseError> {
-        let now = self.clock.now_ms();
-        let mut fx = Effects::default();
-        let mut tx = self.store.begin().await?;
-        for mut case in tx.active_cases().await? {
-            if case.sla_breached || case.acknowledged_at.is_some() || now <= case.response_due_at {
-                continue;
-            }
-            case.sla_breached = true;
-            let text = format!(
-                "Response target missed: {} was due a first response by {} and nobody has acknowledged it.",
-                CaseNumber(case.id),
-                crate::clock::rfc3339_ms(case.response_due_at)
-            );
-            tx.add_event(case.id, now, TimelineKind::SlaBreach, ENGINE, &text).await?;
-            tx.update_case(&case).await?;
-            fx.sla_breaches.push(case.severity);
-        }
-        self.commit(tx).await?;
-        self.apply(fx)
-    }
-
     async fn refresh_gauges(&self) -> Result<(), CaseError> {
         let counts: HashMap<Severity, i64> = self.store.open_case_counts().await?.into_iter().collect();
         for severity in Severity::ALL {
             let n = counts.get(&severity).copied().unwrap_or(0);
             self.metrics.cases_open.with_label_values(&[severity.label()]).set(n);
         }
-        Ok(())
-    }
-
-    /// The guard tripped: set the flag and, if this call set it, page about the monitor once.
-    async fn trip_guard(&self, reason: &str) -> Result<(), CaseError> {
-        let now = self.clock.now_ms();
-        let mut tx = self.store.begin().await?;
-        if tx.set_flag(GUARD_FLAG, Some(reason), now).await? {
-            let text = format!("firstwatch suspects its own network and opens no customer cases: {reason}.");
-            self.about_monitor(&mut tx, EventKind::MonitorDegraded, &format!("monitor#{now}"), &text, now).await?;
-            tracing::error!(%reason, "monitor degraded: no customer cases are opened until it heals");
-        }
-        self.commit(tx).await?;
-        self.guard_tripped.store(true, Ordering::Relaxed);
-        self.metrics.monitor_degraded.set(1);
-        Ok(())
-    }
-
-    async fn heal_guard(&self) -> Result<(), CaseError> {
-        let Some((_, since)) = self.store.flag(GUARD_FLAG).await? else {
-            self.guard_tripped.store(false, Ordering::Relaxed);
-            self.metrics.monitor_degraded.set(0);
-            return Ok(());
-        };
-        let now = self.clock.now_ms();
-        let mut tx = self.store.begin().await?;
-        if tx.set_flag(GUARD_FLAG, None, now).await? {
-            let text = "firstwatch's own network is healthy again; customer cases open as usual.";
-            self.about_monitor(&mut tx, EventKind::MonitorRecovered, &format!("monitor#{since}"), text, now).await?;
-            tx.set_flag(HEALED_FLAG, None, now).await?;
-            tx.set_flag(HEALED_FLAG, Some("healed"), now).await?;
-            tracing::info!("monitor recovered");
-        }
-        self.commit(tx).await?;
-        self.healed_at.store(now, Ordering::Relaxed);
-        self.guard_tripped.store(false, Ordering::Relaxed);
-        self.metrics.monitor_degraded.set(0);
         Ok(())
     }
 
