@@ -9,7 +9,7 @@ use super::http::{self, JsonBody};
 use super::render::summary;
 use super::{Delivery, NotifyInitError, SendError};
 use crate::config::{Channel, Secret};
-use crate::outbox::EventKind;
+use crate::outbox::{EventKind, Tone};
 
 const DEFAULT_API: &str = "https://events.pagerduty.com";
 /// The `dedup_key` of the alert about the monitor itself.
@@ -28,16 +28,9 @@ crate::named_enum! {
 /// `case.recovered` resolves too: the service is back, so the alert stops paging (a later
 /// outage of the same case triggers it again).
 pub fn event_action(event: EventKind) -> PagerdutyAction {
-    match event {
-        EventKind::Page
-        | EventKind::Escalation
-        | EventKind::CaseOpened
-        | EventKind::CaseSeverityRaised
-        | EventKind::CustomerNotice
-        | EventKind::CustomerUpdate
-        | EventKind::CustomerCall
-        | EventKind::MonitorDegraded => PagerdutyAction::Trigger,
-        EventKind::CaseRecovered | EventKind::CaseResolved | EventKind::MonitorRecovered => PagerdutyAction::Resolve,
+    match event.tone() {
+        Tone::Alarm => PagerdutyAction::Trigger,
+        Tone::Over | Tone::MonitorBack => PagerdutyAction::Resolve,
     }
 }
 
@@ -65,22 +58,10 @@ impl Pagerduty {
 /// `critical` for Severity 1 and a blind monitor, `error` for other open cases, `info` for
 /// good news.
 fn severity(event: EventKind, case_severity: Option<i64>) -> &'static str {
-    match event {
-        EventKind::CaseRecovered | EventKind::CaseResolved | EventKind::MonitorRecovered => "info",
-        EventKind::MonitorDegraded => "critical",
-        EventKind::Page
-        | EventKind::Escalation
-        | EventKind::CustomerCall
-        | EventKind::CustomerNotice
-        | EventKind::CustomerUpdate
-        | EventKind::CaseOpened
-        | EventKind::CaseSeverityRaised => {
-            if case_severity == Some(1) {
-                "critical"
-            } else {
-                "error"
-            }
-        }
+    match event.tone() {
+        Tone::Over | Tone::MonitorBack => "info",
+        Tone::Alarm if event == EventKind::MonitorDegraded || case_severity == Some(1) => "critical",
+        Tone::Alarm => "error",
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::http::shorten;
 use super::{Body, BodyCase};
 use crate::clock::parse_rfc3339;
-use crate::outbox::EventKind;
+use crate::outbox::{EventKind, Tone};
 
 /// The one-line summary of an event, without the case number:
 /// `Severity 1: acme / storefront is down`.
@@ -63,17 +63,9 @@ pub(crate) fn marker(event: EventKind) -> &'static str {
 
 /// `Down since` while the outage lasts, `Opened` once it is over.
 pub(crate) fn since_label(event: EventKind) -> &'static str {
-    match event {
-        EventKind::CaseRecovered | EventKind::CaseResolved => "Opened",
-        EventKind::Page
-        | EventKind::Escalation
-        | EventKind::CustomerCall
-        | EventKind::CustomerNotice
-        | EventKind::CustomerUpdate
-        | EventKind::CaseOpened
-        | EventKind::CaseSeverityRaised
-        | EventKind::MonitorDegraded
-        | EventKind::MonitorRecovered => "Down since",
+    match event.tone() {
+        Tone::Over => "Opened",
+        Tone::Alarm | Tone::MonitorBack => "Down since",
     }
 }
 
@@ -210,19 +202,11 @@ pub(crate) fn spoken_text(body: &Body, event: EventKind) -> String {
         "Hello, this is firstwatch, the server monitor of your support team, calling about case {number}, severity {}. ",
         c.severity
     );
-    match event {
-        EventKind::CaseRecovered | EventKind::CaseResolved => {
+    match event.tone() {
+        Tone::Over => {
             out.push_str(&format!("Your service {} is back up. ", c.service));
         }
-        EventKind::Page
-        | EventKind::Escalation
-        | EventKind::CustomerCall
-        | EventKind::CustomerNotice
-        | EventKind::CustomerUpdate
-        | EventKind::CaseOpened
-        | EventKind::CaseSeverityRaised
-        | EventKind::MonitorDegraded
-        | EventKind::MonitorRecovered => match spoken_time(&c.opened_at) {
+        Tone::Alarm | Tone::MonitorBack => match spoken_time(&c.opened_at) {
             Some(time) => out.push_str(&format!("Your service {} has been down since {time}. ", c.service)),
             None => out.push_str(&format!("Your service {} is down. ", c.service)),
         },

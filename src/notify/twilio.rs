@@ -39,24 +39,13 @@ impl Twilio {
 
     pub async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
         let to = d.phone()?;
-        let (url, form) = match d.event {
-            EventKind::CustomerCall => {
-                let twiml = twiml_say(&spoken_text(d.body, d.event));
-                (&self.calls, [("To", to), ("From", self.from.as_str()), ("Twiml", twiml.as_str())].map(own))
-            }
-            EventKind::Page
-            | EventKind::Escalation
-            | EventKind::CustomerNotice
-            | EventKind::CustomerUpdate
-            | EventKind::CaseOpened
-            | EventKind::CaseSeverityRaised
-            | EventKind::CaseRecovered
-            | EventKind::CaseResolved
-            | EventKind::MonitorDegraded
-            | EventKind::MonitorRecovered => {
-                let text = sms_text(d.body, d.event, d.link.as_deref());
-                (&self.messages, [("To", to), ("From", self.from.as_str()), ("Body", text.as_str())].map(own))
-            }
+        // `customer.call` is the one event that is a call; every other one is a text.
+        let (url, form) = if d.event == EventKind::CustomerCall {
+            let twiml = twiml_say(&spoken_text(d.body, d.event));
+            (&self.calls, [("To", to), ("From", self.from.as_str()), ("Twiml", twiml.as_str())].map(own))
+        } else {
+            let text = sms_text(d.body, d.event, d.link.as_deref());
+            (&self.messages, [("To", to), ("From", self.from.as_str()), ("Body", text.as_str())].map(own))
         };
         let request =
             self.client.post(url.clone()).basic_auth(&self.account_sid, Some(self.auth_token.expose())).form(&form);

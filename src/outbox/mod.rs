@@ -29,6 +29,35 @@ crate::named_enum! {
     }
 }
 
+/// What an event says about the outage it is about; every rendering decides by this, so a
+/// new event is placed here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// The service (or the monitor) is down, degraded, or someone is being alerted about it.
+    Alarm,
+    /// The outage is over: recovered or resolved.
+    Over,
+    /// The monitor's own network is healthy again.
+    MonitorBack,
+}
+
+impl EventKind {
+    pub const fn tone(self) -> Tone {
+        match self {
+            EventKind::Page
+            | EventKind::Escalation
+            | EventKind::CustomerCall
+            | EventKind::CustomerNotice
+            | EventKind::CustomerUpdate
+            | EventKind::CaseOpened
+            | EventKind::CaseSeverityRaised
+            | EventKind::MonitorDegraded => Tone::Alarm,
+            EventKind::CaseRecovered | EventKind::CaseResolved => Tone::Over,
+            EventKind::MonitorRecovered => Tone::MonitorBack,
+        }
+    }
+}
+
 /// Who a message is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecipientRef {
