@@ -56,6 +56,27 @@ pub struct CaseDetail {
 #[serde(deny_unknown_fields)]
 pub struct EmptyBody {}
 
+/// What ack, resolve and close answer (one list for the three operations).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Describes the answers for the OpenAPI document; never built.
+pub enum ActionAnswers {
+    /// Done; the case and its timeline
+    #[response(status = 200)]
+    Done(CaseDetail),
+    /// Not a case number, or a bad body
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No such case
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// The case's status does not allow this
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// Body too large
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
@@ -161,13 +182,7 @@ async fn act(
         content_type = "application/json",
         description = "Optional: nothing or `{}`; the actor is the credential's name"
     ),
-    responses(
-        (status = 200, description = "Done; the case and its timeline", body = CaseDetail),
-        (status = 400, description = "Not a case number, or a bad body", body = ErrorBody),
-        (status = 404, description = "No such case", body = ErrorBody),
-        (status = 409, description = "The case's status does not allow this", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    )
+    responses(ActionAnswers)
 )]
 /// Acknowledge the case: someone works on it, escalation stops.
 pub async fn ack(
@@ -189,13 +204,7 @@ pub async fn ack(
         content_type = "application/json",
         description = "Optional: nothing or `{}`; the actor is the credential's name"
     ),
-    responses(
-        (status = 200, description = "Done; the case and its timeline", body = CaseDetail),
-        (status = 400, description = "Not a case number, or a bad body", body = ErrorBody),
-        (status = 404, description = "No such case", body = ErrorBody),
-        (status = 409, description = "The case's status does not allow this", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    )
+    responses(ActionAnswers)
 )]
 /// Resolve the case; its customer is told.
 pub async fn resolve(
@@ -217,13 +226,7 @@ pub async fn resolve(
         content_type = "application/json",
         description = "Optional: nothing or `{}`; the actor is the credential's name"
     ),
-    responses(
-        (status = 200, description = "Done; the case and its timeline", body = CaseDetail),
-        (status = 400, description = "Not a case number, or a bad body", body = ErrorBody),
-        (status = 404, description = "No such case", body = ErrorBody),
-        (status = 409, description = "The case's status does not allow this", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-    )
+    responses(ActionAnswers)
 )]
 /// Close a resolved case.
 pub async fn close(
