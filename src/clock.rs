@@ -86,6 +86,20 @@ pub fn parse_rfc3339(raw: &str) -> Result<SystemTime, String> {
     }
 }
 
+/// A duration for people, in its largest unit and the next one when that is not zero:
+/// `45s`, `1m 1s`, `12m`, `2h 5m`, `3d 4h` (rounded down). The one duration formatter of
+/// pages, notifications and the command line.
+pub fn short_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let units = [(secs / 86_400, "d"), (secs / 3_600 % 24, "h"), (secs / 60 % 60, "m"), (secs % 60, "s")];
+    let Some(first) = units.iter().position(|(n, _)| *n > 0) else { return "0s".to_string() };
+    let mut out = format!("{}{}", units[first].0, units[first].1);
+    if let Some((n, unit)) = units.get(first + 1).filter(|(n, _)| *n > 0) {
+        out.push_str(&format!(" {n}{unit}"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +116,17 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-12-01T03:00:00+01:00").map(unix_ms), Ok(1_796_090_400_000));
         assert!(parse_rfc3339("2026-12-01T02:00:00").is_err_and(|e| e.contains("no time zone")));
         assert!(parse_rfc3339("tomorrow").is_err_and(|e| e.contains("not an RFC 3339 time")));
+    }
+
+    #[test]
+    fn durations_read_in_two_units_at_most() {
+        let s = Duration::from_secs;
+        assert_eq!(short_duration(s(0)), "0s");
+        assert_eq!(short_duration(s(45)), "45s");
+        assert_eq!(short_duration(s(61)), "1m 1s");
+        assert_eq!(short_duration(s(2 * 3_600 + 5 * 60 + 30)), "2h 5m");
+        assert_eq!(short_duration(s(2 * 3_600 + 30)), "2h");
+        assert_eq!(short_duration(s(3 * 86_400 + 4 * 3_600 + 60)), "3d 4h");
     }
 
     #[test]

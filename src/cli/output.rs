@@ -12,10 +12,10 @@ pub(super) async fn connect(config: &Config) -> anyhow::Result<Store> {
     Store::connect(config.database.url.expose()).await.context("opening the database")
 }
 
-/// How long ago `since` was, to the second: `3h 2m 5s`.
+/// How long ago `since` was: `3h 2m`, `1m 1s`.
 pub(super) fn age(now: i64, since: i64) -> String {
     let seconds = u64::try_from((now - since) / 1000).unwrap_or(0);
-    humantime::format_duration(Duration::from_secs(seconds)).to_string()
+    crate::clock::short_duration(Duration::from_secs(seconds))
 }
 
 /// Text from the database as one safe terminal line: control characters (escape sequences,

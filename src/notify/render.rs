@@ -72,7 +72,7 @@ pub(crate) fn since_label(event: EventKind) -> &'static str {
 /// `2026-12-01T02:00:00.000Z (2h 5m ago)`: when the case opened, and how long before the event.
 pub(crate) fn since(body: &Body, case: &BodyCase) -> String {
     match elapsed(&case.opened_at, &body.occurred_at) {
-        Some(d) => format!("{} ({} before this message)", case.opened_at, human_duration(d)),
+        Some(d) => format!("{} ({} before this message)", case.opened_at, crate::clock::short_duration(d)),
         None => case.opened_at.clone(),
     }
 }
@@ -81,20 +81,6 @@ fn elapsed(from: &str, to: &str) -> Option<Duration> {
     let from = parse_rfc3339(from).ok()?;
     let to = parse_rfc3339(to).ok()?;
     to.duration_since(from).ok()
-}
-
-/// `2h 5m`, `45s`, `3d 4h`: at most two units, rounded down.
-pub(crate) fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let (days, hours, mins) = (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60);
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{secs}s"),
-        (0, 0, m) => format!("{m}m"),
-        (0, h, 0) => format!("{h}h"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, 0, _) => format!("{d}d"),
-        (d, h, _) => format!("{d}d {h}h"),
-    }
 }
 
 /// The case facts as labelled lines, for e-mail and PagerDuty-style listings.
@@ -366,7 +352,7 @@ mod tests {
         assert!(text.contains("Down since:    2026-12-01T02:00:00.000Z (2h 5m before this message)"), "{text}");
         assert!(text.contains("Last error:    connection refused"), "{text}");
         assert!(text.contains("Your status page: http://x/status/acme?token=t"), "{text}");
-        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
-        assert_eq!(human_duration(Duration::from_secs(3 * 86_400 + 4 * 3_600 + 60)), "3d 4h");
+        assert_eq!(crate::clock::short_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(crate::clock::short_duration(Duration::from_secs(3 * 86_400 + 4 * 3_600 + 60)), "3d 4h");
     }
 }

@@ -87,32 +87,23 @@ pub fn page(title: &str, nav: Nav, refresh: bool, body: Markup) -> Markup {
     }
 }
 
-/// "just now", "45 s ago", "12 min ago", "3 h ago", "5 days ago"; "in 12 min" for the future.
+/// "just now", "45s ago", "12m ago", "3h 5m ago"; "in 12m" for the future.
 pub fn ago(now: i64, at: i64) -> String {
-    let (secs, future) = if at > now { ((at - now) / 1000, true) } else { ((now - at) / 1000, false) };
-    let amount = match secs {
-        0..=4 => return "just now".to_string(),
-        5..=59 => format!("{secs} s"),
-        60..=3_599 => format!("{} min", secs / 60),
-        3_600..=172_799 => format!("{} h", secs / 3_600),
-        _ => format!("{} days", secs / 86_400),
-    };
-    if future {
+    let ms = u64::try_from((now - at).abs()).unwrap_or(u64::MAX);
+    if ms < 5_000 {
+        return "just now".to_string();
+    }
+    let amount = crate::clock::short_duration(std::time::Duration::from_millis(ms));
+    if at > now {
         format!("in {amount}")
     } else {
         format!("{amount} ago")
     }
 }
 
-/// A duration in milliseconds as "2 h 5 min", "12 min", "40 s" or "3 days 4 h".
+/// A duration in milliseconds for people ("2h 5m").
 pub fn span(ms: i64) -> String {
-    let secs = ms.max(0) / 1000;
-    match secs {
-        0..=59 => format!("{secs} s"),
-        60..=3_599 => format!("{} min", secs / 60),
-        3_600..=86_399 => format!("{} h {} min", secs / 3_600, secs % 3_600 / 60),
-        _ => format!("{} days {} h", secs / 86_400, secs % 86_400 / 3_600),
-    }
+    crate::clock::short_duration(std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
 }
 
 /// A time as relative text, with its RFC 3339 UTC form in `datetime` and the tooltip.
@@ -272,10 +263,10 @@ mod tests {
     fn relative_times_read_naturally() {
         let now = 10_000_000;
         assert_eq!(ago(now, now - 1_000), "just now");
-        assert_eq!(ago(now, now - 45_000), "45 s ago");
-        assert_eq!(ago(now, now - 12 * 60_000), "12 min ago");
-        assert_eq!(ago(now, now + 12 * 60_000), "in 12 min");
-        assert_eq!(span(2 * 3_600_000 + 5 * 60_000), "2 h 5 min");
+        assert_eq!(ago(now, now - 45_000), "45s ago");
+        assert_eq!(ago(now, now - 12 * 60_000), "12m ago");
+        assert_eq!(ago(now, now + 12 * 60_000), "in 12m");
+        assert_eq!(span(2 * 3_600_000 + 5 * 60_000), "2h 5m");
     }
 
     #[test]
