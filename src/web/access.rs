@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::handler::Handler;
-use axum::http::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use axum::http::header::{HeaderValue, RETRY_AFTER};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -28,9 +28,10 @@ use axum::routing::{self, MethodRouter};
 use axum::Router;
 
 use super::client::ClientAddr;
+use super::credential::{bearer, of_token, Credential, Role};
 use super::pages::{self, session as page_session};
 use super::{api, health, json, openapi, session, ApiError, AppState};
-use crate::config::{constant_time_eq, token_name, NamedToken};
+use crate::config::constant_time_eq;
 
 /// What a route needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,49 +41,6 @@ pub enum Access {
     Customer,
     Read,
     Write,
-}
-
-/// What a credential may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Viewer,
-    Operator,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "viewer" => Some(Role::Viewer),
-            "operator" => Some(Role::Operator),
-            _ => None,
-        }
-    }
-
-    /// The configured tokens of this role.
-    pub fn tokens(self, state: &AppState) -> &[NamedToken] {
-        match self {
-            Role::Viewer => &state.config.server.viewer_tokens,
-            Role::Operator => &state.config.server.operator_tokens,
-        }
-    }
-}
-
-/// Who is calling, proven by a token or a session. Handlers behind [`Access::Read`] and
-/// [`Access::Write`] take it as `Extension<Credential>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credential {
-    /// The token's name in the config: the actor of every action taken with it.
-    pub name: String,
-    pub role: Role,
-    /// Signed in through `/login` (the pages then offer to sign out).
-    pub session: bool,
 }
 
 /// One route: method, path (axum syntax), who may call it, and its handler.
@@ -237,18 +195,4 @@ async fn credential(state: &AppState, headers: &HeaderMap) -> Result<Option<Cred
         };
     }
     session::of_request(state, headers).await.map_err(Refused::Store)
-}
-
-/// Which name and role `token` belongs to, comparing against every token in constant time.
-pub fn of_token<'a>(state: &'a AppState, token: &str) -> Option<(&'a str, Role)> {
-    let operator = token_name(&state.config.server.operator_tokens, token);
-    let viewer = token_name(&state.config.server.viewer_tokens, token);
-    operator.map(|n| (n, Role::Operator)).or(viewer.map(|n| (n, Role::Viewer)))
-}
-
-/// The token of an `Authorization: Bearer …` header, if there is one.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }

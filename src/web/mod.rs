@@ -6,6 +6,8 @@
 pub mod access;
 mod api;
 mod client;
+mod cookies;
+pub mod credential;
 mod error;
 mod health;
 mod json;

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use ring::rand::SecureRandom;
 
-use super::access::{Credential, Role};
-use super::pages::session::{clear_cookie, cookie, set_cookie};
+use super::cookies::{clear_cookie, cookie, set_cookie};
+use super::credential::{Credential, Role};
 use super::AppState;
 use crate::store::{SessionRow, StoreError};
 

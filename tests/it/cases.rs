@@ -96,11 +96,17 @@ async fn a_case_opens_at_the_threshold_as_severity_1_and_pages_the_operations_ma
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn severity_2_while_the_secondary_serves_then_raised_to_1_when_it_fails_too() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let (primary, secondary) =
-        (FakeTarget::start(Behavior::Status(500)).await, FakeTarget::start(Behavior::Healthy).await);
+    let (primary, secondary) = (FakeTarget::start(Behavior::Healthy).await, FakeTarget::start(Behavior::Healthy).await);
     let app =
         TestApp::spawn(&config_paging(&db.url, FAST, &pair("acme-eu-1", "acme-eu-2", &primary, &secondary), "", ""))
             .await;
+    // The secondary must be known to serve before the primary fails: each server's first
+    // request comes at its own offset within the interval.
+    wait_until(Duration::from_secs(5), "both up", || async {
+        ["acme-eu-1", "acme-eu-2"].iter().all(|id| app.status(id).state == ServerState::Up)
+    })
+    .await;
+    primary.set(Behavior::Status(500));
 
     let case = wait_for_case(&app, "a Severity 2 case", |_| true).await;
     assert_eq!(case.severity.number(), 2, "the secondary still serves");

@@ -10,7 +10,7 @@ use crate::cases::{CaseError, CaseStatus, OperatorAction};
 use crate::clock::rfc3339_ms;
 use crate::domain::CaseNumber;
 use crate::outbox::CaseView;
-use crate::web::access::Credential;
+use crate::web::credential::Credential;
 use crate::web::error::ErrorBody;
 use crate::web::json::{ApiJson, ApiPath, OptionalJson};
 use crate::web::{ApiError, AppState};

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::clock::{rfc3339_ms, unix_ms};
 use crate::config::MaintenanceScope;
 use crate::store::MaintenanceRow;
-use crate::web::access::Credential;
+use crate::web::credential::Credential;
 use crate::web::error::ErrorBody;
 use crate::web::json::ApiJson;
 use crate::web::{ApiError, AppState};

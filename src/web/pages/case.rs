@@ -19,7 +19,7 @@ use crate::cases::{CaseError, OperatorAction};
 use crate::clock::rfc3339_ms;
 use crate::domain::CaseNumber;
 use crate::store::{CaseRow, OutboxRow};
-use crate::web::access::{Credential, Role};
+use crate::web::credential::{Credential, Role};
 use crate::web::AppState;
 
 /// What went wrong with a form, shown above the forms, and what the operator had typed.

@@ -21,14 +21,14 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{self, Nav};
-use super::session::{clear_cookie, cookie, set_cookie};
 use super::summary::{Row, Summary};
 use super::{html_response, page_number, see_other, uptime, PageError, PAGE_ROWS};
 use crate::config::constant_time_eq;
 use crate::config::Customer;
 use crate::domain::{CaseNumber, ServerState};
 use crate::store::CaseEventRow;
-use crate::web::access::bearer;
+use crate::web::cookies::{clear_cookie, cookie, set_cookie};
+use crate::web::credential::bearer;
 use crate::web::AppState;
 
 const STATUS_COOKIE: &str = "fw_status";

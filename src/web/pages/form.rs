@@ -1,5 +1,5 @@
 //! `application/x-www-form-urlencoded` bodies as the pages' forms send them (`form_urlencoded`),
-//! and the percent-encoding used in links and cookie values (`percent-encoding`). Decoding
+//! and the percent-encoding used in links (`domain::url_text`). Decoding
 //! never fails: a broken escape is kept as written and invalid UTF-8 becomes U+FFFD, so bad
 //! input reaches validation, not a 500.
 
@@ -25,11 +25,6 @@ impl Form {
     }
 }
 
-/// Decode one form component: `+` is a space, `%XX` a byte.
-pub fn decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,15 +42,15 @@ mod tests {
 
     #[test]
     fn invalid_utf8_does_not_fail() {
-        assert_eq!(decode("%FF"), "\u{FFFD}");
-        assert_eq!(decode("%"), "%");
+        assert_eq!(Form::parse(b"a=%FF&b=%").get("a"), Some("\u{FFFD}"));
+        assert_eq!(Form::parse(b"a=%FF&b=%").get("b"), Some("%"));
     }
 
     #[test]
     fn encoding_round_trips() {
         let raw = "a b/c?d=e&f;g\"h";
         assert_eq!(encode("FW-000001"), "FW-000001");
-        assert_eq!(decode(&encode(raw)), raw);
+        assert_eq!(Form::parse(format!("v={}", encode(raw)).as_bytes()).get("v"), Some(raw));
         assert!(!encode(raw).contains([' ', '/', ';', '"', '&']));
     }
 }

@@ -19,8 +19,8 @@ use super::form::Form;
 use super::layout::{self, Nav};
 use super::session::{safe_next, SameOrigin};
 use super::{html_response, see_other, PageError};
-use crate::web::access::of_token;
 use crate::web::client::ClientAddr;
+use crate::web::credential::of_token;
 use crate::web::{session, AppState};
 
 #[derive(Debug, Default, Deserialize)]

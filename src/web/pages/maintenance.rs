@@ -15,8 +15,8 @@ use super::layout::{self, Nav};
 use super::session::SameOrigin;
 use super::{html_response, see_other, PageError};
 use crate::clock::{parse_rfc3339, rfc3339_ms, unix_ms};
-use crate::web::access::{Credential, Role};
 use crate::web::api::maintenance::{all_windows, create, NewWindow, WindowView};
+use crate::web::credential::{Credential, Role};
 use crate::web::{ApiError, AppState};
 
 /// What the operator typed, to show again with the reason when it is refused.

@@ -6,7 +6,7 @@
 //! store queries (`store::views`), so a page costs the same with 10 or 10,000 servers. Writes
 //! go through the same case engine and maintenance validation as the JSON API.
 //!
-//! Files: `layout.rs` (the shell, CSS, shared bits), `session.rs` (cookies, redirects, CSRF
+//! Files: `layout.rs` (the shell, CSS, shared bits), `session.rs` (redirects to sign-in, CSRF
 //! check), `form.rs` (form bodies), `summary.rs` (fleet counts), `uptime.rs` (90-day bars),
 //! then one file per page.
 

@@ -25,7 +25,7 @@ use super::{html_response, page_number, PageError, PAGE_ROWS};
 use crate::config::Customer;
 use crate::domain::{CaseNumber, ServerState, Severity};
 use crate::store::{CaseEventRow, CaseRow};
-use crate::web::access::Credential;
+use crate::web::credential::Credential;
 use crate::web::AppState;
 
 /// Customers shown per page of the customers section.

@@ -1,49 +1,16 @@
-//! Cookies and redirects of the pages: reading and setting cookies (`HttpOnly`, `SameSite`,
-//! `Secure` when the public URL is https), where a visitor without a credential is sent, and the
-//! cross-site check every HTML write makes: an `Origin` (or, without one, a `Referer`) that
-//! names another host is refused. Sessions themselves live in `web/session.rs`, who may do what
-//! in `web/access.rs`.
+//! Where a visitor without a credential is sent (sign-in, back to where they were going), and
+//! the cross-site check every HTML write makes: an `Origin` (or, without one, a `Referer`) that
+//! names another host is refused. Cookies are in `web/cookies.rs`, sessions in
+//! `web/session.rs`, who may do what in `web/access.rs`.
 
 use axum::extract::{FromRequestParts, Request};
-use axum::http::header::{COOKIE, HOST, ORIGIN, REFERER};
+use axum::http::header::{HOST, ORIGIN, REFERER};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 
-use super::form::{decode, encode};
+use super::form::encode;
 use super::{see_other, PageError};
-use crate::web::AppState;
-
-/// The value of cookie `name`, percent-decoded, from any `Cookie` header.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| decode(v.trim().trim_matches('"')))
-}
-
-/// `name=value; HttpOnly; SameSite=…; Path=…` (+ `Secure` when the public URL is https).
-/// The value is percent-encoded so any token fits.
-pub fn set_cookie(state: &AppState, name: &str, value: &str, same_site: &str, path: &str) -> String {
-    format!("{name}={}; HttpOnly; SameSite={same_site}; Path={path}{}", encode(value), secure(state))
-}
-
-/// A `Set-Cookie` value that removes cookie `name` at `path`.
-pub fn clear_cookie(state: &AppState, name: &str, same_site: &str, path: &str) -> String {
-    format!("{name}=; Max-Age=0; HttpOnly; SameSite={same_site}; Path={path}{}", secure(state))
-}
-
-fn secure(state: &AppState) -> &'static str {
-    if state.config.server.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    }
-}
 
 /// A page asked for without a credential: to `/login?next=…` (303), back to where the visitor
 /// was going.
@@ -148,14 +115,6 @@ mod tests {
             map.append(*name, HeaderValue::from_str(value).expect("header value"));
         }
         map
-    }
-
-    #[test]
-    fn cookies_are_found_among_others() {
-        let h = headers(&[("cookie", "a=1; fw_session=op%20secret"), ("cookie", "b=2")]);
-        assert_eq!(cookie(&h, "fw_session").as_deref(), Some("op secret"));
-        assert_eq!(cookie(&h, "b").as_deref(), Some("2"));
-        assert_eq!(cookie(&h, "fw"), None);
     }
 
     #[test]

@@ -1,0 +1,66 @@
+//! Who is calling: a credential's name and [`Role`], from a bearer token (compared in constant
+//! time against every configured token) or a session (`session.rs`). What each role may call
+//! is in `access.rs`.
+
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+
+use super::AppState;
+use crate::config::{token_name, NamedToken};
+
+/// What a credential may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Viewer,
+    Operator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            _ => None,
+        }
+    }
+
+    /// The configured tokens of this role.
+    pub fn tokens(self, state: &AppState) -> &[NamedToken] {
+        match self {
+            Role::Viewer => &state.config.server.viewer_tokens,
+            Role::Operator => &state.config.server.operator_tokens,
+        }
+    }
+}
+
+/// Who is calling, proven by a token or a session. Handlers behind [`Access::Read`] and
+/// [`Access::Write`] take it as `Extension<Credential>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The token's name in the config: the actor of every action taken with it.
+    pub name: String,
+    pub role: Role,
+    /// Signed in through `/login` (the pages then offer to sign out).
+    pub session: bool,
+}
+
+/// Which name and role `token` belongs to, comparing against every token in constant time.
+pub fn of_token<'a>(state: &'a AppState, token: &str) -> Option<(&'a str, Role)> {
+    let operator = token_name(&state.config.server.operator_tokens, token);
+    let viewer = token_name(&state.config.server.viewer_tokens, token);
+    operator.map(|n| (n, Role::Operator)).or(viewer.map(|n| (n, Role::Viewer)))
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
