@@ -36,6 +36,14 @@ macro_rules! named_enum {
             }
         }
 
+        impl ::std::convert::TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
         impl ::std::str::FromStr for $name {
             type Err = String;
 

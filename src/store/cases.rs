@@ -4,7 +4,7 @@
 //! together or not at all. Maintenance windows are in `maintenance.rs`.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, FromRow, Row, Transaction};
 
 use super::{Backend, Store, StoreError, StoredStatus};
 use crate::domain::case_status::inactive_sql;
@@ -40,11 +40,12 @@ pub struct CaseRow {
     pub last_update_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct CaseEventRow {
     pub id: i64,
     pub case_id: i64,
     pub at: i64,
+    #[sqlx(try_from = "String")]
     pub kind: TimelineKind,
     pub actor: String,
     pub text: String,
@@ -74,20 +75,6 @@ pub(super) fn case_from(row: &AnyRow) -> Result<CaseRow, sqlx::Error> {
         sla_breached: row.try_get::<i64, _>("sla_breached")? != 0,
         severity1_since: row.try_get("severity1_since")?,
         last_update_at: row.try_get("last_update_at")?,
-    })
-}
-
-pub(super) fn event_from(row: &AnyRow) -> Result<CaseEventRow, sqlx::Error> {
-    Ok(CaseEventRow {
-        id: row.try_get("id")?,
-        case_id: row.try_get("case_id")?,
-        at: row.try_get("at")?,
-        kind: {
-            let kind: String = row.try_get("kind")?;
-            kind.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?
-        },
-        actor: row.try_get("actor")?,
-        text: row.try_get("text")?,
     })
 }
 
@@ -167,7 +154,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(event_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(CaseEventRow::from_row).collect::<Result<_, _>>()?)
     }
 
     pub async fn timeline(&self, case_id: i64) -> Result<Vec<CaseEventRow>, StoreError> {
@@ -176,7 +163,7 @@ impl Store {
                 .bind(case_id)
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows.iter().map(event_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(CaseEventRow::from_row).collect::<Result<_, _>>()?)
     }
 }
 

@@ -1,12 +1,11 @@
 //! Maintenance windows added at run time (`maintenance_windows`). Not here: which servers a
 //! window covers (`crate::maintenance`).
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 use super::{Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct MaintenanceRow {
     pub id: i64,
     pub customer: Option<String>,
@@ -18,19 +17,6 @@ pub struct MaintenanceRow {
     pub created_at: i64,
 }
 
-fn maintenance_from(row: &AnyRow) -> Result<MaintenanceRow, sqlx::Error> {
-    Ok(MaintenanceRow {
-        id: row.try_get("id")?,
-        customer: row.try_get("customer")?,
-        server: row.try_get("server")?,
-        start_at: row.try_get("start_at")?,
-        end_at: row.try_get("end_at")?,
-        reason: row.try_get("reason")?,
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
 impl Store {
     pub async fn maintenance_windows(&self) -> Result<Vec<MaintenanceRow>, StoreError> {
         let rows = sqlx::query(
@@ -38,7 +24,7 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(maintenance_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(MaintenanceRow::from_row).collect::<Result<_, _>>()?)
     }
 
     pub async fn add_maintenance(&self, w: &MaintenanceRow) -> Result<i64, StoreError> {

@@ -2,8 +2,7 @@
 //! and marked delivered, retried or dead. Not here: what a message says (`crate::outbox`) or
 //! how it is sent (`crate::notify`).
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::{Store, StoreError, Tx};
 use crate::domain::TimelineKind;
@@ -60,7 +59,7 @@ pub struct NewOutboxRow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
     pub case_id: Option<i64>,
@@ -78,25 +77,6 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
 }
 
-fn outbox_from(row: &AnyRow) -> Result<OutboxRow, sqlx::Error> {
-    Ok(OutboxRow {
-        id: row.try_get("id")?,
-        case_id: row.try_get("case_id")?,
-        event: row.try_get("event")?,
-        channel: row.try_get("channel")?,
-        recipient_kind: row.try_get("recipient_kind")?,
-        recipient_id: row.try_get("recipient_id")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        body: row.try_get("body")?,
-        created_at: row.try_get("created_at")?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        delivered_at: row.try_get("delivered_at")?,
-        dead_at: row.try_get("dead_at")?,
-        last_error: row.try_get("last_error")?,
-    })
-}
-
 impl Store {
     /// Outbox rows, oldest first; of one case, or all when `case_id` is `None`.
     pub async fn outbox(&self, case_id: Option<i64>) -> Result<Vec<OutboxRow>, StoreError> {
@@ -109,7 +89,7 @@ impl Store {
             }
             None => sqlx::query(&format!("{} ORDER BY id", outbox_select(""))).fetch_all(&self.pool).await?,
         };
-        Ok(rows.iter().map(outbox_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(OutboxRow::from_row).collect::<Result<_, _>>()?)
     }
 
     /// Outbox rows after row `after`, oldest first (for live views).
@@ -119,7 +99,7 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(outbox_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(OutboxRow::from_row).collect::<Result<_, _>>()?)
     }
 
     /// Claim up to `limit` messages that are due, leasing them until `lease_until`. Only the
@@ -138,7 +118,7 @@ impl Store {
             outbox_select("o")
         );
         let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&mut *tx).await?;
-        let rows: Vec<OutboxRow> = rows.iter().map(outbox_from).collect::<Result<_, _>>()?;
+        let rows: Vec<OutboxRow> = rows.iter().map(OutboxRow::from_row).collect::<Result<_, _>>()?;
         for row in &rows {
             sqlx::query("UPDATE outbox SET lease_until = $2 WHERE id = $1")
                 .bind(row.id)
@@ -204,7 +184,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(outbox_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(OutboxRow::from_row).collect::<Result<_, _>>()?)
     }
 }
 

@@ -2,9 +2,9 @@
 //! open-case counts, one customer's cases, and timeline events of many cases at once. Each is
 //! ONE statement whatever the fleet size, so a page costs a fixed number of round trips.
 
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
-use super::cases::{case_from, event_from, CASE_COLS};
+use super::cases::{case_from, CASE_COLS};
 use super::{CaseEventRow, CaseRow, Store, StoreError};
 use crate::domain::case_status::inactive_sql;
 use crate::domain::{Severity, TimelineKind};
@@ -104,7 +104,7 @@ impl Store {
             query = query.bind(kind.as_str());
         }
         let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(event_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(CaseEventRow::from_row).collect::<Result<_, _>>()?)
     }
 
     /// The latest timeline event of each given case, leaving out events of the `skip` kinds
@@ -135,7 +135,7 @@ impl Store {
             query = query.bind(kind.as_str());
         }
         let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(event_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(CaseEventRow::from_row).collect::<Result<_, _>>()?)
     }
 }
 
