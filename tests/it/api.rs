@@ -14,21 +14,6 @@ fn config(db: &str, target: &FakeTarget) -> String {
     text
 }
 
-async fn post(app: &TestApp, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, serde_json::Value) {
-    let client = reqwest::Client::new();
-    let mut request = client.post(format!("http://{}{path}", app.addr));
-    if let Some(token) = token {
-        request = request.header("Authorization", format!("Bearer {token}"));
-    }
-    if let Some(body) = body {
-        request = request.header("Content-Type", "application/json").body(body.to_string());
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path} answered non-JSON ({e}): {text}")))
-}
-
 async fn with_open_case() -> (TestDb, FakeTarget, TestApp) {
     let db = TestDb::new(Backend::Sqlite).await;
     let target = FakeTarget::start(Behavior::Status(500)).await;
@@ -71,41 +56,41 @@ async fn cases_are_listed_and_shown_with_their_timeline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_calls_need_an_operator_token_and_work_a_case() {
     let (_db, _target, app) = with_open_case().await;
-    let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", None, None).await;
+    let (status, body) = app.post_json("/api/v1/cases/FW-000001/ack", None, None).await;
     assert_eq!(status, 401, "{body}");
     assert!(body["error"].is_string());
-    let (status, _) = post(&app, "/api/v1/cases/FW-000001/ack", Some("wrong"), None).await;
+    let (status, _) = app.post_json("/api/v1/cases/FW-000001/ack", Some("wrong"), None).await;
     assert_eq!(status, 403);
-    let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", Some("viewer-secret"), None).await;
+    let (status, body) = app.post_json("/api/v1/cases/FW-000001/ack", Some("viewer-secret"), None).await;
     assert_eq!(status, 403, "a viewer only reads: {body}");
     assert_eq!(app.get_json("/api/v1/cases/1").await["case"]["status"], "open", "refused calls change nothing");
 
     // The caller cannot choose the actor: it is the token's name.
-    let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", Some(TOKEN), Some(r#"{"actor": "alice"}"#)).await;
+    let (status, body) = app.post_json("/api/v1/cases/FW-000001/ack", Some(TOKEN), Some(r#"{"actor": "alice"}"#)).await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().is_some_and(|e| e.contains("actor")), "{body}");
-    let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", Some(TOKEN), Some("{}")).await;
+    let (status, body) = app.post_json("/api/v1/cases/FW-000001/ack", Some(TOKEN), Some("{}")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["case"]["status"], "acknowledged");
     let acked = body["timeline"].as_array().and_then(|t| t.iter().find(|e| e["kind"] == "acknowledged")).cloned();
     assert_eq!(acked.map(|e| e["actor"].clone()), Some(serde_json::json!("test-operator")));
-    let (status, body) = post(&app, "/api/v1/cases/FW-000001/ack", Some(TOKEN), None).await;
+    let (status, body) = app.post_json("/api/v1/cases/FW-000001/ack", Some(TOKEN), None).await;
     assert_eq!(status, 409, "acknowledged twice: {body}");
     assert_eq!(body["error"], "cannot acknowledge a case that is acknowledged");
 
     let (status, body) =
-        post(&app, "/api/v1/cases/1/notes", Some(TOKEN), Some(r#"{"text": "Failing over to the secondary"}"#)).await;
+        app.post_json("/api/v1/cases/1/notes", Some(TOKEN), Some(r#"{"text": "Failing over to the secondary"}"#)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["case"]["status"], "in_progress");
     let last = body["timeline"].as_array().and_then(|t| t.last()).cloned().unwrap_or_default();
     assert_eq!((last["kind"].as_str(), last["text"].as_str()), (Some("note"), Some("Failing over to the secondary")));
     assert_eq!(last["actor"], "test-operator");
 
-    let (status, _) = post(&app, "/api/v1/cases/1/close", Some(TOKEN), None).await;
+    let (status, _) = app.post_json("/api/v1/cases/1/close", Some(TOKEN), None).await;
     assert_eq!(status, 409, "close before resolve");
-    let (status, body) = post(&app, "/api/v1/cases/1/resolve", Some(TOKEN), None).await;
+    let (status, body) = app.post_json("/api/v1/cases/1/resolve", Some(TOKEN), None).await;
     assert_eq!((status, body["case"]["status"].as_str()), (200, Some("resolved")));
-    let (status, body) = post(&app, "/api/v1/cases/1/close", Some(TOKEN), None).await;
+    let (status, body) = app.post_json("/api/v1/cases/1/close", Some(TOKEN), None).await;
     assert_eq!((status, body["case"]["status"].as_str()), (200, Some("closed")));
     app.stop().await;
 }
@@ -114,13 +99,13 @@ async fn write_calls_need_an_operator_token_and_work_a_case() {
 async fn bad_bodies_get_a_json_4xx_and_change_nothing() {
     let (_db, _target, app) = with_open_case().await;
     for body in ["{", "[]", "{\"text\": 5}", "{\"txt\": \"x\"}", "{\"text\": \"\"}", "null", "\"text\""] {
-        let (status, answer) = post(&app, "/api/v1/cases/1/notes", Some(TOKEN), Some(body)).await;
+        let (status, answer) = app.post_json("/api/v1/cases/1/notes", Some(TOKEN), Some(body)).await;
         assert!((400..500).contains(&status), "{body} -> {status} {answer}");
         assert!(answer["error"].is_string(), "{answer}");
     }
-    let (status, _) = post(&app, "/api/v1/cases/1/ack", Some(TOKEN), Some("{\"actor\": 7}")).await;
+    let (status, _) = app.post_json("/api/v1/cases/1/ack", Some(TOKEN), Some("{\"actor\": 7}")).await;
     assert_eq!(status, 400);
-    let (status, _) = post(&app, "/api/v1/cases/99/ack", Some(TOKEN), None).await;
+    let (status, _) = app.post_json("/api/v1/cases/99/ack", Some(TOKEN), None).await;
     assert_eq!(status, 404);
     let timeline = app.get_json("/api/v1/cases/1").await["timeline"].as_array().map(Vec::len);
     assert_eq!(timeline, Some(1), "only the opening event");
@@ -144,14 +129,14 @@ async fn maintenance_windows_are_added_at_run_time_and_take_effect() {
         r#"{"server": "acme-eu-1", "start": "yesterday", "end": "tomorrow"}"#.to_string(),
     ];
     for body in &bad {
-        let (status, answer) = post(&app, "/api/v1/maintenance", Some(TOKEN), Some(body)).await;
+        let (status, answer) = app.post_json("/api/v1/maintenance", Some(TOKEN), Some(body)).await;
         assert_eq!(status, 400, "{body} -> {answer}");
     }
-    let (status, _) = post(&app, "/api/v1/maintenance", None, Some(&bad[0])).await;
+    let (status, _) = app.post_json("/api/v1/maintenance", None, Some(&bad[0])).await;
     assert_eq!(status, 401);
 
     let good = format!(r#"{{"server": "acme-eu-1", "start": "{start}", "end": "{end}", "reason": "disk swap"}}"#);
-    let (status, window) = post(&app, "/api/v1/maintenance", Some(TOKEN), Some(&good)).await;
+    let (status, window) = app.post_json("/api/v1/maintenance", Some(TOKEN), Some(&good)).await;
     assert_eq!(status, 201, "{window}");
     assert_eq!((window["server"].as_str(), window["source"].as_str()), (Some("acme-eu-1"), Some("api")));
     assert_eq!(window["created_by"], "test-operator", "added by the token's name");
