@@ -105,17 +105,8 @@ fn authority_of(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).expect("header value"));
-        }
-        map
-    }
+    use crate::web::cookies::tests::headers;
 
     #[test]
     fn only_our_own_origin_may_post() {
