@@ -218,7 +218,7 @@ fn delivery(m: &OutboxRow) -> String {
 }
 
 async fn act(config_path: &Path, number: CaseNumber, actor: Actor, action: OperatorAction) -> Result<(), CliError> {
-    let actor = actor_name(actor)?;
+    let actor = actor.resolve()?;
     if let OperatorAction::Note(text) = &action {
         if text.trim().is_empty() {
             return Err(CliError::Invalid("the note is empty".to_string()));
@@ -243,19 +243,6 @@ async fn act(config_path: &Path, number: CaseNumber, actor: Actor, action: Opera
             Err(CliError::Refused(error.to_string()))
         }
         Err(CaseError::Store(error)) => Err(error.into()),
-    }
-}
-
-/// `--as NAME`, else `$USER`, else `operator`; an empty `--as` is refused.
-pub(super) fn actor_name(actor: Actor) -> Result<String, CliError> {
-    match actor.name {
-        Some(name) if name.trim().is_empty() => Err(CliError::Invalid("--as needs a name".to_string())),
-        Some(name) => Ok(name.trim().to_string()),
-        None => Ok(std::env::var("USER")
-            .ok()
-            .map(|user| user.trim().to_string())
-            .filter(|user| !user.is_empty())
-            .unwrap_or_else(|| "operator".to_string())),
     }
 }
 

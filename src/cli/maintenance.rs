@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use super::cases::actor_name;
 use super::output::{clean, connect, table};
 use super::service::load;
 use super::{CliError, MaintenanceCommand, Scope};
@@ -81,7 +80,7 @@ async fn add_maintenance(
     reason: Option<String>,
     actor: Actor,
 ) -> Result<(), CliError> {
-    let actor = actor_name(actor)?;
+    let actor = actor.resolve()?;
     let refuse = |msg: String| Err(CliError::Invalid(msg));
     let now = SystemTime::now();
     if start >= end {

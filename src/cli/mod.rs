@@ -15,7 +15,10 @@ pub mod service;
 /// Why a verb did not succeed; [`CliError::exit_code`] is the process's exit status.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// A refused configuration, argument or input: exit 2.
+    /// A configuration file with errors, each at its key path: exit 2.
+    #[error("{} is not valid:\n  {}", path.display(), errors.join("\n  "))]
+    Config { path: std::path::PathBuf, errors: Vec<String> },
+    /// A refused argument or input: exit 2.
     #[error("{0}")]
     Invalid(String),
     /// Refused by the case life cycle, or not found: exit 1.
@@ -38,7 +41,7 @@ impl From<crate::store::StoreError> for CliError {
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Invalid(_) => 2,
+            CliError::Config { .. } | CliError::Invalid(_) => 2,
             CliError::Refused(_) | CliError::Reported | CliError::Failed(_) => 1,
         }
     }
@@ -47,7 +50,7 @@ impl CliError {
     pub fn report(&self) {
         match self {
             CliError::Reported => {}
-            CliError::Invalid(message) if message.contains('\n') => eprintln!("{message}"),
+            CliError::Config { .. } => eprintln!("{self}"),
             other => eprintln!("error: {other}"),
         }
     }
@@ -223,6 +226,21 @@ pub struct Actor {
     /// Who does it (default: $USER, else "operator").
     #[arg(long = "as", value_name = "NAME")]
     pub name: Option<String>,
+}
+
+impl Actor {
+    /// The name to record; an empty `--as` is refused.
+    pub(crate) fn resolve(self) -> Result<String, CliError> {
+        match self.name {
+            Some(name) if name.trim().is_empty() => Err(CliError::Invalid("--as needs a name".to_string())),
+            Some(name) => Ok(name.trim().to_string()),
+            None => Ok(std::env::var("USER")
+                .ok()
+                .map(|user| user.trim().to_string())
+                .filter(|user| !user.is_empty())
+                .unwrap_or_else(|| "operator".to_string())),
+        }
+    }
 }
 
 /// What a maintenance window covers: exactly one of a server or a customer.

@@ -15,9 +15,9 @@ use crate::probe::{Limits, Prober};
 
 /// The config at `path`, or every error in it at its key path.
 pub(crate) fn load(path: &Path) -> Result<Config, CliError> {
-    Config::load(path).map_err(|errors| {
-        let lines: Vec<String> = errors.0.iter().map(|e| format!("  {e}")).collect();
-        CliError::Invalid(format!("{} is not valid:\n{}", path.display(), lines.join("\n")))
+    Config::load(path).map_err(|errors| CliError::Config {
+        path: path.to_path_buf(),
+        errors: errors.0.iter().map(ToString::to_string).collect(),
     })
 }
 
@@ -27,7 +27,7 @@ fn load_to_run(path: &Path) -> Result<Config, CliError> {
     let config = load(path)?;
     if let Some(limit) = crate::limits::raise_open_files() {
         if let Err(error) = crate::limits::check_open_files(&config, limit) {
-            return Err(CliError::Invalid(format!("{} is not valid:\n  {error}", path.display())));
+            return Err(CliError::Config { path: path.to_path_buf(), errors: vec![error.to_string()] });
         }
     }
     Ok(config)

@@ -114,7 +114,6 @@ struct Gate {
 /// The gate in front of every route. A refused request's body is drained, never kept.
 async fn enforce(State(gate): State<Gate>, request: Request, next: Next) -> Response {
     let state = &gate.state;
-    let ClientAddr(client) = ClientAddr::of(request.extensions(), request.headers(), state);
     let needs = match gate.access {
         Access::Open | Access::Customer => return next.run(request).await,
         Access::Metrics => {
@@ -136,8 +135,11 @@ async fn enforce(State(gate): State<Gate>, request: Request, next: Next) -> Resp
     let page = !request.uri().path().starts_with("/api/");
     // A presented token is a sign-in: a locked-out address gets 429 whatever it presents, and
     // a wrong token counts as a failed sign-in.
-    let presents_token = bearer(request.headers()).is_some();
-    if let Some(wait) = client.filter(|_| presents_token).and_then(|a| state.throttle.blocked(a, Instant::now())) {
+    let client = match bearer(request.headers()) {
+        Some(_) => ClientAddr::of(request.extensions(), request.headers(), state).0,
+        None => None,
+    };
+    if let Some(wait) = client.and_then(|addr| state.throttle.blocked(addr, Instant::now())) {
         return refuse(request, too_many(wait)).await;
     }
     let verdict = credential(state, request.headers()).await;

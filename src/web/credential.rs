@@ -8,29 +8,15 @@ use axum::http::HeaderMap;
 use super::AppState;
 use crate::config::{token_name, NamedToken};
 
-/// What a credential may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Viewer,
-    Operator,
+crate::named_enum! {
+    /// What a credential may do; stored by name with a session.
+    pub enum Role ("role") {
+        Viewer => "viewer",
+        Operator => "operator",
+    }
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "viewer" => Some(Role::Viewer),
-            "operator" => Some(Role::Operator),
-            _ => None,
-        }
-    }
-
     /// The configured tokens of this role.
     pub fn tokens(self, state: &AppState) -> &[NamedToken] {
         match self {

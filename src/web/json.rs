@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
@@ -53,16 +53,7 @@ pub async fn read_body_first(req: Request, next: Next) -> Response {
                 Err(e) => return Err(ApiError::BadRequest(format!("cannot read the request body: {e}"))),
             };
             if buffer.len() + chunk.len() > BODY_LIMIT {
-                let mut read = buffer.len() + chunk.len();
-                let drain = async {
-                    while read <= DRAIN_LIMIT {
-                        match stream.next().await {
-                            Some(Ok(chunk)) => read += chunk.len(),
-                            _ => break,
-                        }
-                    }
-                };
-                let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+                drain(&mut stream, buffer.len() + chunk.len()).await;
                 return Err(too_large());
             }
             buffer.extend_from_slice(&chunk);
@@ -84,9 +75,13 @@ pub async fn read_body_first(req: Request, next: Next) -> Response {
 /// [`DRAIN_TIME`]), so the refusal reaches the client instead of a reset, without ever
 /// keeping an unauthenticated client's body in memory.
 pub async fn discard(body: Body) {
-    let mut stream = body.into_data_stream();
-    let drain = async {
-        let mut read = 0usize;
+    drain(&mut body.into_data_stream(), 0).await;
+}
+
+/// Read and drop the rest of `stream` (`read` bytes of it are gone already), up to
+/// [`DRAIN_LIMIT`] within [`DRAIN_TIME`].
+async fn drain(stream: &mut BodyDataStream, mut read: usize) {
+    let rest = async {
         while read <= DRAIN_LIMIT {
             match stream.next().await {
                 Some(Ok(chunk)) => read += chunk.len(),
@@ -94,7 +89,7 @@ pub async fn discard(body: Body) {
             }
         }
     };
-    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    let _ = tokio::time::timeout(DRAIN_TIME, rest).await;
 }
 
 fn too_large() -> ApiError {

@@ -88,7 +88,7 @@ pub async fn of_request(state: &AppState, headers: &HeaderMap) -> Result<Option<
     if row.expires_at <= now {
         return Ok(None);
     }
-    let Some(role) = Role::parse(&row.role) else { return Ok(None) };
+    let Ok(role) = row.role.parse::<Role>() else { return Ok(None) };
     // The token that signed in must still be one of this role's; its name now is the actor.
     let Some(token) = role.tokens(state).iter().find(|t| hash(t.token.expose()) == row.token_hash) else {
         return Ok(None);
