@@ -4,7 +4,6 @@
 
 pub mod defaults;
 mod raw;
-pub mod secret;
 pub mod summary;
 #[cfg(test)]
 mod tests;
@@ -14,10 +13,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use reqwest::Url;
-
 use crate::domain::Target;
-pub use secret::{constant_time_eq, Secret};
+pub use crate::domain::{constant_time_eq, Secret};
+pub use crate::notify::registry::{ChannelKind, ChannelSettings};
 
 /// A refused configuration: the key path (`customers[1].services[0].servers[0].target`) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,62 +166,17 @@ pub struct NotificationsConfig {
     pub attempt_timeout: Duration,
 }
 
-crate::named_enum! {
-    /// A channel's `type`.
-    pub enum ChannelKind ("channel type") {
-        Webhook => "webhook",
-        Slack => "slack",
-        Mattermost => "mattermost",
-        Pagerduty => "pagerduty",
-        Email => "email",
-        Twilio => "twilio",
-    }
-}
-
-impl ChannelKind {
-    /// (required keys, optional keys) beyond `id` and `type` (PRODUCT.md section 3). Every
-    /// HTTP-based type takes `api_base` so it can be pointed at a local receiver.
-    pub fn keys(self) -> (&'static [&'static str], &'static [&'static str]) {
-        match self {
-            ChannelKind::Webhook | ChannelKind::Slack | ChannelKind::Mattermost => (&["url"], &["secret", "api_base"]),
-            ChannelKind::Pagerduty => (&["routing_key"], &["api_base"]),
-            ChannelKind::Email => (&["smtp_url", "from"], &[]),
-            ChannelKind::Twilio => (&["account_sid", "auth_token", "from"], &["api_base"]),
-        }
-    }
-
-    /// Whether the channel can place a voice call (`customer.call`).
-    pub fn can_call(self) -> bool {
-        match self {
-            ChannelKind::Twilio => true,
-            ChannelKind::Webhook
-            | ChannelKind::Slack
-            | ChannelKind::Mattermost
-            | ChannelKind::Pagerduty
-            | ChannelKind::Email => false,
-        }
-    }
-}
-
-/// A notification channel. Only the keys its kind uses are set (validation refuses others).
+/// A notification channel: its id and the settings its type owns (`notify/<type>.rs`).
 #[derive(Debug, Clone)]
 pub struct Channel {
     pub id: String,
-    pub kind: ChannelKind,
-    /// webhook, slack, mattermost.
-    pub url: Option<Url>,
-    /// webhook: HMAC-SHA256 key for `X-Firstwatch-Signature`.
-    pub secret: Option<Secret>,
-    /// pagerduty.
-    pub routing_key: Option<Secret>,
-    /// email: `smtp://` or `smtps://`.
-    pub smtp_url: Option<Secret>,
-    /// email sender address or twilio sender number.
-    pub from: Option<String>,
-    pub account_sid: Option<String>,
-    pub auth_token: Option<Secret>,
-    /// Overrides the vendor's API address (pagerduty, twilio, slack…), for local receivers.
-    pub api_base: Option<Url>,
+    pub settings: ChannelSettings,
+}
+
+impl Channel {
+    pub fn kind(&self) -> ChannelKind {
+        self.settings.kind()
+    }
 }
 
 #[derive(Debug, Clone)]

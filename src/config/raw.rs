@@ -166,21 +166,15 @@ pub struct RawNotifications {
     pub attempt_timeout: Option<String>,
 }
 
-/// `[[channels]]`: one struct for every type; `validate.rs` refuses keys the type does not use.
+/// `[[channels]]`: `id`, `type` and the keys that type owns (read by `notify/<type>.rs`, which
+/// refuses the keys it does not take).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawChannel {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: String,
-    pub url: Option<String>,
-    pub secret: Option<String>,
-    pub routing_key: Option<String>,
-    pub smtp_url: Option<String>,
-    pub from: Option<String>,
-    pub account_sid: Option<String>,
-    pub auth_token: Option<String>,
-    pub api_base: Option<String>,
+    #[serde(flatten)]
+    pub keys: toml::Table,
 }
 
 #[derive(Debug, Deserialize)]

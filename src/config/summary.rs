@@ -30,7 +30,7 @@ pub fn summary(config: &Config) -> String {
     let by_kind: Vec<String> = ChannelKind::ALL
         .iter()
         .filter_map(|&kind| {
-            let n = config.channels.iter().filter(|ch| ch.kind == kind).count();
+            let n = config.channels.iter().filter(|ch| ch.kind() == kind).count();
             (n > 0).then(|| format!("{n} {}", kind.as_str()))
         })
         .collect();

@@ -216,11 +216,11 @@ fn full_config_loads_with_its_values() {
     assert_eq!(c.guard.max_failing_fraction, 0.5);
     assert_eq!(c.channels.len(), 1);
     let hook = &c.channels[0];
-    assert_eq!(
-        (hook.kind, hook.url.as_ref().map(|u| u.as_str())),
-        (ChannelKind::Webhook, Some("http://127.0.0.1:9000/hook"))
-    );
-    assert_eq!(hook.secret.as_ref().map(Secret::expose), Some("hook-secret"));
+    let ChannelSettings::Webhook(settings) = &hook.settings else {
+        panic!("a webhook channel, not {:?}", hook.kind());
+    };
+    assert_eq!(settings.url.as_str(), "http://127.0.0.1:9000/hook");
+    assert_eq!(settings.secret.as_ref().map(Secret::expose), Some("hook-secret"));
     assert_eq!(
         c.people.iter().map(|p| (p.id.as_str(), p.role.as_str())).collect::<Vec<_>>(),
         [("alice", "operations-manager"), ("victor", "vp-operations")]

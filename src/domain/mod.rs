@@ -4,6 +4,7 @@
 pub mod case_number;
 pub mod case_status;
 pub mod names;
+pub mod secret;
 pub mod severity;
 pub mod state;
 pub mod target;
@@ -12,6 +13,7 @@ pub mod url_text;
 
 pub use case_number::CaseNumber;
 pub use case_status::CaseStatus;
+pub use secret::{constant_time_eq, Secret};
 pub use severity::Severity;
 pub use state::ServerState;
 pub use target::{ProbeKind, Target, TargetError};

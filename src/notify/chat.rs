@@ -5,9 +5,10 @@
 use reqwest::Url;
 
 use super::http::JsonBody;
+use super::registry::{Context, Deliver, Keys, Provider};
 use super::render::{marker, since, since_label, summary};
-use super::{http, Delivery, NotifyInitError, SendError};
-use crate::config::Channel;
+use super::{http, Delivery, SendError};
+use crate::domain::Secret;
 
 /// How a chat service writes its markup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,19 +41,77 @@ impl Dialect {
     }
 }
 
+/// The keys Slack and Mattermost share: the incoming-webhook `url` (it embeds a token, so it
+/// may be `env:NAME`).
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    pub url: Url,
+    pub secret: Option<Secret>,
+    pub api_base: Option<Url>,
+}
+
+impl ChatSettings {
+    const REQUIRED: &'static [&'static str] = &["url"];
+    const OPTIONAL: &'static [&'static str] = &["secret", "api_base"];
+
+    fn parse(keys: &mut Keys<'_>) -> Option<ChatSettings> {
+        let url = keys.secret_url("url");
+        let secret = keys.secret("secret");
+        let api_base = keys.url("api_base");
+        Some(ChatSettings { url: url?, secret, api_base })
+    }
+
+    fn sender(&self, dialect: Dialect, ctx: &Context<'_>) -> Chat {
+        Chat { dialect, url: http::rebase(&self.url, self.api_base.as_ref()), client: ctx.client.clone() }
+    }
+}
+
+/// `type = "slack"`.
+#[derive(Debug, Clone)]
+pub struct Slack(pub ChatSettings);
+
+impl Provider for Slack {
+    const TYPE: &'static str = "slack";
+    const REQUIRED: &'static [&'static str] = ChatSettings::REQUIRED;
+    const OPTIONAL: &'static [&'static str] = ChatSettings::OPTIONAL;
+    type Sender = Chat;
+
+    fn parse(keys: &mut Keys<'_>) -> Option<Slack> {
+        ChatSettings::parse(keys).map(Slack)
+    }
+
+    fn sender(&self, ctx: &Context<'_>) -> Result<Chat, String> {
+        Ok(self.0.sender(Dialect::Slack, ctx))
+    }
+}
+
+/// `type = "mattermost"`.
+#[derive(Debug, Clone)]
+pub struct Mattermost(pub ChatSettings);
+
+impl Provider for Mattermost {
+    const TYPE: &'static str = "mattermost";
+    const REQUIRED: &'static [&'static str] = ChatSettings::REQUIRED;
+    const OPTIONAL: &'static [&'static str] = ChatSettings::OPTIONAL;
+    type Sender = Chat;
+
+    fn parse(keys: &mut Keys<'_>) -> Option<Mattermost> {
+        ChatSettings::parse(keys).map(Mattermost)
+    }
+
+    fn sender(&self, ctx: &Context<'_>) -> Result<Chat, String> {
+        Ok(self.0.sender(Dialect::Mattermost, ctx))
+    }
+}
+
 pub(crate) struct Chat {
     dialect: Dialect,
     url: Url,
     client: reqwest::Client,
 }
 
-impl Chat {
-    pub fn new(channel: &Channel, dialect: Dialect, client: reqwest::Client) -> Result<Chat, NotifyInitError> {
-        let url = channel.url.as_ref().ok_or_else(|| NotifyInitError::channel(channel, "missing url"))?;
-        Ok(Chat { dialect, url: http::rebase(url, channel.api_base.as_ref()), client })
-    }
-
-    pub async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
+impl Deliver for Chat {
+    async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
         let text = text(self.dialect, d);
         let payload = match self.dialect {
             Dialect::Slack => serde_json::json!({ "text": text }),

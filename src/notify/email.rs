@@ -9,27 +9,64 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use reqwest::Url;
 
+use super::registry::{Context, Deliver, Keys, Provider};
 use super::render::{email_body, email_subject};
-use super::{Delivery, NotifyInitError, SendError};
-use crate::config::Channel;
+use super::{Delivery, SendError};
+use crate::domain::Secret;
 
-pub(crate) struct Email {
+/// `type = "email"`.
+#[derive(Debug, Clone)]
+pub struct Email {
+    /// `smtp://` or `smtps://`, possibly with user and password.
+    pub smtp_url: Secret,
+    /// The sender address.
+    pub from: String,
+}
+
+impl Provider for Email {
+    const TYPE: &'static str = "email";
+    const REQUIRED: &'static [&'static str] = &["smtp_url", "from"];
+    const OPTIONAL: &'static [&'static str] = &[];
+    type Sender = EmailSender;
+
+    fn parse(keys: &mut Keys<'_>) -> Option<Email> {
+        let smtp_url = keys.secret("smtp_url");
+        if let Some(url) = &smtp_url {
+            if let Err(msg) = smtp_scheme(url.expose()) {
+                keys.error("smtp_url", msg);
+            }
+        }
+        let from = keys.email("from");
+        Some(Email { smtp_url: smtp_url?, from: from? })
+    }
+
+    fn sender(&self, ctx: &Context<'_>) -> Result<EmailSender, String> {
+        let transport = transport(self.smtp_url.expose(), ctx.timeout)?;
+        let from: Mailbox = self.from.parse().map_err(|e| format!("from: not an e-mail address: {e}"))?;
+        Ok(EmailSender { transport, from })
+    }
+}
+
+/// `smtp://` (STARTTLS) or `smtps://` (TLS) with a host. The value may hold a password, so
+/// the message names only the scheme, never the URL.
+fn smtp_scheme(value: &str) -> Result<(), String> {
+    match Url::parse(value) {
+        Ok(url) if !matches!(url.scheme(), "smtp" | "smtps") => {
+            Err(format!("unsupported scheme {:?} (use smtp:// or smtps://)", url.scheme()))
+        }
+        Ok(url) if url.host_str().is_none_or(str::is_empty) => Err("missing host".to_string()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("not a URL: {e}")),
+    }
+}
+
+pub(crate) struct EmailSender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
 }
 
-impl Email {
-    pub fn new(channel: &Channel, timeout: std::time::Duration) -> Result<Email, NotifyInitError> {
-        let smtp_url =
-            channel.smtp_url.as_ref().ok_or_else(|| NotifyInitError::channel(channel, "missing smtp_url"))?;
-        let transport = transport(smtp_url.expose(), timeout).map_err(|e| NotifyInitError::channel(channel, e))?;
-        let from = channel.from.as_deref().ok_or_else(|| NotifyInitError::channel(channel, "missing from"))?;
-        let from: Mailbox =
-            from.parse().map_err(|e| NotifyInitError::channel(channel, format!("from: not an e-mail address: {e}")))?;
-        Ok(Email { transport, from })
-    }
-
-    pub async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
+impl Deliver for EmailSender {
+    async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
         let message = self.message(d)?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
@@ -39,7 +76,9 @@ impl Email {
             Err(e) => Err(SendError::retry(format!("SMTP {e}"))),
         }
     }
+}
 
+impl EmailSender {
     fn message(&self, d: &Delivery<'_>) -> Result<lettre::Message, SendError> {
         let address = d.email()?;
         let address =

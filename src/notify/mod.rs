@@ -17,6 +17,7 @@ mod chat;
 mod email;
 mod http;
 mod pagerduty;
+pub mod registry;
 mod render;
 mod twilio;
 mod webhook;
@@ -28,7 +29,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{Channel, ChannelKind, Config};
+use crate::config::Config;
 use crate::outbox::EventKind;
 use crate::store::OutboxRow;
 
@@ -78,12 +79,6 @@ pub enum NotifyInitError {
     Http(String),
 }
 
-impl NotifyInitError {
-    pub(crate) fn channel(channel: &Channel, reason: impl Into<String>) -> NotifyInitError {
-        NotifyInitError::Channel { channel: channel.id.clone(), reason: reason.into() }
-    }
-}
-
 /// Delivers outbox rows. Cheap to clone; one per process.
 #[derive(Clone)]
 pub struct Notifier {
@@ -91,46 +86,11 @@ pub struct Notifier {
 }
 
 struct Inner {
-    senders: HashMap<String, Sender>,
+    senders: HashMap<String, registry::Sender>,
     directory: Directory,
     public_url: String,
     /// `[notifications] attempt_timeout`: the whole attempt, whatever the channel.
     timeout: Duration,
-}
-
-/// One configured channel, ready to send.
-enum Sender {
-    Webhook(webhook::Webhook),
-    /// Slack and Mattermost.
-    Chat(chat::Chat),
-    Pagerduty(pagerduty::Pagerduty),
-    Email(email::Email),
-    Twilio(twilio::Twilio),
-}
-
-impl Sender {
-    fn new(channel: &Channel, client: &reqwest::Client, timeout: Duration) -> Result<Sender, NotifyInitError> {
-        Ok(match channel.kind {
-            ChannelKind::Webhook => Sender::Webhook(webhook::Webhook::new(channel, client.clone())?),
-            ChannelKind::Slack => Sender::Chat(chat::Chat::new(channel, chat::Dialect::Slack, client.clone())?),
-            ChannelKind::Mattermost => {
-                Sender::Chat(chat::Chat::new(channel, chat::Dialect::Mattermost, client.clone())?)
-            }
-            ChannelKind::Pagerduty => Sender::Pagerduty(pagerduty::Pagerduty::new(channel, client.clone())?),
-            ChannelKind::Email => Sender::Email(email::Email::new(channel, timeout)?),
-            ChannelKind::Twilio => Sender::Twilio(twilio::Twilio::new(channel, client.clone())?),
-        })
-    }
-
-    async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
-        match self {
-            Sender::Webhook(s) => s.send(d).await,
-            Sender::Chat(s) => s.send(d).await,
-            Sender::Pagerduty(s) => s.send(d).await,
-            Sender::Email(s) => s.send(d).await,
-            Sender::Twilio(s) => s.send(d).await,
-        }
-    }
 }
 
 impl fmt::Debug for Notifier {
@@ -148,8 +108,9 @@ impl Notifier {
         let timeout = config.notifications.attempt_timeout;
         let client = http::client(timeout)?;
         let mut senders = HashMap::with_capacity(config.channels.len());
+        let ctx = registry::Context { client: &client, timeout };
         for channel in &config.channels {
-            senders.insert(channel.id.clone(), Sender::new(channel, &client, timeout)?);
+            senders.insert(channel.id.clone(), channel.settings.build(&channel.id, &ctx)?);
         }
         Ok(Notifier {
             inner: Arc::new(Inner {

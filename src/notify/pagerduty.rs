@@ -6,9 +6,10 @@ use reqwest::Url;
 use serde_json::{json, Value};
 
 use super::http::{self, JsonBody};
+use super::registry::{Context, Deliver, Keys, Provider};
 use super::render::summary;
-use super::{Delivery, NotifyInitError, SendError};
-use crate::config::{Channel, Secret};
+use super::{Delivery, SendError};
+use crate::domain::Secret;
 use crate::outbox::{EventKind, Tone};
 
 const DEFAULT_API: &str = "https://events.pagerduty.com";
@@ -34,22 +35,40 @@ pub fn event_action(event: EventKind) -> PagerdutyAction {
     }
 }
 
-pub(crate) struct Pagerduty {
+/// `type = "pagerduty"`.
+#[derive(Debug, Clone)]
+pub struct Pagerduty {
+    /// The integration key of the PagerDuty service.
+    pub routing_key: Secret,
+    pub api_base: Option<Url>,
+}
+
+impl Provider for Pagerduty {
+    const TYPE: &'static str = "pagerduty";
+    const REQUIRED: &'static [&'static str] = &["routing_key"];
+    const OPTIONAL: &'static [&'static str] = &["api_base"];
+    type Sender = PagerdutySender;
+
+    fn parse(keys: &mut Keys<'_>) -> Option<Pagerduty> {
+        let routing_key = keys.secret("routing_key");
+        let api_base = keys.url("api_base");
+        Some(Pagerduty { routing_key: routing_key?, api_base })
+    }
+
+    fn sender(&self, ctx: &Context<'_>) -> Result<PagerdutySender, String> {
+        let endpoint = http::endpoint(self.api_base.as_ref(), DEFAULT_API, "/v2/enqueue")?;
+        Ok(PagerdutySender { endpoint, routing_key: self.routing_key.clone(), client: ctx.client.clone() })
+    }
+}
+
+pub(crate) struct PagerdutySender {
     endpoint: Url,
     routing_key: Secret,
     client: reqwest::Client,
 }
 
-impl Pagerduty {
-    pub fn new(channel: &Channel, client: reqwest::Client) -> Result<Pagerduty, NotifyInitError> {
-        let routing_key =
-            channel.routing_key.clone().ok_or_else(|| NotifyInitError::channel(channel, "missing routing_key"))?;
-        let endpoint = http::endpoint(channel.api_base.as_ref(), DEFAULT_API, "/v2/enqueue")
-            .map_err(|e| NotifyInitError::channel(channel, e))?;
-        Ok(Pagerduty { endpoint, routing_key, client })
-    }
-
-    pub async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
+impl Deliver for PagerdutySender {
+    async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
         let event = event_body(d, self.routing_key.expose())?;
         http::send(self.client.post(self.endpoint.clone()).json_body(&event)).await
     }

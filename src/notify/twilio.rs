@@ -4,14 +4,59 @@
 use reqwest::Url;
 
 use super::http;
+use super::registry::{Context, Deliver, Keys, Provider};
 use super::render::{sms_text, spoken_text, twiml_say};
-use super::{Delivery, NotifyInitError, SendError};
-use crate::config::{Channel, Secret};
+use super::{Delivery, SendError};
+use crate::domain::Secret;
 use crate::outbox::EventKind;
 
 const DEFAULT_API: &str = "https://api.twilio.com";
 
-pub(crate) struct Twilio {
+/// `type = "twilio"`: texts, and calls for `customer.call`.
+#[derive(Debug, Clone)]
+pub struct Twilio {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    /// The sender number (E.164).
+    pub from: String,
+    pub api_base: Option<Url>,
+}
+
+impl Provider for Twilio {
+    const TYPE: &'static str = "twilio";
+    const REQUIRED: &'static [&'static str] = &["account_sid", "auth_token", "from"];
+    const OPTIONAL: &'static [&'static str] = &["api_base"];
+    const CAN_CALL: bool = true;
+    type Sender = TwilioSender;
+
+    fn parse(keys: &mut Keys<'_>) -> Option<Twilio> {
+        let account_sid = keys.non_empty("account_sid");
+        let auth_token = keys.secret("auth_token");
+        let from = keys.phone("from");
+        let api_base = keys.url("api_base");
+        Some(Twilio { account_sid: account_sid?, auth_token: auth_token?, from: from?, api_base })
+    }
+
+    fn sender(&self, ctx: &Context<'_>) -> Result<TwilioSender, String> {
+        let sid = &self.account_sid;
+        if !sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err("account_sid: letters and digits only".to_string());
+        }
+        let endpoint = |what: &str| {
+            http::endpoint(self.api_base.as_ref(), DEFAULT_API, &format!("/2010-04-01/Accounts/{sid}/{what}.json"))
+        };
+        Ok(TwilioSender {
+            messages: endpoint("Messages")?,
+            calls: endpoint("Calls")?,
+            account_sid: sid.clone(),
+            auth_token: self.auth_token.clone(),
+            from: self.from.clone(),
+            client: ctx.client.clone(),
+        })
+    }
+}
+
+pub(crate) struct TwilioSender {
     messages: Url,
     calls: Url,
     account_sid: String,
@@ -20,24 +65,8 @@ pub(crate) struct Twilio {
     client: reqwest::Client,
 }
 
-impl Twilio {
-    pub fn new(channel: &Channel, client: reqwest::Client) -> Result<Twilio, NotifyInitError> {
-        let missing = |key: &str| NotifyInitError::channel(channel, format!("missing {key}"));
-        let account_sid = channel.account_sid.clone().ok_or_else(|| missing("account_sid"))?;
-        let auth_token = channel.auth_token.clone().ok_or_else(|| missing("auth_token"))?;
-        let from = channel.from.clone().ok_or_else(|| missing("from"))?;
-        if account_sid.is_empty() || !account_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(NotifyInitError::channel(channel, "account_sid: letters and digits only"));
-        }
-        let endpoint = |what: &str| {
-            let path = format!("/2010-04-01/Accounts/{account_sid}/{what}.json");
-            http::endpoint(channel.api_base.as_ref(), DEFAULT_API, &path)
-                .map_err(|e| NotifyInitError::channel(channel, e))
-        };
-        Ok(Twilio { messages: endpoint("Messages")?, calls: endpoint("Calls")?, account_sid, auth_token, from, client })
-    }
-
-    pub async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
+impl Deliver for TwilioSender {
+    async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
         let to = d.phone()?;
         // `customer.call` is the one event that is a call; every other one is a text.
         let (url, form) = if d.event == EventKind::CustomerCall {

@@ -5,26 +5,49 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::Url;
 use ring::hmac;
 
-use super::{http, Delivery, NotifyInitError, SendError};
-use crate::config::Channel;
+use super::registry::{Context, Deliver, Keys, Provider};
+use super::{http, Delivery, SendError};
+use crate::domain::Secret;
 
-pub(crate) struct Webhook {
+/// `type = "webhook"`.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: Url,
+    /// HMAC-SHA256 key for `X-Firstwatch-Signature`.
+    pub secret: Option<Secret>,
+    pub api_base: Option<Url>,
+}
+
+impl Provider for Webhook {
+    const TYPE: &'static str = "webhook";
+    const REQUIRED: &'static [&'static str] = &["url"];
+    const OPTIONAL: &'static [&'static str] = &["secret", "api_base"];
+    type Sender = WebhookSender;
+
+    fn parse(keys: &mut Keys<'_>) -> Option<Webhook> {
+        let url = keys.secret_url("url");
+        let secret = keys.secret("secret");
+        let api_base = keys.url("api_base");
+        Some(Webhook { url: url?, secret, api_base })
+    }
+
+    fn sender(&self, ctx: &Context<'_>) -> Result<WebhookSender, String> {
+        Ok(WebhookSender {
+            url: http::rebase(&self.url, self.api_base.as_ref()),
+            key: self.secret.as_ref().map(|s| hmac::Key::new(hmac::HMAC_SHA256, s.expose().as_bytes())),
+            client: ctx.client.clone(),
+        })
+    }
+}
+
+pub(crate) struct WebhookSender {
     url: Url,
     key: Option<hmac::Key>,
     client: reqwest::Client,
 }
 
-impl Webhook {
-    pub fn new(channel: &Channel, client: reqwest::Client) -> Result<Webhook, NotifyInitError> {
-        let url = channel.url.as_ref().ok_or_else(|| NotifyInitError::channel(channel, "missing url"))?;
-        Ok(Webhook {
-            url: http::rebase(url, channel.api_base.as_ref()),
-            key: channel.secret.as_ref().map(|s| hmac::Key::new(hmac::HMAC_SHA256, s.expose().as_bytes())),
-            client,
-        })
-    }
-
-    pub async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
+impl Deliver for WebhookSender {
+    async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
         let mut request = self
             .client
             .post(self.url.clone())

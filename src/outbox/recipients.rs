@@ -33,7 +33,7 @@ pub fn customer_contacts(customer: &Customer) -> Vec<(RecipientRef, String)> {
 
 /// Every contact with a phone, through each of the contact's channels that can call.
 pub fn voice_contacts(config: &Config, customer: &Customer) -> Vec<(RecipientRef, String)> {
-    let voice = |id: &str| config.channels.iter().any(|c| c.id == id && c.kind.can_call());
+    let voice = |id: &str| config.channels.iter().any(|c| c.id == id && c.kind().can_call());
     customer
         .contacts
         .iter()

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use firstwatch::config::ChannelKind;
+
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
@@ -13,21 +15,32 @@ fn read(path: &Path) -> String {
 }
 
 /// The TOML key of every field of every `Raw…` struct in `src/config/raw.rs` (a
-/// `#[serde(rename = "…")]` above a field names its key).
+/// `#[serde(rename = "…")]` above a field names its key; a `#[serde(flatten)]` field holds
+/// the keys of a channel type), and every key a channel type takes.
 fn config_keys() -> Vec<String> {
     let mut keys = Vec::new();
     let mut rename: Option<String> = None;
+    let mut flatten = false;
     for line in read(&repo("src/config/raw.rs")).lines().map(str::trim) {
         if let Some(rest) = line.strip_prefix("#[serde(rename = \"") {
             rename = rest.split('"').next().map(str::to_string);
             continue;
         }
+        if line == "#[serde(flatten)]" {
+            flatten = true;
+            continue;
+        }
         if let Some(field) = line.strip_prefix("pub ").and_then(|l| l.split_once(':')).map(|(name, _)| name) {
-            if !field.contains(' ') && !field.contains('(') {
+            if !field.contains(' ') && !field.contains('(') && !flatten {
                 keys.push(rename.take().unwrap_or_else(|| field.to_string()));
             }
         }
         rename = None;
+        flatten = false;
+    }
+    for kind in ChannelKind::ALL {
+        let (required, optional) = kind.keys();
+        keys.extend(required.iter().chain(optional).map(|k| k.to_string()));
     }
     keys.sort();
     keys.dedup();
@@ -44,6 +57,9 @@ fn every_config_key_is_in_the_configuration_reference() {
         .filter(|k| !reference.contains(&format!("`{k}`")) && !reference.contains(&format!("[{k}]")))
         .collect();
     assert!(missing.is_empty(), "keys not in docs/configuration.md: {missing:?}");
+    let types: Vec<&str> =
+        ChannelKind::ALL.iter().map(|k| k.as_str()).filter(|t| !reference.contains(&format!("`{t}`"))).collect();
+    assert!(types.is_empty(), "channel types not in docs/configuration.md: {types:?}");
 }
 
 #[test]

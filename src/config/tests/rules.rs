@@ -299,8 +299,11 @@ fn channel_keys_follow_the_type() {
         "type = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"env:FIRSTWATCH_WEBHOOK_SECRET\"\nfrom = \"+15550100\"\n\
          api_base = \"http://127.0.0.1:9002\"",
     ));
-    assert_eq!(c.channels[0].auth_token.as_ref().map(Secret::expose), Some("hook-secret"));
-    assert_eq!(c.channels[0].api_base.as_ref().map(Url::as_str), Some("http://127.0.0.1:9002/"));
+    let ChannelSettings::Twilio(twilio) = &c.channels[0].settings else {
+        panic!("a twilio channel, not {:?}", c.channels[0].kind());
+    };
+    assert_eq!(twilio.auth_token.expose(), "hook-secret");
+    assert_eq!(twilio.api_base.as_ref().map(|u| u.as_str()), Some("http://127.0.0.1:9002/"));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Secrets from the config file: written literally or as `env:NAME`, resolved once at load.
+//! Secrets (from the config file): written literally or as `env:NAME`, resolved once at load.
 //! `Debug` and `Display` never show the value, so a secret cannot leak through logs or errors.
 
 use std::fmt;
