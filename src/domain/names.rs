@@ -3,7 +3,7 @@
 //! `match` over it stays exhaustive.
 
 /// `named_enum! { /// doc  pub enum Name ("what") { /// doc  Variant => "name", … } }`.
-/// `FromStr` refuses an unknown name with `unknown <what> "<name>"`.
+/// `FromStr` (and serde's `Deserialize`) refuses an unknown name with `unknown <what> "<name>"`.
 #[macro_export]
 macro_rules! named_enum {
     (
@@ -52,6 +52,21 @@ macro_rules! named_enum {
                     .into_iter()
                     .find(|v| v.as_str() == s)
                     .ok_or_else(|| format!(concat!("unknown ", $what, " {:?}"), s))
+            }
+        }
+
+        /// Written as its name.
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        /// Read from its name; an unknown name is an error.
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(deserializer)?;
+                text.parse().map_err(<D::Error as ::serde::de::Error>::custom)
             }
         }
     };

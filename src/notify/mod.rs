@@ -30,7 +30,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::Config;
-use crate::outbox::EventKind;
+use crate::outbox::{EventKind, RecipientKind};
 use crate::store::OutboxRow;
 
 pub use pagerduty::{event_action, PagerdutyAction, MONITOR_DEDUP_KEY};
@@ -158,9 +158,10 @@ pub(crate) struct Delivery<'a> {
 impl Delivery<'_> {
     /// `person alice`, `customer contact jane@acme.test`, `channel ops`: for error texts.
     pub fn who(&self) -> String {
-        let kind = match self.body.recipient.kind.as_str() {
-            "customer_contact" => "customer contact",
-            other => other,
+        let kind = match self.body.recipient.kind {
+            RecipientKind::CustomerContact => "customer contact",
+            RecipientKind::Person => "person",
+            RecipientKind::Channel => "channel",
         };
         format!("{kind} {}", self.body.recipient.id)
     }
@@ -190,7 +191,7 @@ pub(crate) struct Body {
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct BodyRecipient {
-    pub kind: String,
+    pub kind: RecipientKind,
     pub id: String,
     #[serde(default)]
     pub role: String,
@@ -269,9 +270,9 @@ impl Directory {
     /// The recipient's addresses; empty when unknown (a channel, or a person no longer in the
     /// config), so channels that need none still deliver.
     fn find(&self, recipient: &BodyRecipient, customer: Option<&str>) -> Address {
-        match recipient.kind.as_str() {
-            "person" => self.people.get(&recipient.id).cloned().unwrap_or_default(),
-            "customer_contact" => {
+        match recipient.kind {
+            RecipientKind::Person => self.people.get(&recipient.id).cloned().unwrap_or_default(),
+            RecipientKind::CustomerContact => {
                 let found = match customer {
                     Some(c) => self.contacts.get(&(c.to_string(), recipient.id.clone())),
                     // No case to say whose contact it is: the id (an address) is enough.
@@ -279,7 +280,7 @@ impl Directory {
                 };
                 found.cloned().unwrap_or_default()
             }
-            _ => Address::default(),
+            RecipientKind::Channel => Address::default(),
         }
     }
 }

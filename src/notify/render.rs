@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::http::shorten;
 use super::{Body, BodyCase};
 use crate::clock::parse_rfc3339;
-use crate::outbox::{EventKind, Tone};
+use crate::outbox::{EventKind, RecipientKind, Tone};
 
 /// The one-line summary of an event, without the case number:
 /// `Severity 1: acme / storefront is down`.
@@ -15,7 +15,16 @@ pub(crate) fn summary(event: EventKind, case: Option<&BodyCase>) -> String {
         return match event {
             EventKind::MonitorDegraded => "firstwatch monitor degraded: no cases are being opened".to_string(),
             EventKind::MonitorRecovered => "firstwatch monitor recovered: checks count again".to_string(),
-            other => format!("firstwatch: {}", other.as_str()),
+            // A case event without its case (an old or hand-made row): its name says enough.
+            EventKind::CaseOpened
+            | EventKind::CustomerNotice
+            | EventKind::Page
+            | EventKind::Escalation
+            | EventKind::CustomerCall
+            | EventKind::CustomerUpdate
+            | EventKind::CaseSeverityRaised
+            | EventKind::CaseRecovered
+            | EventKind::CaseResolved => format!("firstwatch: {}", event.as_str()),
         };
     };
     let what = format!("{} / {}", c.customer, c.service);
@@ -108,17 +117,18 @@ pub(crate) fn facts(body: &Body, event: EventKind) -> Vec<(&'static str, String)
 /// Where a reader follows up: the customer's own status page (query-token form) for customer
 /// contacts, the case for everyone else, the status page for monitor events.
 pub(crate) fn link(public_url: &str, body: &Body, status_token: Option<&str>) -> Option<String> {
-    match (&body.case, body.recipient.kind.as_str()) {
-        (Some(c), "customer_contact") => status_token.map(|token| {
+    let customer = body.recipient.kind == RecipientKind::CustomerContact;
+    match (&body.case, customer) {
+        (Some(c), true) => status_token.map(|token| {
             format!(
                 "{public_url}/status/{}?token={}",
                 crate::domain::url_text::encode_component(&c.customer),
                 crate::domain::url_text::encode_component(token)
             )
         }),
-        (Some(c), _) => Some(format!("{public_url}/cases/{}", c.id)),
-        (None, "customer_contact") => None,
-        (None, _) => Some(format!("{public_url}/")),
+        (Some(c), false) => Some(format!("{public_url}/cases/{}", c.id)),
+        (None, true) => None,
+        (None, false) => Some(format!("{public_url}/")),
     }
 }
 
@@ -141,9 +151,9 @@ pub(crate) fn email_body(body: &Body, event: EventKind, name: Option<&str>, link
         if !facts.is_empty() {
             out.push('\n');
         }
-        let what = match (&body.case, body.recipient.kind.as_str()) {
-            (Some(_), "customer_contact") => "Your status page",
-            (Some(_), _) => "Follow the case",
+        let what = match (&body.case, body.recipient.kind == RecipientKind::CustomerContact) {
+            (Some(_), true) => "Your status page",
+            (Some(_), false) => "Follow the case",
             (None, _) => "Status page",
         };
         out.push_str(&format!("{what}: {link}\n"));
@@ -263,12 +273,12 @@ mod tests {
         }
     }
 
-    fn body(event: EventKind, kind: &str, with_case: bool) -> Body {
+    fn body(event: EventKind, kind: RecipientKind, with_case: bool) -> Body {
         Body {
             event: event.as_str().into(),
             idempotency_key: "k".into(),
             occurred_at: "2026-12-01T04:05:00.000Z".into(),
-            recipient: BodyRecipient { kind: kind.into(), id: "someone".into(), role: "r".into() },
+            recipient: BodyRecipient { kind, id: "someone".into(), role: "r".into() },
             case: with_case.then(case),
             text: "Something happened.".into(),
         }
@@ -307,7 +317,8 @@ mod tests {
 
     #[test]
     fn the_call_says_the_case_number_twice_in_speakable_form() {
-        let text = spoken_text(&body(EventKind::CustomerCall, "customer_contact", true), EventKind::CustomerCall);
+        let text =
+            spoken_text(&body(EventKind::CustomerCall, RecipientKind::CustomerContact, true), EventKind::CustomerCall);
         assert_eq!(text.matches("F W 42").count(), 2, "{text}");
         assert!(text.contains("storefront has been down since 02:00 UTC."), "{text}");
         assert_eq!(spoken_case_number("FW-000000"), "F W 0");
@@ -317,23 +328,23 @@ mod tests {
     #[test]
     fn links_send_customers_to_their_status_page_and_staff_to_the_case() {
         let base = "http://127.0.0.1:8080";
-        let staff = body(EventKind::Page, "person", true);
+        let staff = body(EventKind::Page, RecipientKind::Person, true);
         assert_eq!(link(base, &staff, None).as_deref(), Some("http://127.0.0.1:8080/cases/FW-000042"));
-        let customer = body(EventKind::CustomerNotice, "customer_contact", true);
+        let customer = body(EventKind::CustomerNotice, RecipientKind::CustomerContact, true);
         assert_eq!(
             link(base, &customer, Some("t o&k")).as_deref(),
             Some("http://127.0.0.1:8080/status/acme?token=t%20o%26k")
         );
         assert_eq!(link(base, &customer, None), None);
         assert_eq!(
-            link(base, &body(EventKind::MonitorDegraded, "person", false), None).as_deref(),
+            link(base, &body(EventKind::MonitorDegraded, RecipientKind::Person, false), None).as_deref(),
             Some(base).map(|b| format!("{b}/")).as_deref()
         );
     }
 
     #[test]
     fn sms_is_short_and_names_case_severity_and_service() {
-        let mut b = body(EventKind::Page, "person", true);
+        let mut b = body(EventKind::Page, RecipientKind::Person, true);
         let sms = sms_text(&b, EventKind::Page, Some("http://x/cases/FW-000042"));
         assert!(sms.starts_with("firstwatch FW-000042 Page - Severity 1: acme / storefront is down."), "{sms}");
         assert!(sms.ends_with("http://x/cases/FW-000042"), "{sms}");
@@ -346,7 +357,7 @@ mod tests {
 
     #[test]
     fn email_body_lists_the_facts_and_how_long_it_has_been_down() {
-        let b = body(EventKind::CustomerUpdate, "customer_contact", true);
+        let b = body(EventKind::CustomerUpdate, RecipientKind::CustomerContact, true);
         let text = email_body(&b, EventKind::CustomerUpdate, Some("Jane"), Some("http://x/status/acme?token=t"));
         assert!(text.starts_with("Hello Jane,\n\nSomething happened.\n\n"), "{text}");
         assert!(text.contains("Down since:    2026-12-01T02:00:00.000Z (2h 5m before this message)"), "{text}");

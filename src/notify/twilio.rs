@@ -8,7 +8,6 @@ use super::registry::{Context, Deliver, Keys, Provider};
 use super::render::{sms_text, spoken_text, twiml_say};
 use super::{Delivery, SendError};
 use crate::domain::Secret;
-use crate::outbox::EventKind;
 
 const DEFAULT_API: &str = "https://api.twilio.com";
 
@@ -68,8 +67,7 @@ pub(crate) struct TwilioSender {
 impl Deliver for TwilioSender {
     async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
         let to = d.phone()?;
-        // `customer.call` is the one event that is a call; every other one is a text.
-        let (url, form) = if d.event == EventKind::CustomerCall {
+        let (url, form) = if d.event.is_call() {
             let twiml = twiml_say(&spoken_text(d.body, d.event));
             (&self.calls, [("To", to), ("From", self.from.as_str()), ("Twiml", twiml.as_str())].map(own))
         } else {

@@ -56,13 +56,42 @@ impl EventKind {
             EventKind::MonitorRecovered => Tone::MonitorBack,
         }
     }
+
+    /// Whether the message is a voice call (only channels that can call carry it); every
+    /// other event is written (text, mail, chat, webhook).
+    pub const fn is_call(self) -> bool {
+        match self {
+            EventKind::CustomerCall => true,
+            EventKind::Page
+            | EventKind::Escalation
+            | EventKind::CustomerNotice
+            | EventKind::CustomerUpdate
+            | EventKind::CaseOpened
+            | EventKind::CaseSeverityRaised
+            | EventKind::MonitorDegraded
+            | EventKind::CaseRecovered
+            | EventKind::CaseResolved
+            | EventKind::MonitorRecovered => false,
+        }
+    }
+}
+
+crate::named_enum! {
+    /// What kind of recipient a message is for.
+    pub enum RecipientKind ("recipient kind") {
+        /// A `[[people]]` entry (paged, escalated to).
+        Person => "person",
+        /// One of a customer's `contacts` (notices, calls, updates).
+        CustomerContact => "customer_contact",
+        /// A feed channel (`[cases] feed`), with no person behind it.
+        Channel => "channel",
+    }
 }
 
 /// Who a message is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecipientRef {
-    /// `person`, `customer_contact` or `channel`.
-    pub kind: &'static str,
+    pub kind: RecipientKind,
     pub id: String,
     pub role: String,
 }

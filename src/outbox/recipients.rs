@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use super::RecipientRef;
+use super::{RecipientKind, RecipientRef};
 use crate::config::{Config, Customer, Recipient};
 use crate::escalation::oncall;
 
@@ -16,7 +16,7 @@ pub fn contact_id(customer: &Customer, index: usize) -> String {
 }
 
 fn contact_ref(customer: &Customer, index: usize) -> RecipientRef {
-    RecipientRef { kind: "customer_contact", id: contact_id(customer, index), role: "customer".to_string() }
+    RecipientRef { kind: RecipientKind::CustomerContact, id: contact_id(customer, index), role: "customer".to_string() }
 }
 
 /// Every contact of the customer, through each of the contact's channels.
@@ -52,7 +52,10 @@ pub fn feed(config: &Config) -> Vec<(RecipientRef, String)> {
         .feed
         .iter()
         .map(|channel| {
-            (RecipientRef { kind: "channel", id: channel.clone(), role: "feed".to_string() }, channel.clone())
+            (
+                RecipientRef { kind: RecipientKind::Channel, id: channel.clone(), role: "feed".to_string() },
+                channel.clone(),
+            )
         })
         .collect()
 }
@@ -64,7 +67,7 @@ pub fn pager_holders(config: &Config, recipients: &[Recipient], at: SystemTime) 
     for recipient in recipients {
         for person in oncall::resolve(config, recipient, at) {
             for channel in &person.channels {
-                let r = RecipientRef { kind: "person", id: person.id.clone(), role: person.role.clone() };
+                let r = RecipientRef { kind: RecipientKind::Person, id: person.id.clone(), role: person.role.clone() };
                 if !out.iter().any(|(o, c)| o.id == r.id && c == channel) {
                     out.push((r, channel.clone()));
                 }

@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::{Store, StoreError};
 
 /// A live session: who signed in and until when (Unix ms).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SessionRow {
     pub name: String,
     pub role: String,
@@ -36,20 +36,14 @@ impl Store {
 
     /// The session with this id hash, if it has not ended by `now`.
     pub async fn session(&self, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, SessionRow>(
             "SELECT name, role, token_hash, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
         )
         .bind(id_hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(SessionRow {
-            name: row.try_get("name")?,
-            role: row.try_get("role")?,
-            token_hash: row.try_get("token_hash")?,
-            expires_at: row.try_get("expires_at")?,
-        }))
+        Ok(row)
     }
 
     /// How many sessions are stored, ended ones included (for tests and diagnostics).

@@ -7,7 +7,7 @@ use std::time::Duration;
 use firstwatch::clock::{parse_rfc3339, unix_ms};
 use firstwatch::config::Config;
 use firstwatch::notify::{Notifier, NotifyInitError, SendError};
-use firstwatch::outbox::{row, CaseView, EventKind, RecipientRef};
+use firstwatch::outbox::{row, CaseView, EventKind, RecipientKind, RecipientRef};
 use firstwatch::store::{NewOutboxRow, OutboxRow};
 use ring::hmac;
 
@@ -156,24 +156,32 @@ fn case_view() -> CaseView {
 }
 
 fn alice() -> RecipientRef {
-    RecipientRef { kind: "person", id: "alice".to_string(), role: "operations-manager".to_string() }
+    RecipientRef { kind: RecipientKind::Person, id: "alice".to_string(), role: "operations-manager".to_string() }
 }
 
 fn victor() -> RecipientRef {
-    RecipientRef { kind: "person", id: "victor".to_string(), role: "vp-operations".to_string() }
+    RecipientRef { kind: RecipientKind::Person, id: "victor".to_string(), role: "vp-operations".to_string() }
 }
 
 fn jane() -> RecipientRef {
-    RecipientRef { kind: "customer_contact", id: "jane@acme.test".to_string(), role: "customer".to_string() }
+    RecipientRef {
+        kind: RecipientKind::CustomerContact,
+        id: "jane@acme.test".to_string(),
+        role: "customer".to_string(),
+    }
 }
 
 /// The contact without email or phone, named as `outbox::recipients` names it.
 fn front_desk() -> RecipientRef {
-    RecipientRef { kind: "customer_contact", id: "acme-contact-1".to_string(), role: "customer".to_string() }
+    RecipientRef {
+        kind: RecipientKind::CustomerContact,
+        id: "acme-contact-1".to_string(),
+        role: "customer".to_string(),
+    }
 }
 
 fn feed() -> RecipientRef {
-    RecipientRef { kind: "channel", id: "hook".to_string(), role: "feed".to_string() }
+    RecipientRef { kind: RecipientKind::Channel, id: "hook".to_string(), role: "feed".to_string() }
 }
 
 fn stored(new: NewOutboxRow) -> OutboxRow {

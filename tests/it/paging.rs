@@ -144,7 +144,9 @@ async fn a_page_that_fails_four_times_arrives_once_the_receiver_recovers_with_th
     let (_, metrics) = app.get("/metrics").await;
     assert!(metrics.contains("firstwatch_notifications_total{channel=\"pager\",outcome=\"retried\"} 4"), "{metrics}");
     assert!(metrics.contains("firstwatch_notifications_total{channel=\"pager\",outcome=\"delivered\"} 1"), "{metrics}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A delivery step after it was delivered does not claim it again.
+    let stepped = app.worker.try_deliver_next().await.expect("a delivery step");
+    assert!(stepped.iter().all(|(id, _)| *id != page.id), "{stepped:?}");
     assert_eq!(pager.requests().len(), 5, "never sent again once delivered");
     app.stop().await;
 }
@@ -218,8 +220,10 @@ async fn the_whole_story_page_escalation_call_hourly_updates_recovery_and_silenc
         !events(&others.requests(), "case.resolved").is_empty()
     })
     .await;
-    // That updates stop at the recovery is stepped on a ManualClock in `escalation.rs`.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // That updates stop at the recovery is stepped on a ManualClock in `escalation.rs`; here
+    // one more engine sweep and delivery step must not tell the customer again.
+    app.engine.run_due().await.expect("an engine sweep");
+    app.worker.try_deliver_next().await.expect("a delivery step");
     let requests = others.requests();
     let to_customer = |event: &str| events(&requests, event).iter().filter(|r| r.path == "/mail").count();
     assert_eq!((to_customer("case.recovered"), to_customer("case.resolved")), (1, 1), "told once");

@@ -122,6 +122,8 @@ pub struct TestApp {
     pub fleet: Arc<Fleet>,
     pub store: Store,
     pub engine: Arc<CaseEngine>,
+    /// A handle on the app's outbox worker, for stepping delivery (`try_deliver_next`).
+    pub worker: firstwatch::outbox::worker::Worker,
     shutdown: CancellationToken,
     handle: JoinHandle<anyhow::Result<()>>,
 }
@@ -136,12 +138,12 @@ impl TestApp {
     pub async fn spawn_with_clock(config_text: &str, clock: Arc<dyn firstwatch::clock::Clock>) -> TestApp {
         let config = Config::from_toml(config_text, |_| None).unwrap_or_else(|e| panic!("test config refused: {e}"));
         let app = App::build_with_clock(config, clock).await.expect("app builds");
-        let (fleet, store, engine) = (app.fleet(), app.store(), app.engine());
+        let (fleet, store, engine, worker) = (app.fleet(), app.store(), app.engine(), app.worker());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let addr = listener.local_addr().expect("app address");
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
-        TestApp { addr, fleet, store, engine, shutdown, handle }
+        TestApp { addr, fleet, store, engine, worker, shutdown, handle }
     }
 
     /// Stop through the normal shutdown path (pending results are flushed).
