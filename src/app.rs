@@ -14,6 +14,9 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::cases::engine::{self, CaseEngine};
 use crate::clock::{Clock, SystemClock};
+use crate::cluster::membership::Membership;
+use crate::cluster::sqlite_lock::SqliteLock;
+use crate::cluster::{self, Ownership};
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::guard::Guard;
@@ -25,7 +28,7 @@ use crate::probe::Prober;
 use crate::scheduler::backlog::{self, Backlog};
 use crate::scheduler::heartbeat::Heartbeat;
 use crate::scheduler::{self, FleetEvent, Scheduler};
-use crate::store::Store;
+use crate::store::{Backend, Store};
 use crate::web::{self, AppState};
 
 /// How long shutdown waits for the writer and the web server before giving up.
@@ -46,6 +49,10 @@ pub struct App {
     events: broadcast::Sender<FleetEvent>,
     engine: Arc<CaseEngine>,
     worker: Worker,
+    ownership: Arc<Ownership>,
+    membership: Membership,
+    /// Held for the life of the app on SQLite: no second instance on the same file.
+    _sqlite_lock: Option<SqliteLock>,
 }
 
 impl App {
@@ -54,7 +61,17 @@ impl App {
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let store = Store::connect(config.database.url.expose()).await.context("opening the database")?;
+        let instance = cluster::instance_id();
+        let url = config.database.url.expose();
+        let sqlite_lock = match Backend::sqlite_path(url) {
+            Some(path) => Some(cluster::sqlite_lock::acquire(&path, &instance)?),
+            None => None,
+        };
+        let store = Store::connect(url).await.context("opening the database")?.fenced(&instance);
+        store.ensure_leases().await.context("creating the lease rows")?;
+        if sqlite_lock.is_some() {
+            store.reset_leases().await.context("clearing the leases of a former run")?;
+        }
         let stored = store.load_statuses().await.context("loading server statuses")?;
         let fleet = Arc::new(Fleet::new(&config, stored, clock.now_ms()));
         let prober = Prober::new(&config.dns)?;
@@ -76,6 +93,11 @@ impl App {
             &config.notifications,
             outbox_ready.clone(),
         );
+        let ownership = Arc::new(Ownership::new(instance));
+        let mut membership =
+            Membership::new(store.clone(), fleet.clone(), ownership.clone(), metrics.clone(), config.cluster.lease_ttl);
+        // Claim this instance's shards before anything probes or decides.
+        membership.step().await.context("claiming shard leases")?;
         let engine = Arc::new(CaseEngine::new(engine::Parts {
             config: config.clone(),
             store: store.clone(),
@@ -85,8 +107,23 @@ impl App {
             clock: clock.clone(),
             metrics: metrics.clone(),
             outbox_ready,
+            ownership: ownership.clone(),
         }));
-        Ok(App { config, store, metrics, fleet, prober, clock, windows, events, engine, worker })
+        Ok(App {
+            config,
+            store,
+            metrics,
+            fleet,
+            prober,
+            clock,
+            windows,
+            events,
+            engine,
+            worker,
+            ownership,
+            membership,
+            _sqlite_lock: sqlite_lock,
+        })
     }
 
     /// Fleet events (state changes, thresholds, recoveries) as they happen.
@@ -111,6 +148,11 @@ impl App {
         self.worker.clone()
     }
 
+    /// Which shards this instance probes and whether it leads.
+    pub fn ownership(&self) -> Arc<Ownership> {
+        self.ownership.clone()
+    }
+
     /// The case engine, for operator commands and tests.
     pub fn engine(&self) -> Arc<CaseEngine> {
         self.engine.clone()
@@ -126,8 +168,11 @@ impl App {
             backlog.clone(),
             self.clock.clone(),
             self.config.database.retention,
+            self.ownership.clone(),
             writer_stop.clone(),
         )));
+        let membership_stop = CancellationToken::new();
+        let membership = AbortOnDropHandle::new(tokio::spawn(self.membership.run(membership_stop.clone())));
 
         let delivery = AbortOnDropHandle::new(tokio::spawn(self.worker.clone().run(shutdown.clone())));
         let (cases_tx, cases_rx) = mpsc::channel(ENGINE_HINTS);
@@ -147,6 +192,7 @@ impl App {
             heartbeat: heartbeat.clone(),
             write_behind: self.config.database.write_behind,
             max_in_flight: self.config.probing.max_concurrency,
+            ownership: self.ownership.clone(),
         });
         let scheduler = AbortOnDropHandle::new(tokio::spawn(scheduler.run(shutdown.clone())));
 
@@ -177,6 +223,9 @@ impl App {
             // others wind down.
             writer_stop.cancel();
             let (_, _, _, web) = tokio::join!(writer, engine, delivery, web);
+            // The last results are written under the leases; now they can go.
+            membership_stop.cancel();
+            let _ = membership.await;
             web
         })
         .await;

@@ -21,6 +21,8 @@ pub struct FleetEntry {
     pub settings: ProbeSettings,
     /// Index into [`Fleet::services`]: the service this server belongs to.
     pub service_idx: usize,
+    /// Its shard (`domain::shard`): the instance holding that shard's lease probes it.
+    pub shard: u8,
     status: Mutex<Status>,
 }
 
@@ -38,6 +40,12 @@ impl FleetEntry {
     /// Change the status under its lock; only the scheduler calls this.
     pub(crate) fn update<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
         f(&mut self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Take the stored status as the current one (a shard taken over, or the view of a server
+    /// another instance probes).
+    pub(crate) fn restore(&self, stored: StoredStatus) {
+        self.update(|status| *status = restore(stored));
     }
 
     /// The status in its persisted form.
@@ -103,6 +111,7 @@ impl Fleet {
                     target: f.server.target.clone(),
                     settings: f.server.probe.clone(),
                     service_idx,
+                    shard: crate::domain::shard::shard_of(&f.server.id),
                     status: Mutex::new(status),
                 }
             })

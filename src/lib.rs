@@ -36,6 +36,7 @@
 //! | `guard`, `maintenance` | the monitor's own health; maintenance windows in force |
 //! | `escalation` | on-call, escalation levels and customer updates from stored times |
 //! | `outbox`, `notify` | messages written with their cause; delivering them through each channel type |
+//! | `cluster` | which shards this instance probes and whether it leads (lease rows); one instance per SQLite file |
 //! | `store` | all SQL, split by table family; dialect differences in `store/dialect.rs` |
 //! | `web` | the HTTP surface; who may call what in `web/access.rs` |
 //! | `cli` | the command line and its one error type |
@@ -47,6 +48,7 @@ pub mod calendar;
 pub mod cases;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod escalation;

@@ -34,6 +34,12 @@ pub struct Metrics {
     pub scheduler_lag_seconds: Histogram,
     pub sla_breaches_total: IntCounterVec,
     pub monitor_degraded: IntGauge,
+    /// Shards this instance holds the lease of (PRODUCT.md section 12).
+    pub shards_owned: IntGauge,
+    /// 1 while this instance holds the `leader` lease.
+    pub leader: IntGauge,
+    /// Shards claimed after another instance held them.
+    pub lease_takeovers_total: IntCounter,
     /// Result rows given up while the database could not keep up, by kind (see
     /// `scheduler::backlog`): never a server's latest status.
     pub results_dropped_total: IntCounterVec,
@@ -163,6 +169,28 @@ impl Metrics {
                 "1 while the monitor's own network looks broken and no cases are opened, else 0 (boolean).",
             ),
         );
+        let shards_owned = registered(
+            r,
+            IntGauge::new(
+                "shards_owned",
+                "Shards of the fleet (of 256) this instance holds the lease of and probes (count).",
+            ),
+        );
+        let leader = registered(
+            r,
+            IntGauge::new(
+                "leader",
+                "1 while this instance holds the leader lease and runs escalations, updates, SLA checks, retention \
+                 and the guard, else 0 (boolean).",
+            ),
+        );
+        let lease_takeovers_total = registered(
+            r,
+            IntCounter::new(
+                "lease_takeovers_total",
+                "Shard leases this instance took over after another instance held them (count).",
+            ),
+        );
         let results_dropped_total = registered(
             r,
             IntCounterVec::new(
@@ -243,6 +271,9 @@ impl Metrics {
             scheduler_lag_seconds,
             sla_breaches_total,
             monitor_degraded,
+            shards_owned,
+            leader,
+            lease_takeovers_total,
             results_dropped_total,
             server_up,
         }

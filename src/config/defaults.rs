@@ -50,6 +50,8 @@ pub const MAX_FAILING_FRACTION: f64 = 0.5;
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(5 * 60);
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// `[cluster] lease_ttl`: a dead instance's servers are probed again within this.
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
 
 /// The smallest duration accepted anywhere, so tests can compress time but not to nothing.
 pub const MIN_DURATION: Duration = Duration::from_millis(100);

@@ -40,6 +40,7 @@ pub struct Config {
     pub cases: CasesConfig,
     pub guard: GuardConfig,
     pub notifications: NotificationsConfig,
+    pub cluster: ClusterConfig,
     pub channels: Vec<Channel>,
     pub people: Vec<Person>,
     pub schedules: Vec<Schedule>,
@@ -156,6 +157,13 @@ pub struct CasesConfig {
 pub struct GuardConfig {
     pub canaries: Vec<Target>,
     pub max_failing_fraction: f64,
+}
+
+/// `[cluster]` (PRODUCT.md section 12).
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// How long a shard or leader lease lasts without renewal; renewed every third of it.
+    pub lease_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -29,6 +29,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub notifications: RawNotifications,
     #[serde(default)]
+    pub cluster: RawCluster,
+    #[serde(default)]
     pub channels: Vec<RawChannel>,
     #[serde(default)]
     pub people: Vec<RawPerson>,
@@ -156,6 +158,13 @@ pub struct RawGuard {
     #[serde(default)]
     pub canaries: Vec<String>,
     pub max_failing_fraction: Option<f64>,
+}
+
+/// `[cluster]`: several instances on one PostgreSQL.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub lease_ttl: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

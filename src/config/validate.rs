@@ -20,8 +20,8 @@ use std::collections::HashSet;
 
 use super::raw::{RawConfig, RawCustomer, RawDatabase, RawGuard, RawMaintenance, RawNotifications};
 use super::{
-    defaults, Config, ConfigErrors, DatabaseConfig, DnsConfig, GuardConfig, MaintenanceScope, MaintenanceWindow,
-    NotificationsConfig, Secret,
+    defaults, ClusterConfig, Config, ConfigErrors, DatabaseConfig, DnsConfig, GuardConfig, MaintenanceScope,
+    MaintenanceWindow, NotificationsConfig, Secret,
 };
 use crate::domain::Target;
 use fields::Checker;
@@ -41,6 +41,9 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
     let cases = cases::cases(&mut c, &raw.cases, &channel_ids);
     let guard = guard(&mut c, &raw.guard);
     let notifications = notifications(&mut c, &raw.notifications);
+    let cluster = ClusterConfig {
+        lease_ttl: c.duration_or("cluster.lease_ttl", raw.cluster.lease_ttl.as_deref(), defaults::LEASE_TTL),
+    };
     let channels = channels::channels(&mut c, &raw.channels);
     let people = people::people(&mut c, &raw.people, &channel_ids);
     let schedules = people::schedules(&mut c, &raw.schedules, &raw.people);
@@ -57,6 +60,7 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
             cases,
             guard,
             notifications,
+            cluster,
             channels,
             people,
             schedules,

@@ -6,6 +6,7 @@ pub mod case_status;
 pub mod names;
 pub mod secret;
 pub mod severity;
+pub mod shard;
 pub mod state;
 pub mod target;
 pub mod timeline;

@@ -35,6 +35,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
+use crate::cluster::Ownership;
 use crate::domain::{ProbeKind, ServerState};
 use crate::fleet::Fleet;
 use crate::maintenance::SharedWindows;
@@ -97,6 +98,7 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
     write_behind: Duration,
     max_in_flight: usize,
+    ownership: Arc<Ownership>,
     queue: BinaryHeap<Reverse<(Instant, usize)>>,
     in_flight: JoinSet<Completed>,
     /// Which server each running task probes, and when it was planned.
@@ -125,6 +127,8 @@ pub struct Parts {
     pub heartbeat: Arc<Heartbeat>,
     pub write_behind: Duration,
     pub max_in_flight: usize,
+    /// The shards this instance probes; a server of another shard is skipped at its slot.
+    pub ownership: Arc<Ownership>,
 }
 
 impl Scheduler {
@@ -161,6 +165,7 @@ impl Scheduler {
             clock: parts.clock.clone(),
             write_behind: parts.write_behind,
             max_in_flight: parts.max_in_flight.max(1),
+            ownership: parts.ownership,
             queue: BinaryHeap::with_capacity(n),
             in_flight: JoinSet::new(),
             tasks: HashMap::new(),
@@ -254,6 +259,12 @@ impl Scheduler {
             }
             let Some(Reverse((planned, idx))) = self.queue.pop() else { break };
             let entry = &self.fleet.entries()[idx];
+            if !self.ownership.owns(entry.shard) {
+                // Another instance probes it now; look again one interval later (a shard
+                // taken over is probed within one interval of the claim).
+                self.queue.push(Reverse((planned + entry.settings.interval, idx)));
+                continue;
+            }
             let target = entry.target.clone();
             let limits =
                 Limits { timeout: entry.settings.timeout, expect_status: entry.settings.expect_status.clone() };

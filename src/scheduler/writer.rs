@@ -2,8 +2,8 @@
 //! it in one transaction; the scheduler never waits for this task. A failed or timed-out write
 //! goes back into the backlog (which stays bounded, see there) and is retried with backoff
 //! from 250 ms doubling to 30 s with jitter, never in a tight loop; the `seq` guard in the
-//! store keeps a retried status from moving a count backwards. Once an hour it also prunes
-//! history older than the retention.
+//! store keeps a retried status from moving a count backwards. Once an hour the leader's writer
+//! also prunes history older than the retention.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::backlog::Backlog;
 use crate::clock::Clock;
+use crate::cluster::Ownership;
 use crate::store::Store;
 
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -40,6 +41,7 @@ pub async fn run(
     backlog: Arc<Backlog>,
     clock: Arc<dyn Clock>,
     retention: Duration,
+    ownership: Arc<Ownership>,
     stop: CancellationToken,
 ) {
     let mut retry = retry_backoff();
@@ -51,6 +53,10 @@ pub async fn run(
             _ = stop.cancelled() => break,
             () = backlog.ready.notified() => {}
             _ = prune.tick() => {
+                if !ownership.is_leader() {
+                    // Retention is singleton work: the leader prunes for every instance.
+                    continue;
+                }
                 let before = clock.now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
                 match tokio::time::timeout(WRITE_TIMEOUT, store.prune_history(before)).await {
                     Ok(Ok(0)) => {}

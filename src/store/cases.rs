@@ -91,13 +91,14 @@ fn conflict_or(error: sqlx::Error) -> StoreError {
 pub struct Tx {
     pub(super) tx: Transaction<'static, Any>,
     pub(super) backend: Backend,
+    pub(super) fence: Option<std::sync::Arc<str>>,
 }
 
 impl Store {
     /// Begin a write transaction. On SQLite it takes the write lock first, so that what it
     /// reads cannot be changed under it by the result writer (which would fail the commit).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(Tx { tx: self.begin_write().await?, backend: self.backend })
+        Ok(Tx { tx: self.begin_write().await?, backend: self.backend, fence: self.fence.clone() })
     }
 
     /// A transaction that holds SQLite's write lock from its first statement: a transaction
@@ -336,6 +337,10 @@ impl Tx {
     /// Persist the statuses a decision is based on, in the decision's transaction, in one
     /// statement (same newer-`seq`-wins rule as the write-behind batches).
     pub async fn save_statuses(&mut self, statuses: &[StoredStatus]) -> Result<(), StoreError> {
-        super::tracking::upsert_statuses(&mut self.tx, self.backend, statuses).await
+        let statuses = match &self.fence {
+            Some(owner) => super::tracking::fenced(&mut self.tx, self.backend, owner, statuses).await?,
+            None => statuses.to_vec(),
+        };
+        super::tracking::upsert_statuses(&mut self.tx, self.backend, &statuses).await
     }
 }

@@ -36,6 +36,24 @@ impl Backend {
         }
     }
 
+    /// What a `SELECT` appends to keep the rows it read from changing until the transaction
+    /// ends, without blocking other readers (the lease rows a write is fenced by).
+    pub fn share_lock(self) -> &'static str {
+        match self {
+            Backend::Postgres => " FOR SHARE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// The database's clock in Unix ms, as an SQL expression: leases are timed by it, never
+    /// by an instance's own clock.
+    pub fn now_ms_sql(self) -> &'static str {
+        match self {
+            Backend::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+        }
+    }
+
     /// Like [`Self::row_lock`] for a claim: rows of table alias `o` another instance holds
     /// are skipped rather than waited for.
     pub fn claim_lock(self) -> &'static str {
@@ -60,6 +78,16 @@ impl Backend {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
         }
+    }
+
+    /// The SQLite database file of `url`, if it names one (not `:memory:`).
+    pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+        if Backend::from_url(url).ok()? != Backend::Sqlite {
+            return None;
+        }
+        let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+        let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+        (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
     }
 
     /// SQLite: create the folder and ask for the file to be created. PostgreSQL: as given.

@@ -8,12 +8,14 @@
 mod cases;
 mod dialect;
 mod flags;
+mod leases;
 mod maintenance;
 mod outbox;
 mod sessions;
 mod tracking;
 pub mod views;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
@@ -21,6 +23,7 @@ use sqlx::AnyPool;
 
 pub use cases::{CaseEventRow, CaseRow, Tx};
 pub use dialect::Backend;
+pub use leases::{Held, LeaseTable};
 pub use maintenance::MaintenanceRow;
 pub use outbox::{AttemptOutcome, NewOutboxRow, OutboxRow};
 pub use sessions::SessionRow;
@@ -51,6 +54,9 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The instance whose shard leases fence status and history writes (`None`: unfenced,
+    /// for tools and tests that write on their own).
+    fence: Option<Arc<str>>,
 }
 
 impl Store {
@@ -69,7 +75,14 @@ impl Store {
             .connect(&url)
             .await
             .map_err(StoreError::Connect)?;
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, fence: None })
+    }
+
+    /// This store, with every status, roll-up, failure and state-change write refused for
+    /// servers whose shard `instance` does not hold at the moment of the write.
+    pub fn fenced(mut self, instance: &str) -> Store {
+        self.fence = Some(Arc::from(instance));
+        self
     }
 
     pub fn backend(&self) -> Backend {

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use sqlx::Row;
 
 use super::{Backend, Store, StoreError};
+use crate::domain::shard::shard_of;
 use crate::domain::ServerState;
 
 /// Rows per multi-row statement; well under SQLite's and PostgreSQL's parameter limits.
@@ -79,6 +80,16 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// The rows of the servers `keep` says yes to.
+    pub fn only(&self, keep: impl Fn(&str) -> bool) -> Batch {
+        Batch {
+            statuses: self.statuses.iter().filter(|s| keep(&s.server_id)).cloned().collect(),
+            changes: self.changes.iter().filter(|c| keep(&c.server_id)).cloned().collect(),
+            failures: self.failures.iter().filter(|f| keep(&f.server_id)).cloned().collect(),
+            rollups: self.rollups.iter().filter(|r| keep(&r.server_id)).cloned().collect(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.statuses.is_empty() && self.changes.is_empty() && self.failures.is_empty() && self.rollups.is_empty()
     }
@@ -158,10 +169,33 @@ pub(super) async fn upsert_statuses(
     Ok(())
 }
 
+/// The statuses of servers whose shard `owner` holds now (share-locked until the end of the
+/// caller's transaction).
+pub(super) async fn fenced(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    owner: &str,
+    statuses: &[StoredStatus],
+) -> Result<Vec<StoredStatus>, StoreError> {
+    let owned = super::leases::fence_shards(conn, backend, owner).await?;
+    Ok(statuses.iter().filter(|s| owned.contains(&shard_of(&s.server_id))).cloned().collect())
+}
+
 impl Store {
-    /// Write one window's results in one transaction.
+    /// Write one window's results in one transaction. A fenced store drops the rows of
+    /// servers whose shard this instance no longer holds (a former owner, paused past its
+    /// lease, never overwrites the new owner's counts).
     pub async fn save_batch(&self, batch: &Batch) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let fenced_batch;
+        let batch = match &self.fence {
+            Some(owner) => {
+                let owned = super::leases::fence_shards(&mut tx, self.backend, owner).await?;
+                fenced_batch = batch.only(|id| owned.contains(&shard_of(id)));
+                &fenced_batch
+            }
+            None => batch,
+        };
         upsert_statuses(&mut tx, self.backend, &batch.statuses).await?;
         for chunk in batch.changes.chunks(CHUNK) {
             let cols = ["server_id", "at", "from_state", "to_state", "consecutive_failures", "error"];

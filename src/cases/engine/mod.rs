@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use super::state::{Action, CaseStatus, IllegalTransition};
 use super::texts;
 use crate::clock::Clock;
+use crate::cluster::Ownership;
 use crate::config::Config;
 use crate::domain::CaseNumber;
 use crate::domain::ServerState;
@@ -87,6 +88,7 @@ struct Effects {
 }
 
 pub struct CaseEngine {
+    ownership: Arc<Ownership>,
     config: Arc<Config>,
     store: Store,
     fleet: Arc<Fleet>,
@@ -116,6 +118,9 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     /// Woken after every commit, so the outbox worker delivers without waiting for its poll.
     pub outbox_ready: Arc<Notify>,
+    /// Which services this instance decides for (their first server's shard) and whether it
+    /// runs the singleton checks (guard heal, response targets, escalation, updates).
+    pub ownership: Arc<Ownership>,
 }
 
 impl CaseEngine {
@@ -124,6 +129,7 @@ impl CaseEngine {
             config: p.config.clone(),
             store: p.store,
             fleet: p.fleet.clone(),
+            ownership: p.ownership,
             guard: p.guard,
             windows: p.windows,
             clock: p.clock.clone(),
@@ -191,6 +197,9 @@ impl CaseEngine {
         let t = event.transition;
         let relevant = t.to == ServerState::Down || t.from == ServerState::Down || t.recovered || t.threshold_reached;
         if !relevant {
+            return Ok(());
+        }
+        if !self.decides_for(entry.service_idx) {
             return Ok(());
         }
         let hint = Hint { server: event.server, transition: t };
@@ -274,7 +283,8 @@ impl CaseEngine {
             // Another instance may have healed it: its heal time counts here too.
             self.healed_at.fetch_max(healed, Ordering::Relaxed);
         }
-        if tripped {
+        let leader = self.ownership.is_leader();
+        if tripped && leader {
             gate = match self.guard.assess(&self.fleet).await {
                 Verdict::Healthy => {
                     self.heal_guard().await?;
@@ -283,11 +293,17 @@ impl CaseEngine {
                 Verdict::Degraded(_) => Gate::Shut,
             };
         }
+        if tripped && !leader {
+            // Only the leader heals the guard, so every instance gives the same answer.
+            gate = Gate::Shut;
+        }
         self.sweep(&mut gate).await?;
-        self.check_response_targets().await?;
-        let fired = self.escalation.run_due(&self.store).await?;
-        if fired != Fired::default() {
-            self.outbox_ready.notify_one();
+        if leader {
+            self.check_response_targets().await?;
+            let fired = self.escalation.run_due(&self.store).await?;
+            if fired != Fired::default() {
+                self.outbox_ready.notify_one();
+            }
         }
         self.refresh_gauges().await
     }
@@ -329,6 +345,14 @@ impl CaseEngine {
             self.metrics.sla_breaches_total.with_label_values(&[severity.label()]).inc();
         }
         Ok(())
+    }
+}
+
+impl CaseEngine {
+    /// Whether this instance decides for the service: it holds the shard of the service's
+    /// first server (the others' statuses reach it through the stored state).
+    pub(super) fn decides_for(&self, service_idx: usize) -> bool {
+        self.fleet.members(service_idx).next().is_some_and(|first| self.ownership.owns(first.shard))
     }
 }
 

@@ -330,6 +330,9 @@ impl CaseEngine {
             }
         }
         for (service_idx, service) in self.fleet.services().iter().enumerate() {
+            if !self.decides_for(service_idx) {
+                continue;
+            }
             let view = ServiceView::of(&self.fleet, service_idx);
             if !self.step_due(latest[service_idx].as_ref(), &view, *gate) {
                 continue;

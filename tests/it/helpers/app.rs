@@ -91,7 +91,7 @@ pub fn server_keys(text: &str, keys: &str) -> String {
 
 fn build(db_url: &str, probing: &str, servers: &[Srv<'_>], tail: &str, contacts: bool) -> String {
     let mut text =
-        format!("{SERVER}\n[database]\nurl = \"{db_url}\"\nwrite_behind = \"100ms\"\n\n[probing]\n{probing}\n");
+        format!("{SERVER}\n[database]\nurl = \"{db_url}\"\nwrite_behind = \"100ms\"\n\n[cluster]\nlease_ttl = \"2s\"\n\n[probing]\n{probing}\n");
     let mut customers: Vec<&str> = servers.iter().map(|s| s.customer).collect();
     customers.dedup();
     for customer in customers {

@@ -1,0 +1,170 @@
+//! Keeping [`Ownership`] true from the lease rows, one [`Membership::step`] every
+//! `lease_ttl / 3`:
+//!
+//! 1. heartbeat (count the live instances);
+//! 2. release in the database what was given up locally on the previous step (the scheduler
+//!    stopped probing it a whole period ago, so its last results were written under the lease);
+//! 3. renew what is still held; a shard another instance took over is dropped locally;
+//! 4. above the fair share: give up the excess locally (released on the next step); below it:
+//!    claim free or expired shards, load their servers' stored counts and phase, then probe;
+//! 5. keep or take the `leader` lease;
+//! 6. refresh the statuses of the servers other instances probe (status page, case engine).
+//!
+//! A failed step changes nothing it did not finish; leases simply expire if the database stays
+//! away, and the fence in the store refuses writes once another instance holds a shard.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{fair_share, Ownership};
+use crate::domain::shard::shard_of;
+use crate::fleet::Fleet;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+pub struct Membership {
+    store: Store,
+    fleet: Arc<Fleet>,
+    ownership: Arc<Ownership>,
+    metrics: Arc<Metrics>,
+    ttl_ms: i64,
+    /// Given up locally on the last step; released in the database on the next.
+    releasing: Vec<u8>,
+}
+
+impl Membership {
+    pub fn new(
+        store: Store,
+        fleet: Arc<Fleet>,
+        ownership: Arc<Ownership>,
+        metrics: Arc<Metrics>,
+        lease_ttl: Duration,
+    ) -> Membership {
+        let ttl_ms = i64::try_from(lease_ttl.as_millis()).unwrap_or(i64::MAX);
+        Membership { store, fleet, ownership, metrics, ttl_ms, releasing: Vec::new() }
+    }
+
+    /// How often [`Membership::step`] runs.
+    pub fn period(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.ttl_ms / 3).unwrap_or(1000).max(100))
+    }
+
+    /// One round (see the module header). Tests drive membership with this.
+    pub async fn step(&mut self) -> Result<(), StoreError> {
+        let me = self.ownership.instance().to_string();
+        let live = self.store.heartbeat_instance(&me, self.ttl_ms).await?;
+        if !self.releasing.is_empty() {
+            self.store.release_shards(&me, &self.releasing).await?;
+            self.releasing.clear();
+        }
+        let held: HashSet<u8> = self.store.renew_shards(&me, self.ttl_ms).await?.iter().map(|h| h.shard).collect();
+        for shard in self.ownership.owned_shards() {
+            if !held.contains(&shard) {
+                tracing::warn!(shard, "shard lease lost to another instance");
+                self.ownership.set(shard, false);
+            }
+        }
+        let share = fair_share(live);
+        let mut owned = self.ownership.owned_shards();
+        if owned.len() > share {
+            // Give up the highest shards: instances then settle on disjoint, stable ranges.
+            self.releasing = owned.split_off(share);
+            for &shard in &self.releasing {
+                self.ownership.set(shard, false);
+            }
+            tracing::info!(released = self.releasing.len(), live, "above the fair share; handing shards over");
+        } else if owned.len() < share {
+            // A shard held in the database but not locally (a step that failed half-way) is
+            // released first, so the claim below can give it back with fresh counts.
+            let stray: Vec<u8> = held.iter().copied().filter(|s| !self.ownership.owns(*s)).collect();
+            self.store.release_shards(&me, &stray).await?;
+            let claimed = self.store.claim_shards(&me, share - owned.len(), self.ttl_ms).await?;
+            if !claimed.is_empty() {
+                let shards: HashSet<u8> = claimed.iter().map(|h| h.shard).collect();
+                self.load(|id| shards.contains(&shard_of(id))).await?;
+                for held in &claimed {
+                    self.ownership.set(held.shard, true);
+                    if held.epoch > 1 {
+                        self.metrics.lease_takeovers_total.inc();
+                    }
+                }
+                tracing::info!(claimed = claimed.len(), live, "shards claimed");
+            }
+        }
+        let leader = self.store.lead(&me, self.ttl_ms).await?.is_some();
+        if leader != self.ownership.is_leader() {
+            tracing::info!(leader, "leader lease {}", if leader { "taken" } else { "lost" });
+        }
+        self.ownership.set_leader(leader);
+        if self.ownership.shards_owned() < crate::domain::shard::SHARDS {
+            let ownership = self.ownership.clone();
+            self.load(move |id| !ownership.owns_server(id)).await?;
+        }
+        self.metrics.shards_owned.set(i64::try_from(self.ownership.shards_owned()).unwrap_or(0));
+        self.metrics.leader.set(i64::from(self.ownership.is_leader()));
+        Ok(())
+    }
+
+    /// Replace the in-memory status of the servers `which` picks with the stored one.
+    async fn load(&self, which: impl Fn(&str) -> bool) -> Result<(), StoreError> {
+        for stored in self.store.load_statuses().await? {
+            if !which(&stored.server_id) {
+                continue;
+            }
+            if let Some(entry) = self.fleet.get(&stored.server_id) {
+                let before = entry.status().state;
+                let after = stored.state;
+                entry.restore(stored);
+                if before != after {
+                    self.metrics.servers.with_label_values(&[before.as_str()]).dec();
+                    self.metrics.servers.with_label_values(&[after.as_str()]).inc();
+                    self.metrics.server_state(&entry.id, after);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Step every period until `shutdown`, then leave the cluster (every lease free at once).
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.period());
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            let step = tokio::time::timeout(self.period(), self.step()).await;
+            match step {
+                Ok(Ok(())) if failing => {
+                    failing = false;
+                    tracing::info!("lease renewals succeed again");
+                }
+                Ok(Ok(())) => {}
+                Ok(Err(error)) if !failing => {
+                    failing = true;
+                    tracing::error!(%error, "cannot renew leases; they expire unless the database answers");
+                }
+                Err(_) if !failing => {
+                    failing = true;
+                    tracing::error!("lease renewal timed out; leases expire unless the database answers");
+                }
+                Ok(Err(_)) | Err(_) => {}
+            }
+        }
+        for shard in self.ownership.owned_shards() {
+            self.ownership.set(shard, false);
+        }
+        self.ownership.set_leader(false);
+        let me = self.ownership.instance().to_string();
+        match tokio::time::timeout(Duration::from_secs(2), self.store.leave_cluster(&me)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "cannot release leases at stop; they expire by themselves"),
+            Err(_) => tracing::warn!("releasing leases at stop timed out; they expire by themselves"),
+        }
+    }
+}
