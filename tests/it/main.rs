@@ -10,6 +10,7 @@ mod browser;
 mod cases;
 mod cli;
 mod clients;
+mod cluster;
 mod docs;
 mod escalation;
 mod faults;
