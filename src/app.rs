@@ -208,6 +208,7 @@ impl App {
             pages: Arc::new(web::PageCache::new()),
             throttle: Arc::new(web::LoginThrottle::new()),
             sessions: Arc::new(web::SessionCache::new()),
+            ownership: self.ownership.clone(),
         };
         let addr = listener.local_addr().ok();
         tracing::info!(addr = ?addr, servers = self.fleet.len(), "firstwatch running");

@@ -47,6 +47,10 @@ impl Membership {
         Membership { store, fleet, ownership, metrics, ttl_ms, releasing: Vec::new() }
     }
 
+    fn lease_ttl(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.ttl_ms).unwrap_or(u64::MAX))
+    }
+
     /// How often [`Membership::step`] runs.
     pub fn period(&self) -> Duration {
         Duration::from_millis(u64::try_from(self.ttl_ms / 3).unwrap_or(1000).max(100))
@@ -55,12 +59,14 @@ impl Membership {
     /// One round (see the module header). Tests drive membership with this.
     pub async fn step(&mut self) -> Result<(), StoreError> {
         let me = self.ownership.instance().to_string();
+        let started = std::time::Instant::now();
         let live = self.store.heartbeat_instance(&me, self.ttl_ms).await?;
         if !self.releasing.is_empty() {
             self.store.release_shards(&me, &self.releasing).await?;
             self.releasing.clear();
         }
         let held: HashSet<u8> = self.store.renew_shards(&me, self.ttl_ms).await?.iter().map(|h| h.shard).collect();
+        self.ownership.renewed(started, self.lease_ttl());
         for shard in self.ownership.owned_shards() {
             if !held.contains(&shard) {
                 tracing::warn!(shard, "shard lease lost to another instance");
@@ -95,7 +101,7 @@ impl Membership {
             }
         }
         let leader = self.store.lead(&me, self.ttl_ms).await?.is_some();
-        if leader != self.ownership.is_leader() {
+        if leader != self.ownership.leader.load(std::sync::atomic::Ordering::Relaxed) {
             tracing::info!(leader, "leader lease {}", if leader { "taken" } else { "lost" });
         }
         self.ownership.set_leader(leader);

@@ -15,7 +15,8 @@
 pub mod membership;
 pub mod sqlite_lock;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::domain::shard::{shard_of, SHARDS};
 
@@ -26,6 +27,13 @@ pub struct Ownership {
     owned: Vec<AtomicBool>,
     count: AtomicUsize,
     leader: AtomicBool,
+    /// Where [`Ownership::valid_until`] counts from.
+    origin: Instant,
+    /// Milliseconds after `origin` until which the leases are surely still ours: set from
+    /// the start of the last successful renewal plus the lease time. Past it (the process was
+    /// paused, or the database is away), this instance neither probes nor decides, whatever
+    /// the flags say, until a renewal succeeds again.
+    valid_until: AtomicI64,
 }
 
 impl Ownership {
@@ -36,6 +44,8 @@ impl Ownership {
             owned: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
             count: AtomicUsize::new(0),
             leader: AtomicBool::new(false),
+            origin: Instant::now(),
+            valid_until: AtomicI64::new(0),
         }
     }
 
@@ -47,6 +57,7 @@ impl Ownership {
             o.set(shard as u8, true);
         }
         o.set_leader(true);
+        o.valid_until.store(i64::MAX, Ordering::Relaxed);
         o
     }
 
@@ -55,8 +66,33 @@ impl Ownership {
         &self.instance
     }
 
+    /// Whether this instance probes the shard. Probing goes on while renewals fail (the
+    /// database may be away; results then wait in the backlog and are fenced at write time).
     pub fn owns(&self, shard: u8) -> bool {
         self.owned[usize::from(shard)].load(Ordering::Relaxed)
+    }
+
+    /// Whether this instance decides for the shard's services now: owned, and the last
+    /// successful renewal still covers now (a paused instance decides nothing until it renewed).
+    pub fn decides(&self, shard: u8) -> bool {
+        self.owns(shard) && self.valid()
+    }
+
+    /// Whether the last successful renewal still covers now.
+    fn valid(&self) -> bool {
+        self.elapsed_ms() < self.valid_until.load(Ordering::Relaxed)
+    }
+
+    fn elapsed_ms(&self) -> i64 {
+        i64::try_from(self.origin.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// A renewal that started `started` ago succeeded: the leases hold until `ttl` after
+    /// its start (the database counted from a moment no earlier than that).
+    pub(crate) fn renewed(&self, started: Instant, ttl: Duration) {
+        let start = i64::try_from(started.saturating_duration_since(self.origin).as_millis()).unwrap_or(0);
+        let until = start.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        self.valid_until.fetch_max(until, Ordering::Relaxed);
     }
 
     /// Whether this instance probes (and decides for) this server.
@@ -65,16 +101,16 @@ impl Ownership {
     }
 
     pub fn is_leader(&self) -> bool {
-        self.leader.load(Ordering::Relaxed)
+        self.leader.load(Ordering::Relaxed) && self.valid()
     }
 
     pub fn shards_owned(&self) -> usize {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// The shards owned now, in order.
+    /// The shards marked owned, in order (whether or not the last renewal still covers now).
     pub fn owned_shards(&self) -> Vec<u8> {
-        (0..SHARDS).map(|s| s as u8).filter(|s| self.owns(*s)).collect()
+        (0..SHARDS).map(|s| s as u8).filter(|s| self.owned[usize::from(*s)].load(Ordering::Relaxed)).collect()
     }
 
     pub(crate) fn set(&self, shard: u8, owned: bool) {
@@ -117,8 +153,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nothing_is_owned_once_the_last_renewal_no_longer_covers_now() {
+        let o = Ownership::new("a");
+        o.set(1, true);
+        o.set_leader(true);
+        assert!(o.owns(1) && !o.decides(1) && !o.is_leader(), "never renewed: probes, decides nothing");
+        o.renewed(Instant::now(), Duration::from_secs(60));
+        assert!(o.decides(1) && o.is_leader());
+        let stale = Ownership::new("b");
+        stale.set(1, true);
+        stale.renewed(Instant::now(), Duration::ZERO);
+        assert!(!stale.decides(1), "a lease time that has passed");
+        assert_eq!(stale.owned_shards(), [1], "still marked, until a renewal says otherwise");
+    }
+
+    #[test]
     fn ownership_counts_what_it_holds() {
         let o = Ownership::new("a");
+        o.renewed(Instant::now(), Duration::from_secs(60));
         assert_eq!((o.shards_owned(), o.is_leader()), (0, false));
         o.set(3, true);
         o.set(3, true);

@@ -1,6 +1,6 @@
 //! `/healthz` (the process answers), `/readyz` (database answers within 1 s and the scheduler
-//! turned within 5 s; it answers within about a second whatever the database does, and says
-//! why it is not ready) and `/metrics` (Prometheus text format).
+//! turned within 5 s; it answers within about a second whatever the database does, says why it
+//! is not ready, and which shards this instance holds and who leads) and `/metrics` (Prometheus text format).
 
 use std::time::Duration;
 
@@ -41,12 +41,28 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         reasons.push(format!("scheduler: no step completed for {}s", age.as_secs()));
     }
     let ready = database && scheduler;
+    // Who leads, from the lease rows (skipped when the database is not answering).
+    let leader = if database {
+        match tokio::time::timeout(DATABASE_CHECK, state.store.lease_table()).await {
+            Ok(Ok(table)) => table.leader,
+            Ok(Err(_)) | Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let ownership = &state.ownership;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not_ready" },
         "database": database,
         "scheduler": scheduler,
         "reasons": reasons,
+        "cluster": {
+            "instance": ownership.instance(),
+            "shards_owned": ownership.shards_owned(),
+            "leader": ownership.is_leader(),
+            "leader_instance": leader,
+        },
     });
     (status, Json(body))
 }

@@ -53,6 +53,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// Sessions recently read from the database.
     pub sessions: Arc<SessionCache>,
+    /// This instance's shards and leader role (`/readyz`, the operations page).
+    pub ownership: Arc<crate::cluster::Ownership>,
 }
 
 /// Every route of [`access::table`] behind its gate (which runs before any body is read),

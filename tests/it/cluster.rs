@@ -54,7 +54,15 @@ async fn two_instances_split_the_shards_and_probe_each_server_once() {
         "{total} requests in 3 s for {SERVERS} servers at 300 ms (≈{expected} expected)"
     );
     let table = first.store.lease_table().await.expect("lease table");
-    assert!(table.leader.is_some(), "one instance leads: {table:?}");
+    let leader = table.leader.clone().unwrap_or_else(|| panic!("one instance leads: {table:?}"));
+    for app in [&first, &second] {
+        let (status, body) = app.get("/readyz").await;
+        let ready: serde_json::Value = serde_json::from_str(&body).expect("/readyz is JSON");
+        assert_eq!((status, &ready["cluster"]["shards_owned"]), (200, &serde_json::json!(128)), "{body}");
+        assert_eq!(ready["cluster"]["leader_instance"], serde_json::json!(leader), "{body}");
+        let me = ready["cluster"]["instance"].as_str().unwrap_or_default();
+        assert_eq!(ready["cluster"]["leader"], serde_json::json!(me == leader), "{body}");
+    }
     second.stop().await;
     wait_until(Duration::from_secs(10), "the remaining instance takes every shard back", || async {
         shards_of(&first).await == [256]

@@ -352,7 +352,7 @@ impl CaseEngine {
     /// Whether this instance decides for the service: it holds the shard of the service's
     /// first server (the others' statuses reach it through the stored state).
     pub(super) fn decides_for(&self, service_idx: usize) -> bool {
-        self.fleet.members(service_idx).next().is_some_and(|first| self.ownership.owns(first.shard))
+        self.fleet.members(service_idx).next().is_some_and(|first| self.ownership.decides(first.shard))
     }
 }
 

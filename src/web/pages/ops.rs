@@ -70,6 +70,8 @@ pub async fn page(
     };
 
     let degraded = state.store.flag("guard_degraded").await?;
+    let leases = state.store.lease_table().await?;
+    let ownership = &state.ownership;
     let mut case_counts: HashMap<Severity, i64> = state.store.open_case_counts().await?.into_iter().collect();
     let mut cases = match focus {
         // Active cases only: none has changed after the end of time.
@@ -119,6 +121,13 @@ pub async fn page(
             }
         }
         p.muted { "Updated " (layout::time(now, now)) "; this page refreshes every 30 s." }
+        p.muted #cluster {
+            "Instance " code { (ownership.instance()) } " probes " (ownership.shards_owned()) " of 256 shards"
+            @if ownership.is_leader() { " and leads" }
+            @else if let Some(leader) = &leases.leader { "; the leader is " code { (leader) } }
+            @if leases.instances.len() > 1 { " (" (leases.instances.len()) " instances)" }
+            "."
+        }
         @if let Some((reason, since)) = &degraded {
             div #monitor-degraded .banner role="alert" {
                 strong { "Monitor degraded" } " since " (layout::time(now, *since)) ": " (reason)
