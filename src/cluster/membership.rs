@@ -6,9 +6,11 @@
 //!    stopped probing it a whole period ago, so its last results were written under the lease);
 //! 3. renew what is still held; a shard another instance took over is dropped locally;
 //! 4. above the fair share: give up the excess locally (released on the next step); below it:
-//!    claim free or expired shards, load their servers' stored counts and phase, then probe;
+//!    claim free or expired shards;
 //! 5. keep or take the `leader` lease;
-//! 6. refresh the statuses of the servers other instances probe (status page, case engine).
+//! 6. read the stored statuses of every server not probed here, in one query: those other
+//!    instances probe (status page, case engine) and those of the shards just claimed, which
+//!    are probed only once their stored counts and phase are in.
 //!
 //! A failed step changes nothing it did not finish; leases simply expire if the database stays
 //! away, and the fence in the store refuses writes once another instance holds a shard.
@@ -20,7 +22,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{fair_share, Ownership};
-use crate::domain::shard::shard_of;
+use crate::domain::shard::SHARDS;
 use crate::fleet::Fleet;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
@@ -75,6 +77,7 @@ impl Membership {
         }
         let share = fair_share(live);
         let mut owned = self.ownership.owned_shards();
+        let mut claimed = Vec::new();
         if owned.len() > share {
             // Give up the highest shards: instances then settle on disjoint, stable ranges.
             self.releasing = owned.split_off(share);
@@ -87,27 +90,28 @@ impl Membership {
             // released first, so the claim below can give it back with fresh counts.
             let stray: Vec<u8> = held.iter().copied().filter(|s| !self.ownership.owns(*s)).collect();
             self.store.release_shards(&me, &stray).await?;
-            let claimed = self.store.claim_shards(&me, share - owned.len(), self.ttl_ms).await?;
-            if !claimed.is_empty() {
-                let shards: HashSet<u8> = claimed.iter().map(|h| h.shard).collect();
-                self.load(|id| shards.contains(&shard_of(id))).await?;
-                for held in &claimed {
-                    self.ownership.set(held.shard, true);
-                    if held.epoch > 1 {
-                        self.metrics.lease_takeovers_total.inc();
-                    }
-                }
-                tracing::info!(claimed = claimed.len(), live, "shards claimed");
-            }
+            claimed = self.store.claim_shards(&me, share - owned.len(), self.ttl_ms).await?;
         }
         let leader = self.store.lead(&me, self.ttl_ms).await?.is_some();
         if leader != self.ownership.leader.load(std::sync::atomic::Ordering::Relaxed) {
             tracing::info!(leader, "leader lease {}", if leader { "taken" } else { "lost" });
         }
         self.ownership.set_leader(leader);
-        if self.ownership.shards_owned() < crate::domain::shard::SHARDS {
+        // One read of the stored statuses for every server not probed here: those of other
+        // instances (the view) and those of the shards just claimed, which are marked owned
+        // only once their stored counts and phase are in.
+        if self.ownership.shards_owned() < SHARDS {
             let ownership = self.ownership.clone();
             self.load(move |id| !ownership.owns_server(id)).await?;
+        }
+        if !claimed.is_empty() {
+            for held in &claimed {
+                self.ownership.set(held.shard, true);
+                if held.epoch > 1 {
+                    self.metrics.lease_takeovers_total.inc();
+                }
+            }
+            tracing::info!(claimed = claimed.len(), live, "shards claimed");
         }
         self.metrics.shards_owned.set(i64::try_from(self.ownership.shards_owned()).unwrap_or(0));
         self.metrics.leader.set(i64::from(self.ownership.is_leader()));

@@ -49,18 +49,6 @@ impl Ownership {
         }
     }
 
-    /// Every shard and the leader role, for parts that run without membership (the
-    /// simulated fleet, unit tests).
-    pub fn everything(instance: impl Into<String>) -> Ownership {
-        let o = Ownership::new(instance);
-        for shard in 0..SHARDS {
-            o.set(shard as u8, true);
-        }
-        o.set_leader(true);
-        o.valid_until.store(i64::MAX, Ordering::Relaxed);
-        o
-    }
-
     /// This instance's id (`host-pid-random`), as written in the lease rows.
     pub fn instance(&self) -> &str {
         &self.instance
@@ -177,9 +165,6 @@ mod tests {
         o.set(7, true);
         o.set(3, false);
         assert_eq!((o.shards_owned(), o.owned_shards()), (1, vec![7]));
-        let all = Ownership::everything("b");
-        assert_eq!((all.shards_owned(), all.is_leader()), (SHARDS, true));
-        assert!(all.owns_server("anything"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use sqlx::{Any, FromRow, Row, Transaction};
 
 use super::{Backend, Store, StoreError, StoredStatus};
 use crate::domain::case_status::inactive_sql;
+use crate::domain::shard::shard_of;
 use crate::domain::{CaseStatus, Severity, TimelineKind};
 
 pub(super) const CASE_COLS: &str = "id, customer, service, server, severity, status, opened_at, updated_at, acknowledged_at, \
@@ -337,10 +338,13 @@ impl Tx {
     /// Persist the statuses a decision is based on, in the decision's transaction, in one
     /// statement (same newer-`seq`-wins rule as the write-behind batches).
     pub async fn save_statuses(&mut self, statuses: &[StoredStatus]) -> Result<(), StoreError> {
-        let statuses = match &self.fence {
-            Some(owner) => super::tracking::fenced(&mut self.tx, self.backend, owner, statuses).await?,
-            None => statuses.to_vec(),
-        };
-        super::tracking::upsert_statuses(&mut self.tx, self.backend, &statuses).await
+        match super::leases::fence(&mut self.tx, self.backend, self.fence.as_deref()).await? {
+            Some(owned) => {
+                let kept: Vec<StoredStatus> =
+                    statuses.iter().filter(|s| owned.contains(&shard_of(&s.server_id))).cloned().collect();
+                super::tracking::upsert_statuses(&mut self.tx, self.backend, &kept).await
+            }
+            None => super::tracking::upsert_statuses(&mut self.tx, self.backend, statuses).await,
+        }
     }
 }

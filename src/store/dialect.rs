@@ -85,8 +85,7 @@ impl Backend {
         if Backend::from_url(url).ok()? != Backend::Sqlite {
             return None;
         }
-        let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-        let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+        let (path, _) = sqlite_parts(url);
         (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
     }
 
@@ -95,8 +94,7 @@ impl Backend {
         if self == Backend::Postgres {
             return Ok(url.to_string());
         }
-        let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (path, query) = sqlite_parts(url);
         if path.is_empty() || path == ":memory:" {
             return Ok(url.to_string());
         }
@@ -155,4 +153,10 @@ impl Backend {
             Backend::Postgres => 10,
         }
     }
+}
+
+/// `sqlite://path?query` (or `sqlite:path`) split into the path and the query.
+fn sqlite_parts(url: &str) -> (&str, &str) {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    rest.split_once('?').unwrap_or((rest, ""))
 }

@@ -208,17 +208,19 @@ impl Store {
     }
 }
 
-/// The shards `owner` holds as of this transaction, read with a share lock so a take-over
-/// waits until the transaction's writes are in (and they land before the new owner reads).
-pub(super) async fn fence_shards(
+/// Which servers a fenced write may touch: `None` for an unfenced store (everything), else the
+/// shards `owner` holds as of this transaction, read with a share lock so a take-over waits
+/// until the transaction's writes are in (and they land before the new owner reads).
+pub(super) async fn fence(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
-    owner: &str,
-) -> Result<HashSet<u8>, StoreError> {
+    owner: Option<&str>,
+) -> Result<Option<HashSet<u8>>, StoreError> {
+    let Some(owner) = owner else { return Ok(None) };
     let lock = backend.share_lock();
     let rows = sqlx::query(&format!("SELECT shard, epoch FROM shard_leases WHERE owner = $1{lock}"))
         .bind(owner)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(held(&rows)?.into_iter().map(|h| h.shard).collect())
+    Ok(Some(held(&rows)?.into_iter().map(|h| h.shard).collect()))
 }

@@ -169,18 +169,6 @@ pub(super) async fn upsert_statuses(
     Ok(())
 }
 
-/// The statuses of servers whose shard `owner` holds now (share-locked until the end of the
-/// caller's transaction).
-pub(super) async fn fenced(
-    conn: &mut sqlx::AnyConnection,
-    backend: Backend,
-    owner: &str,
-    statuses: &[StoredStatus],
-) -> Result<Vec<StoredStatus>, StoreError> {
-    let owned = super::leases::fence_shards(conn, backend, owner).await?;
-    Ok(statuses.iter().filter(|s| owned.contains(&shard_of(&s.server_id))).cloned().collect())
-}
-
 impl Store {
     /// Write one window's results in one transaction. A fenced store drops the rows of
     /// servers whose shard this instance no longer holds (a former owner, paused past its
@@ -188,9 +176,8 @@ impl Store {
     pub async fn save_batch(&self, batch: &Batch) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let fenced_batch;
-        let batch = match &self.fence {
-            Some(owner) => {
-                let owned = super::leases::fence_shards(&mut tx, self.backend, owner).await?;
+        let batch = match super::leases::fence(&mut tx, self.backend, self.fence.as_deref()).await? {
+            Some(owned) => {
                 fenced_batch = batch.only(|id| owned.contains(&shard_of(id)));
                 &fenced_batch
             }
