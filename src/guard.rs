@@ -51,6 +51,11 @@ impl Guard {
         }
     }
 
+    /// Whether any server of the fleet is `down` (a case may be about to open somewhere).
+    pub fn anything_down(&self, fleet: &Fleet) -> bool {
+        fleet.entries().iter().any(|e| e.with_status(|s| s.state == ServerState::Down))
+    }
+
     /// Decide now. Probes the canaries whose latest result is too old (concurrently).
     pub async fn assess(&self, fleet: &Fleet) -> Verdict {
         let stale: Vec<usize> = {
@@ -80,7 +85,7 @@ impl Guard {
         let failing = fleet
             .entries()
             .iter()
-            .filter(|e| matches!(e.status().state, ServerState::Failing | ServerState::Down))
+            .filter(|e| e.with_status(|s| matches!(s.state, ServerState::Failing | ServerState::Down)))
             .count();
         let total = fleet.len().max(1);
         let fraction = failing as f64 / total as f64;

@@ -62,19 +62,26 @@ impl Membership {
     pub async fn step(&mut self) -> Result<(), StoreError> {
         let me = self.ownership.instance().to_string();
         let started = std::time::Instant::now();
+        if !self.ownership.valid() {
+            // Away past the lease (paused, or the database was): whoever leads now, it is not
+            // known to be this instance until `lead` below says so.
+            self.ownership.set_leader(false);
+        }
         let live = self.store.heartbeat_instance(&me, self.ttl_ms).await?;
         if !self.releasing.is_empty() {
             self.store.release_shards(&me, &self.releasing).await?;
             self.releasing.clear();
         }
         let held: HashSet<u8> = self.store.renew_shards(&me, self.ttl_ms).await?.iter().map(|h| h.shard).collect();
-        self.ownership.renewed(started, self.lease_ttl());
+        // Lost shards go first: a renewal that makes this instance valid again must not let it
+        // decide, even for a moment, for a shard another instance took while it was away.
         for shard in self.ownership.owned_shards() {
             if !held.contains(&shard) {
                 tracing::warn!(shard, "shard lease lost to another instance");
                 self.ownership.set(shard, false);
             }
         }
+        self.ownership.renewed(started, self.lease_ttl());
         let share = fair_share(live);
         let mut owned = self.ownership.owned_shards();
         let mut claimed = Vec::new();

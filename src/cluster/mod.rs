@@ -88,6 +88,12 @@ impl Ownership {
         self.owns(shard_of(server_id))
     }
 
+    /// Whether this instance holds every shard (it runs alone): then every decision is its
+    /// own and the guard is asked only when one of its cases would open.
+    pub fn decides_everything(&self) -> bool {
+        self.shards_owned() == SHARDS
+    }
+
     pub fn is_leader(&self) -> bool {
         self.leader.load(Ordering::Relaxed) && self.valid()
     }

@@ -68,6 +68,8 @@ impl Escalation {
         let mut fired = Fired::default();
         let mut pages: Vec<String> = Vec::new();
         let mut tx = store.begin().await?;
+        // Singleton work: refused unless this instance holds the leader lease right now.
+        tx.hold(crate::store::Lease::Leader).await?;
         for mut case in tx.active_cases().await? {
             if case.severity != crate::domain::Severity::One {
                 continue;

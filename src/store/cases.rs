@@ -335,6 +335,12 @@ impl Tx {
         Ok(row.map(|r| r.try_get("text")).transpose()?)
     }
 
+    /// Go on only while this instance holds `lease` (a no-op on an unfenced store); see
+    /// [`super::leases::hold`]. Call it first in a decision's transaction.
+    pub async fn hold(&mut self, lease: super::Lease) -> Result<(), StoreError> {
+        super::leases::hold(&mut self.tx, self.backend, self.fence.as_deref(), lease).await
+    }
+
     /// Persist the statuses a decision is based on, in the decision's transaction, in one
     /// statement (same newer-`seq`-wins rule as the write-behind batches).
     pub async fn save_statuses(&mut self, statuses: &[StoredStatus]) -> Result<(), StoreError> {

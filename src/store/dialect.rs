@@ -137,7 +137,7 @@ impl Backend {
             }
             Backend::Postgres => {
                 conn.execute(
-                    "SET statement_timeout = '10s'; SET idle_in_transaction_session_timeout = '60s'; \
+                    "SET statement_timeout = '10s'; SET idle_in_transaction_session_timeout = '5s'; \
                      SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
                 )
                 .await?;

@@ -181,6 +181,18 @@ impl Store {
         Ok(())
     }
 
+    /// The instance holding `shard`'s lease now, if any.
+    pub async fn shard_owner(&self, shard: u8) -> Result<Option<String>, StoreError> {
+        let now = self.backend.now_ms_sql();
+        let row = sqlx::query(&format!(
+            "SELECT owner FROM shard_leases WHERE shard = $1 AND owner IS NOT NULL AND expires_at > {now}"
+        ))
+        .bind(i64::from(shard))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| row.try_get("owner")).transpose()?)
+    }
+
     /// Who holds what now.
     pub async fn lease_table(&self) -> Result<LeaseTable, StoreError> {
         let now = self.backend.now_ms_sql();
@@ -223,4 +235,41 @@ pub(super) async fn fence(
         .fetch_all(&mut *conn)
         .await?;
     Ok(Some(held(&rows)?.into_iter().map(|h| h.shard).collect()))
+}
+
+/// The lease a decision transaction rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// A shard's: the case decisions of the services whose first server hashes to it.
+    Shard(u8),
+    /// The `leader` lease: the guard, escalation levels, customer updates, response targets.
+    Leader,
+}
+
+/// Refuse the transaction ([`StoreError::Fenced`]) unless `owner` holds `lease` now by the
+/// database's clock. The row is read with a share lock: a take-over waits (or skips the
+/// shard until its next claim) until this transaction has committed or rolled back, so a
+/// former owner's decision either lands before the new owner takes over or not at all.
+pub(super) async fn hold(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    owner: Option<&str>,
+    lease: Lease,
+) -> Result<(), StoreError> {
+    let Some(owner) = owner else { return Ok(()) };
+    let now = backend.now_ms_sql();
+    let lock = backend.share_lock();
+    let (table, key) = match lease {
+        Lease::Shard(_) => ("shard_leases", "shard"),
+        Lease::Leader => ("cluster_leases", "name"),
+    };
+    let sql = format!("SELECT 1 AS held FROM {table} WHERE {key} = $1 AND owner = $2 AND expires_at > {now}{lock}");
+    let query = match lease {
+        Lease::Shard(shard) => sqlx::query(&sql).bind(i64::from(shard)),
+        Lease::Leader => sqlx::query(&sql).bind(LEADER),
+    };
+    match query.bind(owner).fetch_optional(&mut *conn).await? {
+        Some(_) => Ok(()),
+        None => Err(StoreError::Fenced),
+    }
 }

@@ -23,7 +23,7 @@ use sqlx::AnyPool;
 
 pub use cases::{CaseEventRow, CaseRow, Tx};
 pub use dialect::Backend;
-pub use leases::{Held, LeaseTable};
+pub use leases::{Held, Lease, LeaseTable};
 pub use maintenance::MaintenanceRow;
 pub use outbox::{AttemptOutcome, NewOutboxRow, OutboxRow};
 pub use sessions::SessionRow;
@@ -47,6 +47,10 @@ pub enum StoreError {
     Conflict,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The lease a decision rests on (its shard's, or the leader's) is no longer this
+    /// instance's, or has expired: another instance decides now, so nothing was written.
+    #[error("this instance no longer holds the lease this write needs")]
+    Fenced,
 }
 
 /// A connection pool plus the backend it talks to. Cheap to clone.

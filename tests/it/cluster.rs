@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use firstwatch::app::App;
 use firstwatch::config::Config;
+use firstwatch::domain::shard::shard_of;
+use firstwatch::domain::ServerState;
+use firstwatch::store::{Batch, Lease, Store, StoreError, StoredStatus};
 
 use crate::helpers::app::{config_toml, wait_until, Srv, TestApp};
 use crate::helpers::db::{Backend, TestDb};
@@ -111,4 +114,122 @@ async fn a_second_instance_on_one_sqlite_file_refuses_to_start_and_names_the_hol
         "{refused:?}"
     );
     first.stop().await;
+}
+
+/// The storm fleet of `cases.rs`: 200 servers behind one target, 4 per customer, 2 per service.
+fn storm_servers(url: &str) -> (Vec<String>, Vec<(String, String)>, String) {
+    let ids: Vec<String> = (0..200).map(|i| format!("s{i}")).collect();
+    let owners = (0..200).map(|i| (format!("c{}", i / 4), format!("svc{}", (i % 4) / 2))).collect();
+    (ids, owners, url.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_on_three_instances_opens_no_case_and_pages_about_the_monitor_once() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let target = FakeTarget::start(Behavior::Status(500)).await;
+    let canary = FakeTarget::start(Behavior::Status(500)).await;
+    let (ids, owners, url) = storm_servers(&target.url());
+    let servers: Vec<Srv<'_>> = ids
+        .iter()
+        .zip(&owners)
+        .map(|(id, (customer, service))| Srv { customer, service, id, role: "primary", target: url.clone(), extra: "" })
+        .collect();
+    let probing =
+        "interval = \"1s\"\nretry_interval = \"100ms\"\nfailure_threshold = 3\nrecovery_threshold = 2\ntimeout = \"100ms\"";
+    let guard = format!("\n[guard]\ncanaries = [\"{}\"]\nmax_failing_fraction = 0.5\n", canary.url());
+    let text = crate::helpers::app::config_paging(&db.url, probing, &servers, "", &guard);
+    let apps = [TestApp::spawn(&text).await, TestApp::spawn(&text).await, TestApp::spawn(&text).await];
+    let store = &apps[0].store;
+    wait_until(Duration::from_secs(15), "three instances share the shards", || async {
+        let table = store.lease_table().await.expect("lease table");
+        table.instances.len() == 3 && table.instances.iter().map(|(_, n)| n).sum::<usize>() == 256
+    })
+    .await;
+    let events = |event: &'static str| async move {
+        let outbox = store.outbox(None).await.expect("outbox");
+        outbox.iter().filter(|r| r.event == event).count()
+    };
+    wait_until(Duration::from_secs(20), "the guard to trip", || async { events("monitor.degraded").await > 0 }).await;
+    wait_until(Duration::from_secs(20), "every instance to see all 200 servers down", || async {
+        apps.iter().all(|app| app.fleet.entries().iter().all(|e| e.status().state == ServerState::Down))
+    })
+    .await;
+    for app in &apps {
+        app.engine.run_due().await.expect("a sweep during the storm");
+    }
+    let cases = store.cases(&[], 100).await.expect("cases");
+    assert!(cases.is_empty(), "no customer case during the storm: {cases:#?}");
+    assert_eq!(events("monitor.degraded").await, 2, "once, to the Operations Manager and the feed");
+
+    canary.set(Behavior::Healthy);
+    target.set(Behavior::Healthy);
+    wait_until(Duration::from_secs(20), "the guard to heal", || async { events("monitor.recovered").await > 0 }).await;
+    wait_until(Duration::from_secs(20), "every server up again", || async {
+        apps.iter().all(|app| app.fleet.entries().iter().all(|e| e.status().state == ServerState::Up))
+    })
+    .await;
+    // A few more sweeps on every instance: nobody trips it again or opens a case.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(events("monitor.degraded").await, 2, "no second trip");
+    assert_eq!(events("monitor.recovered").await, 2, "recovered once, to the Operations Manager and the feed");
+    assert!(store.cases(&[], 100).await.expect("cases").is_empty(), "no case after the storm either");
+    for app in apps {
+        app.stop().await;
+    }
+}
+
+fn stored(id: &str, seq: i64) -> StoredStatus {
+    StoredStatus {
+        server_id: id.into(),
+        state: ServerState::Failing,
+        consecutive_failures: seq,
+        consecutive_successes: 0,
+        confirmed_down: false,
+        last_error: Some("HTTP 500".into()),
+        last_probe_at: Some(seq),
+        state_since: 0,
+        seq,
+    }
+}
+
+on_both_backends!(a_former_owner_writes_nothing_for_a_shard_taken_over_and_decides_nothing);
+
+async fn a_former_owner_writes_nothing_for_a_shard_taken_over_and_decides_nothing(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let plain = Store::connect(&db.url).await.expect("connect");
+    plain.ensure_leases().await.expect("lease rows");
+    let (a, b) = (plain.clone().fenced("a"), plain.clone().fenced("b"));
+    assert_eq!(a.claim_shards("a", 256, 60_000).await.expect("claim").len(), 256);
+    assert!(a.lead("a", 60_000).await.expect("lead").is_some());
+    let (lost, kept) = ("s-lost", "s-kept");
+    assert_ne!(shard_of(lost), shard_of(kept));
+    // `a` pauses; its lease on one shard goes to `b` (released here, as an expiry would).
+    a.release_shards("a", &[shard_of(lost)]).await.expect("release");
+    let taken = b.claim_shards("b", 1, 60_000).await.expect("claim");
+    assert_eq!(taken.iter().map(|h| h.shard).collect::<Vec<_>>(), [shard_of(lost)]);
+    assert!(taken[0].epoch >= 2, "a take-over is a new epoch: {taken:?}");
+
+    // `a` wakes up and writes what it had queued: only the shard it still holds lands.
+    let batch = Batch { statuses: vec![stored(lost, 7), stored(kept, 7)], ..Batch::default() };
+    a.save_batch(&batch).await.expect("a fenced write is not an error");
+    let ids: Vec<String> = plain.load_statuses().await.expect("load").into_iter().map(|s| s.server_id).collect();
+    assert_eq!(ids, [kept], "the stale owner's row for the lost shard was refused");
+
+    // Its decisions for the lost shard are refused inside the transaction; the leader's
+    // work is refused for an instance that does not lead.
+    let mut tx = a.begin().await.expect("begin");
+    assert!(matches!(tx.hold(Lease::Shard(shard_of(lost))).await, Err(StoreError::Fenced)));
+    drop(tx);
+    let mut tx = a.begin().await.expect("begin");
+    tx.hold(Lease::Shard(shard_of(kept))).await.expect("still held");
+    tx.hold(Lease::Leader).await.expect("a leads");
+    drop(tx);
+    let mut tx = b.begin().await.expect("begin");
+    tx.hold(Lease::Shard(shard_of(lost))).await.expect("the new owner decides");
+    assert!(matches!(tx.hold(Lease::Leader).await, Err(StoreError::Fenced)), "b does not lead");
+    drop(tx);
+    // An expired lease fences too, even before anyone else took it.
+    a.renew_shards("a", -1).await.expect("renew into the past");
+    let mut tx = a.begin().await.expect("begin");
+    assert!(matches!(tx.hold(Lease::Shard(shard_of(kept))).await, Err(StoreError::Fenced)));
 }

@@ -11,6 +11,7 @@ mod cases;
 mod cli;
 mod clients;
 mod cluster;
+mod cluster_faults;
 mod docs;
 mod escalation;
 mod faults;

@@ -7,12 +7,14 @@ use std::sync::atomic::Ordering;
 
 use super::{CaseEngine, CaseError, GUARD_FLAG, HEALED_FLAG};
 use crate::outbox::EventKind;
+use crate::store::Lease;
 
 impl CaseEngine {
     /// The guard tripped: set the flag and, if this call set it, page about the monitor once.
     pub(super) async fn trip_guard(&self, reason: &str) -> Result<(), CaseError> {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
+        tx.hold(Lease::Leader).await?;
         if tx.set_flag(GUARD_FLAG, Some(reason), now).await? {
             let text = format!("firstwatch suspects its own network and opens no customer cases: {reason}.");
             self.about_monitor(&mut tx, EventKind::MonitorDegraded, &format!("monitor#{now}"), &text, now).await?;
@@ -32,6 +34,7 @@ impl CaseEngine {
         };
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
+        tx.hold(Lease::Leader).await?;
         if tx.set_flag(GUARD_FLAG, None, now).await? {
             let text = "firstwatch's own network is healthy again; customer cases open as usual.";
             self.about_monitor(&mut tx, EventKind::MonitorRecovered, &format!("monitor#{since}"), text, now).await?;

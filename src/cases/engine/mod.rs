@@ -43,7 +43,7 @@ use crate::maintenance::{SharedWindows, Windows};
 use crate::metrics::Metrics;
 use crate::outbox::{EventKind, Notice};
 use crate::scheduler::FleetEvent;
-use crate::store::{CaseRow, Store, StoreError, Tx};
+use crate::store::{CaseRow, Lease, Store, StoreError, Tx};
 
 use reconcile::{Gate, Hint};
 
@@ -292,10 +292,20 @@ impl CaseEngine {
                 }
                 Verdict::Degraded(_) => Gate::Shut,
             };
-        }
-        if tripped && !leader {
+        } else if tripped {
             // Only the leader heals the guard, so every instance gives the same answer.
             gate = Gate::Shut;
+        } else if leader && !self.ownership.decides_everything() && self.guard.anything_down(&self.fleet) {
+            // With several instances, a case may be about to open on any of them: the leader
+            // asks the guard from the whole fleet's states on every tick something is down, so
+            // a storm trips it even when none of the leader's own services would open a case.
+            gate = match self.guard.assess(&self.fleet).await {
+                Verdict::Healthy => Gate::Open,
+                Verdict::Degraded(reason) => {
+                    self.trip_guard(&reason).await?;
+                    Gate::Shut
+                }
+            };
         }
         self.sweep(&mut gate).await?;
         if leader {
@@ -353,6 +363,11 @@ impl CaseEngine {
     /// first server (the others' statuses reach it through the stored state).
     pub(super) fn decides_for(&self, service_idx: usize) -> bool {
         self.fleet.members(service_idx).next().is_some_and(|first| self.ownership.decides(first.shard))
+    }
+
+    /// The lease a decision for the service rests on, checked inside its transaction.
+    pub(super) fn decision_lease(&self, service_idx: usize) -> Option<Lease> {
+        self.fleet.members(service_idx).next().map(|first| Lease::Shard(first.shard))
     }
 }
 

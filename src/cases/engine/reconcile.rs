@@ -55,15 +55,25 @@ impl CaseEngine {
     ) -> Result<(), CaseError> {
         // A conflict means another engine opened the case between our read and our write: the
         // second attempt finds it and joins it.
-        match self.reconcile_once(service_idx, hint, gate).await {
+        let result = match self.reconcile_once(service_idx, hint, gate).await {
             Err(CaseError::Store(StoreError::Conflict)) => self.reconcile_once(service_idx, hint, gate).await,
+            other => other,
+        };
+        match result {
+            // The shard's lease moved on since this instance looked: its new owner decides.
+            Err(CaseError::Store(StoreError::Fenced)) => {
+                tracing::debug!(service_idx, "decision refused by the fence: another instance decides now");
+                Ok(())
+            }
             other => other,
         }
     }
 
     async fn reconcile_once(&self, service_idx: usize, hint: Option<Hint>, gate: &mut Gate) -> Result<(), CaseError> {
         let Some(service) = self.fleet.services().get(service_idx) else { return Ok(()) };
+        let Some(lease) = self.decision_lease(service_idx) else { return Ok(()) };
         let mut tx = self.store.begin().await?;
+        tx.hold(lease).await?;
         // Looked at once the lock is held: waiting for it may have taken a while.
         let view = ServiceView::of(&self.fleet, service_idx);
         if let Some(case) = tx.active_case(&service.customer, &service.service).await? {
@@ -92,15 +102,22 @@ impl CaseEngine {
     /// Ask the guard (once per gate) whether cases may open; trip or heal it as it says.
     async fn may_open(&self, gate: &mut Gate) -> Result<bool, CaseError> {
         if *gate == Gate::Unasked {
+            let leader = self.ownership.is_leader();
             *gate = match self.guard.assess(&self.fleet).await {
-                Verdict::Degraded(reason) => {
+                // Only the leader trips and heals the stored flag, so that every instance gives
+                // the same answer and the monitor is paged about once; another instance that
+                // suspects the network just opens nothing (the leader's sweep trips it).
+                Verdict::Degraded(reason) if leader => {
                     self.trip_guard(&reason).await?;
                     Gate::Shut
                 }
-                Verdict::Healthy => {
+                Verdict::Degraded(_) => Gate::Shut,
+                Verdict::Healthy if leader => {
                     self.heal_guard().await?;
                     Gate::Open
                 }
+                Verdict::Healthy if self.store.flag(super::GUARD_FLAG).await?.is_some() => Gate::Shut,
+                Verdict::Healthy => Gate::Open,
             };
         }
         Ok(*gate == Gate::Open)
@@ -115,7 +132,9 @@ impl CaseEngine {
         let now = self.clock.now_ms();
         let error = status.last_error.clone().unwrap_or_default();
         let mut fx = Effects::default();
+        let Some(lease) = self.decision_lease(service_idx) else { return Ok(()) };
         let mut tx = self.store.begin().await?;
+        tx.hold(lease).await?;
         if tx.active_case(&service.customer, &service.service).await?.is_some() {
             // Opened by another instance since we looked: join it on the next attempt.
             return Err(CaseError::Store(StoreError::Conflict));

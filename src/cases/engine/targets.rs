@@ -4,12 +4,14 @@
 
 use super::{CaseEngine, CaseError, Effects, ENGINE};
 use crate::domain::{CaseNumber, TimelineKind};
+use crate::store::Lease;
 
 impl CaseEngine {
     pub(super) async fn check_response_targets(&self) -> Result<(), CaseError> {
         let now = self.clock.now_ms();
         let mut fx = Effects::default();
         let mut tx = self.store.begin().await?;
+        tx.hold(Lease::Leader).await?;
         for mut case in tx.active_cases().await? {
             if case.sla_breached || case.acknowledged_at.is_some() || now <= case.response_due_at {
                 continue;
