@@ -221,6 +221,13 @@ async fn an_instance_paused_past_its_lease_writes_nothing_stale_sends_nothing_an
     assert_eq!(outbox.len(), sent, "nothing more was queued after the pause: {outbox:#?}");
     assert_eq!(store.cases(&[], 10).await.expect("cases").len(), 1);
     assert_rollups_counted_once(&store, &fleet).await;
+    // The victim's recorded state changes form one chain: no "up → failing" from the former
+    // owner's stale view after the survivor's "failing → down".
+    let mut changes = store.state_changes(VICTIM, 100).await.expect("state changes");
+    changes.reverse();
+    for pair in changes.windows(2) {
+        assert_eq!(pair[0].to, pair[1].from, "a stale state change was written: {changes:#?}");
+    }
     drop(nodes);
 }
 
