@@ -72,7 +72,8 @@ impl Membership {
             self.store.release_shards(&me, &self.releasing).await?;
             self.releasing.clear();
         }
-        let held: HashSet<u8> = self.store.renew_shards(&me, self.ttl_ms).await?.iter().map(|h| h.shard).collect();
+        let renewed = self.store.renew_shards(&me, self.ttl_ms).await?;
+        let held: HashSet<u8> = renewed.iter().map(|h| h.shard).collect();
         // Lost shards go first: a renewal that makes this instance valid again must not let it
         // decide, even for a moment, for a shard another instance took while it was away.
         for shard in self.ownership.owned_shards() {
@@ -80,6 +81,9 @@ impl Membership {
                 tracing::warn!(shard, "shard lease lost to another instance");
                 self.ownership.set(shard, false);
             }
+        }
+        for h in &renewed {
+            self.ownership.set_epoch(h.shard, h.epoch);
         }
         self.ownership.renewed(started, self.lease_ttl());
         let share = fair_share(live);
@@ -113,6 +117,7 @@ impl Membership {
         }
         if !claimed.is_empty() {
             for held in &claimed {
+                self.ownership.set_epoch(held.shard, held.epoch);
                 self.ownership.set(held.shard, true);
                 if held.epoch > 1 {
                     self.metrics.lease_takeovers_total.inc();

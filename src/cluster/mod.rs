@@ -25,6 +25,9 @@ use crate::domain::shard::{shard_of, SHARDS};
 pub struct Ownership {
     instance: String,
     owned: Vec<AtomicBool>,
+    /// The lease epoch of each shard as last claimed or renewed here: results carry it to the
+    /// write, which keeps them only while that epoch is still this instance's.
+    epochs: Vec<AtomicI64>,
     count: AtomicUsize,
     leader: AtomicBool,
     /// Where [`Ownership::valid_until`] counts from.
@@ -42,6 +45,7 @@ impl Ownership {
         Ownership {
             instance: instance.into(),
             owned: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
+            epochs: (0..SHARDS).map(|_| AtomicI64::new(0)).collect(),
             count: AtomicUsize::new(0),
             leader: AtomicBool::new(false),
             origin: Instant::now(),
@@ -114,6 +118,15 @@ impl Ownership {
             (true, false) => _ = self.count.fetch_sub(1, Ordering::Relaxed),
             _ => {}
         }
+    }
+
+    /// The shard's lease epoch as this instance holds it (0: never held here).
+    pub fn epoch(&self, shard: u8) -> i64 {
+        self.epochs[usize::from(shard)].load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_epoch(&self, shard: u8, epoch: i64) {
+        self.epochs[usize::from(shard)].store(epoch, Ordering::Relaxed);
     }
 
     pub(crate) fn set_leader(&self, leader: bool) {

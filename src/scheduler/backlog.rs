@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use prometheus::IntCounter;
 use tokio::sync::Notify;
 
+use crate::domain::shard::shard_of;
 use crate::metrics::Metrics;
 use crate::store::{Batch, FailureRow, RollupDelta, StateChangeRow, StoredStatus};
 
@@ -42,6 +43,8 @@ struct Queued {
     rollups: BTreeMap<(i64, String), RollupDelta>,
     failures: VecDeque<FailureRow>,
     changes: VecDeque<StateChangeRow>,
+    /// The lease epoch of each shard's queued rows (see [`Batch::epochs`]).
+    epochs: BTreeMap<u8, i64>,
     /// Dropped since the writer last asked: rollups, failures, state changes.
     unreported: [u64; 3],
 }
@@ -95,6 +98,7 @@ impl Backlog {
             rollups: std::mem::take(&mut q.rollups).into_values().collect(),
             failures: std::mem::take(&mut q.failures).into(),
             changes: std::mem::take(&mut q.changes).into(),
+            epochs: std::mem::take(&mut q.epochs),
         }
     }
 
@@ -147,7 +151,26 @@ impl Backlog {
 }
 
 impl Queued {
-    fn merge(&mut self, batch: Batch, older: bool) {
+    /// Merge a batch in. Rows of one shard under two lease epochs never mix: the newer epoch's
+    /// rows stay, the older's go (they would be refused at write time anyway).
+    fn merge(&mut self, mut batch: Batch, older: bool) {
+        let mut stale = Vec::new();
+        for (&shard, &epoch) in &batch.epochs {
+            match self.epochs.get(&shard) {
+                Some(&queued) if queued > epoch => stale.push(shard),
+                Some(&queued) if queued < epoch => {
+                    self.forget_shard(shard);
+                    self.epochs.insert(shard, epoch);
+                }
+                Some(_) => {}
+                None => {
+                    self.epochs.insert(shard, epoch);
+                }
+            }
+        }
+        for shard in stale {
+            batch.forget_shard(shard);
+        }
         for status in batch.statuses {
             match self.statuses.get(&status.server_id) {
                 Some(queued) if queued.seq >= status.seq => {}
@@ -170,6 +193,15 @@ impl Queued {
             self.failures.extend(batch.failures);
             self.changes.extend(batch.changes);
         }
+    }
+
+    fn forget_shard(&mut self, shard: u8) {
+        let keep = |id: &str| shard_of(id) != shard;
+        self.statuses.retain(|id, _| keep(id));
+        self.rollups.retain(|(_, id), _| keep(id));
+        self.failures.retain(|f| keep(&f.server_id));
+        self.changes.retain(|c| keep(&c.server_id));
+        self.epochs.remove(&shard);
     }
 }
 
@@ -250,5 +282,37 @@ mod tests {
         assert_eq!(batch.statuses.iter().map(|s| s.seq).collect::<Vec<_>>(), [2]);
         assert_eq!(batch.failures.iter().map(|f| f.at).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(batch.rollups[0].probes, 2, "roll-ups of the same hour add up");
+    }
+
+    #[test]
+    fn rows_of_a_lease_epoch_that_ended_never_mix_with_the_next_ones() {
+        let m = metrics();
+        let backlog = Backlog::new(Limits::for_fleet(10), &m);
+        let shard = shard_of("a");
+        let at = |epoch: i64| std::iter::once((shard, epoch)).collect::<BTreeMap<u8, i64>>();
+        backlog.push(Batch {
+            statuses: vec![status("a", 5)],
+            failures: vec![failure(5)],
+            epochs: at(3),
+            ..Default::default()
+        });
+        let failed = backlog.take();
+        // The lease was lost and claimed again (epoch 4): the rows of epoch 3 are stale.
+        backlog.push(Batch {
+            statuses: vec![status("a", 1)],
+            rollups: vec![rollup("a", 0)],
+            epochs: at(4),
+            ..Default::default()
+        });
+        backlog.put_back(failed);
+        let batch = backlog.take();
+        assert_eq!(batch.statuses.iter().map(|s| s.seq).collect::<Vec<_>>(), [1], "epoch 4's, whatever the seq");
+        assert!(batch.failures.is_empty(), "epoch 3's failure row went");
+        assert_eq!((batch.rollups.len(), batch.epochs), (1, at(4)));
+        // Queued rows of an older epoch go when a newer epoch's arrive.
+        backlog.push(Batch { failures: vec![failure(6)], epochs: at(4), ..Default::default() });
+        backlog.push(Batch { statuses: vec![status("a", 2)], epochs: at(5), ..Default::default() });
+        let batch = backlog.take();
+        assert!(batch.failures.is_empty() && batch.statuses.len() == 1, "{batch:?}");
     }
 }

@@ -384,11 +384,16 @@ impl Scheduler {
             return;
         }
         let entries = self.fleet.entries();
+        // Every server with a row in this window has a result in it, so is dirty: its shard's
+        // epoch goes with the batch.
+        let mut epochs = std::collections::BTreeMap::new();
         let statuses = p
             .dirty
             .drain(..)
             .map(|idx| {
                 p.is_dirty[idx] = false;
+                let shard = entries[idx].shard;
+                epochs.entry(shard).or_insert_with(|| self.ownership.epoch(shard));
                 entries[idx].stored()
             })
             .collect();
@@ -405,6 +410,7 @@ impl Scheduler {
             changes: std::mem::take(&mut p.changes),
             failures: std::mem::take(&mut p.failures),
             rollups,
+            epochs,
         };
         self.backlog.push(batch);
     }

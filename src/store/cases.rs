@@ -347,7 +347,7 @@ impl Tx {
         match super::leases::fence(&mut self.tx, self.backend, self.fence.as_deref()).await? {
             Some(owned) => {
                 let kept: Vec<StoredStatus> =
-                    statuses.iter().filter(|s| owned.contains(&shard_of(&s.server_id))).cloned().collect();
+                    statuses.iter().filter(|s| owned.contains_key(&shard_of(&s.server_id))).cloned().collect();
                 super::tracking::upsert_statuses(&mut self.tx, self.backend, &kept).await
             }
             None => super::tracking::upsert_statuses(&mut self.tx, self.backend, statuses).await,

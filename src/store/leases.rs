@@ -6,7 +6,7 @@
 //! Not here: when to claim, renew or release (`crate::cluster`), nor how writes use the
 //! owned shards to fence themselves (`tracking.rs`, through [`Store::fenced`]).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use sqlx::Row;
 
@@ -221,20 +221,20 @@ impl Store {
 }
 
 /// Which servers a fenced write may touch: `None` for an unfenced store (everything), else the
-/// shards `owner` holds as of this transaction, read with a share lock so a take-over waits
+/// shards `owner` holds as of this transaction with their epochs, read with a share lock so a take-over waits
 /// until the transaction's writes are in (and they land before the new owner reads).
 pub(super) async fn fence(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     owner: Option<&str>,
-) -> Result<Option<HashSet<u8>>, StoreError> {
+) -> Result<Option<HashMap<u8, i64>>, StoreError> {
     let Some(owner) = owner else { return Ok(None) };
     let lock = backend.share_lock();
     let rows = sqlx::query(&format!("SELECT shard, epoch FROM shard_leases WHERE owner = $1{lock}"))
         .bind(owner)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(Some(held(&rows)?.into_iter().map(|h| h.shard).collect()))
+    Ok(Some(held(&rows)?.into_iter().map(|h| (h.shard, h.epoch)).collect()))
 }
 
 /// The lease a decision transaction rests on.

@@ -2,6 +2,7 @@
 //! hourly roll-ups. Writes arrive as one [`Batch`] per write-behind window and land in a single
 //! transaction with multi-row statements, so persisting 1,000 results a second stays cheap.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use sqlx::Row;
@@ -77,6 +78,10 @@ pub struct Batch {
     pub changes: Vec<StateChangeRow>,
     pub failures: Vec<FailureRow>,
     pub rollups: Vec<RollupDelta>,
+    /// The lease epoch each shard's rows were produced under. A fenced write keeps a shard's
+    /// rows only while this instance holds that very epoch: rows from before a lease was lost
+    /// and claimed again are refused. A shard missing here is checked by owner only.
+    pub epochs: BTreeMap<u8, i64>,
 }
 
 impl Batch {
@@ -87,7 +92,18 @@ impl Batch {
             changes: self.changes.iter().filter(|c| keep(&c.server_id)).cloned().collect(),
             failures: self.failures.iter().filter(|f| keep(&f.server_id)).cloned().collect(),
             rollups: self.rollups.iter().filter(|r| keep(&r.server_id)).cloned().collect(),
+            epochs: self.epochs.clone(),
         }
+    }
+
+    /// Drop every row of the servers in `shard`.
+    pub fn forget_shard(&mut self, shard: u8) {
+        let keep = |id: &str| shard_of(id) != shard;
+        self.statuses.retain(|s| keep(&s.server_id));
+        self.changes.retain(|c| keep(&c.server_id));
+        self.failures.retain(|f| keep(&f.server_id));
+        self.rollups.retain(|r| keep(&r.server_id));
+        self.epochs.remove(&shard);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -177,8 +193,11 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let fenced_batch;
         let batch = match super::leases::fence(&mut tx, self.backend, self.fence.as_deref()).await? {
-            Some(owned) => {
-                fenced_batch = batch.only(|id| owned.contains(&shard_of(id)));
+            Some(held) => {
+                fenced_batch = batch.only(|id| {
+                    let shard = shard_of(id);
+                    held.get(&shard).is_some_and(|epoch| batch.epochs.get(&shard).is_none_or(|e| e == epoch))
+                });
                 &fenced_batch
             }
             None => batch,

@@ -215,6 +215,21 @@ async fn a_former_owner_writes_nothing_for_a_shard_taken_over_and_decides_nothin
     let ids: Vec<String> = plain.load_statuses().await.expect("load").into_iter().map(|s| s.server_id).collect();
     assert_eq!(ids, [kept], "the stale owner's row for the lost shard was refused");
 
+    // The shard comes back to `a` (epoch + 1): rows queued under its former epoch stay out,
+    // rows of the new epoch land.
+    b.release_shards("b", &[shard_of(lost)]).await.expect("release");
+    let again = a.claim_shards("a", 1, 60_000).await.expect("claim again");
+    assert_eq!(again.iter().map(|h| (h.shard, h.epoch)).collect::<Vec<_>>(), [(shard_of(lost), taken[0].epoch + 1)]);
+    let epochs = |epoch: i64| [(shard_of(lost), epoch)].into_iter().collect();
+    let stale = Batch { statuses: vec![stored(lost, 8)], epochs: epochs(taken[0].epoch - 1), ..Batch::default() };
+    a.save_batch(&stale).await.expect("save");
+    assert_eq!(plain.load_statuses().await.expect("load").len(), 1, "rows of a former epoch are refused");
+    let fresh = Batch { statuses: vec![stored(lost, 9)], epochs: epochs(again[0].epoch), ..Batch::default() };
+    a.save_batch(&fresh).await.expect("save");
+    assert_eq!(plain.load_statuses().await.expect("load").len(), 2, "rows of the epoch held land");
+    a.release_shards("a", &[shard_of(lost)]).await.expect("release");
+    b.claim_shards("b", 1, 60_000).await.expect("b takes it once more");
+
     // Its decisions for the lost shard are refused inside the transaction; the leader's
     // work is refused for an instance that does not lead.
     let mut tx = a.begin().await.expect("begin");

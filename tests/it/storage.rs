@@ -176,6 +176,7 @@ async fn history_past_retention_is_pruned(backend: Backend) {
         changes: vec![change(old_hour), change(new_hour)],
         failures: vec![failure(old_hour), failure(new_hour)],
         rollups: vec![rollup(old_hour), rollup(new_hour)],
+        ..Batch::default()
     };
     store.save_batch(&batch).await.expect("save");
     store.save_batch(&Batch { rollups: vec![rollup(new_hour)], ..Batch::default() }).await.expect("save again");
