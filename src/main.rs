@@ -35,12 +35,27 @@ fn main() -> ExitCode {
             Command::Cases { config, command } => done(cli::cases::cases(&config, command).await),
             Command::Maintenance { config, command } => done(cli::maintenance::maintenance(&config, command).await),
             Command::Demo { duration, listen } => demo::run(listen, duration).await.map_err(CliError::from),
-            Command::Bench { servers, interval, duration, bare, pages, web, serve_fleet } => {
-                let measured = match (serve_fleet, pages, web) {
-                    (Some(addresses), _, _) => bench::serve_fleet(addresses).await,
-                    (None, Some(cases), _) => bench::run_pages(cases).await,
-                    (None, None, Some(clients)) => bench::run_web(clients, duration).await,
-                    (None, None, None) => bench::run(servers, interval, duration, bare).await,
+            Command::Bench {
+                servers,
+                interval,
+                duration,
+                bare,
+                pages,
+                web,
+                instances,
+                database,
+                lease_ttl,
+                serve_fleet,
+            } => {
+                let measured = match (serve_fleet, pages, web, instances) {
+                    (Some(addresses), ..) => bench::serve_fleet(addresses).await,
+                    (None, Some(cases), ..) => bench::run_pages(cases).await,
+                    (None, None, Some(clients), _) => bench::run_web(clients, duration).await,
+                    (None, None, None, Some(n)) => match database {
+                        Some(url) => bench::run_cluster(n, servers, interval, duration, &url, lease_ttl).await,
+                        None => Err(anyhow::anyhow!("--instances needs --database postgres://…")),
+                    },
+                    (None, None, None, None) => bench::run(servers, interval, duration, bare).await,
                 };
                 measured.map_err(CliError::from)
             }

@@ -142,6 +142,17 @@ pub enum Command {
         /// many concurrent clients, e.g. --web 32 (each page for --for).
         #[arg(long)]
         web: Option<usize>,
+        /// Instead: this many `firstwatch run` processes on one PostgreSQL (--database),
+        /// with the shard split, probes/s and CPU per instance, and the take-over gap after
+        /// `kill -9` of one, e.g. --instances 2.
+        #[arg(long)]
+        instances: Option<usize>,
+        /// The PostgreSQL server for --instances (a throw-away database is created on it).
+        #[arg(long)]
+        database: Option<String>,
+        /// The `[cluster] lease_ttl` of the instances for --instances.
+        #[arg(long, default_value = "15s", value_parser = parse_duration)]
+        lease_ttl: Duration,
         /// Serve the fleet only (used by `bench` itself, in a child process).
         #[arg(long, hide = true)]
         serve_fleet: Option<usize>,

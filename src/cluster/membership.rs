@@ -123,6 +123,7 @@ impl Membership {
                     self.metrics.lease_takeovers_total.inc();
                 }
             }
+            self.ownership.claimed();
             tracing::info!(claimed = claimed.len(), live, "shards claimed");
         }
         self.metrics.shards_owned.set(i64::try_from(self.ownership.shards_owned()).unwrap_or(0));

@@ -15,7 +15,7 @@
 pub mod membership;
 pub mod sqlite_lock;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::domain::shard::{shard_of, SHARDS};
@@ -29,6 +29,8 @@ pub struct Ownership {
     /// write, which keeps them only while that epoch is still this instance's.
     epochs: Vec<AtomicI64>,
     count: AtomicUsize,
+    /// Bumped whenever shards are claimed, so the scheduler re-plans their servers.
+    claims: AtomicU64,
     leader: AtomicBool,
     /// Where [`Ownership::valid_until`] counts from.
     origin: Instant,
@@ -47,6 +49,7 @@ impl Ownership {
             owned: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
             epochs: (0..SHARDS).map(|_| AtomicI64::new(0)).collect(),
             count: AtomicUsize::new(0),
+            claims: AtomicU64::new(0),
             leader: AtomicBool::new(false),
             origin: Instant::now(),
             valid_until: AtomicI64::new(0),
@@ -118,6 +121,15 @@ impl Ownership {
             (true, false) => _ = self.count.fetch_sub(1, Ordering::Relaxed),
             _ => {}
         }
+    }
+
+    /// How many times shards were claimed here: a change means servers to re-plan.
+    pub fn claims(&self) -> u64 {
+        self.claims.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn claimed(&self) {
+        self.claims.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The shard's lease epoch as this instance holds it (0: never held here).

@@ -51,6 +51,10 @@ const HOUR_MS: i64 = 3_600_000;
 const LAUNCH_WINDOW: Duration = Duration::from_millis(10);
 /// The loop turns at least this often, to beat the heartbeat when nothing is due.
 const BEAT: Duration = Duration::from_secs(1);
+/// Servers of a shard just taken over that missed a slot meanwhile are probed within this
+/// (or their interval, if shorter), spread by their offset, instead of waiting for their next
+/// slot: a take-over costs the lease time, not the lease time plus an interval.
+const TAKE_OVER_SPREAD: Duration = Duration::from_secs(5);
 
 /// Something worth telling other parts about: a state change, a threshold reached, a recovery.
 #[derive(Debug, Clone)]
@@ -99,6 +103,8 @@ pub struct Scheduler {
     write_behind: Duration,
     max_in_flight: usize,
     ownership: Arc<Ownership>,
+    /// `Ownership::claims` as last re-planned for.
+    seen_claims: u64,
     queue: BinaryHeap<Reverse<(Instant, usize)>>,
     in_flight: JoinSet<Completed>,
     /// Which server each running task probes, and when it was planned.
@@ -165,6 +171,7 @@ impl Scheduler {
             clock: parts.clock.clone(),
             write_behind: parts.write_behind,
             max_in_flight: parts.max_in_flight.max(1),
+            seen_claims: parts.ownership.claims(),
             ownership: parts.ownership,
             queue: BinaryHeap::with_capacity(n),
             in_flight: JoinSet::new(),
@@ -210,11 +217,44 @@ impl Scheduler {
                 _ = beat.tick() => {}
                 () = self.step() => {}
             }
+            if self.ownership.claims() != self.seen_claims {
+                self.replan_claimed();
+            }
             self.heartbeat.beat();
         }
         self.heartbeat.set_running(false);
         self.in_flight.abort_all();
         self.flush();
+    }
+
+    /// Shards were claimed: their servers go on from the stored status just loaded, and those
+    /// that missed a slot during the take-over are probed now (spread over a few seconds).
+    /// One pass over the queue, only when shards change hands.
+    pub fn replan_claimed(&mut self) {
+        self.seen_claims = self.ownership.claims();
+        let now = self.now_ms();
+        let fleet = self.fleet.clone();
+        let queue = std::mem::take(&mut self.queue).into_vec();
+        self.queue = queue
+            .into_iter()
+            .map(|Reverse((at, idx))| {
+                let entry = &fleet.entries()[idx];
+                if !self.ownership.owns(entry.shard) {
+                    return Reverse((at, idx));
+                }
+                let settings = &entry.settings;
+                let due = entry.with_status(|status| {
+                    let missed = status.last_probe_at.is_none_or(|last| last + millis(settings.interval) < now);
+                    let first = plan::first_due(&entry.id, status, settings, now);
+                    if missed {
+                        first.min(now + plan::offset_ms(&entry.id, settings.interval.min(TAKE_OVER_SPREAD)))
+                    } else {
+                        first
+                    }
+                });
+                Reverse((at.min(self.instant_of(due)), idx))
+            })
+            .collect();
     }
 
     /// One step of the loop: start every due request (as far as the cap allows) or take in
@@ -424,4 +464,8 @@ fn log_transition(server: &str, t: &Transition, error: Option<&str>) {
         }
         _ => tracing::info!(%server, from = %t.from, to = %t.to, "server state changed"),
     }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

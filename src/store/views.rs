@@ -52,6 +52,17 @@ impl Store {
             .collect()
     }
 
+    /// How many servers have no stored status request at or after `at` (for the cluster
+    /// bench: every server probed again after a take-over).
+    pub async fn servers_not_probed_since(&self, at: i64) -> Result<i64, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM server_status WHERE last_probe_at IS NULL OR last_probe_at < $1")
+                .bind(at)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// How many cases are not resolved or closed, per severity, lowest severity number first.
     pub async fn open_case_counts(&self) -> Result<Vec<(Severity, i64)>, StoreError> {
         let rows = sqlx::query(&format!(

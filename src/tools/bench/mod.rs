@@ -18,9 +18,11 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::tools::sim::SimServer;
 
+mod cluster;
 mod paging;
 mod web;
 
+pub use cluster::run_cluster;
 pub use paging::run_pages;
 pub use web::run_web;
 
@@ -52,9 +54,14 @@ pub async fn serve_fleet(addresses: usize) -> anyhow::Result<ExitCode> {
 
 /// CPU seconds (user + system) used by this process so far.
 fn cpu_seconds() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    cpu_seconds_of("self")
+}
+
+/// CPU seconds (user + system) used so far by the process `pid` (`self`, or a number).
+fn cpu_seconds_of(pid: &str) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the ")" that ends the command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("unexpected /proc/self/stat")?;
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("unexpected /proc/<pid>/stat")?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 =
         fields.get(11).context("utime")?.parse::<f64>()? + fields.get(12).context("stime")?.parse::<f64>()?;
@@ -112,36 +119,10 @@ pub async fn run(servers: usize, interval: Duration, duration: Duration, bare: b
     if servers == 0 {
         bail!("--servers must be at least 1");
     }
-    let exe = std::env::current_exe()?;
-    let mut child = tokio::process::Command::new(exe)
-        .args(["bench", "--serve-fleet", &ADDRESSES.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting the fleet process")?;
-    let stdout = child.stdout.take().context("fleet stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let ready =
-        tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.context("fleet start timed out")??;
-    let port: u16 = ready.as_deref().and_then(|l| l.strip_prefix("READY ")).context("fleet did not start")?.parse()?;
-
+    let (mut child, port) = start_fleet().await?;
     let dir = tempfile_dir()?;
     let db = dir.join("bench.db");
-    let mut text = format!(
-        "[database]\nurl = \"sqlite://{}\"\n[probing]\ninterval = \"{i}\"\nretry_interval = \"{i}\"\ntimeout = \"5s\"\nmax_concurrency = 4096\n",
-        db.display(),
-        i = humantime::format_duration(interval)
-    );
-    for c in 0..servers.div_ceil(100) {
-        text.push_str(&format!("[[customers]]\nid = \"c{c}\"\nname = \"Customer {c}\"\n[[customers.services]]\nid = \"web\"\nname = \"Web\"\n"));
-        for s in (c * 100)..((c + 1) * 100).min(servers) {
-            text.push_str(&format!(
-                "[[customers.services.servers]]\nid = \"s{s}\"\ntarget = \"http://{}:{port}/health\"\n",
-                fleet_ip(s)
-            ));
-        }
-    }
+    let text = fleet_config(&format!("sqlite://{}", db.display()), servers, interval, port);
     let config = Config::from_toml(&text, |_| None).map_err(|e| anyhow::anyhow!("bench configuration: {e}"))?;
     if bare {
         let result = bare_loop(&config, duration).await;
@@ -189,6 +170,43 @@ pub async fn run(servers: usize, interval: Duration, duration: Duration, bare: b
         quantile(&lag0, &lag1, 0.99) * 1000.0
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Start the loopback fleet in a child process (`bench --serve-fleet`); returns it and its port.
+async fn start_fleet() -> anyhow::Result<(tokio::process::Child, u16)> {
+    let exe = std::env::current_exe()?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["bench", "--serve-fleet", &ADDRESSES.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the fleet process")?;
+    let stdout = child.stdout.take().context("fleet stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let ready =
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.context("fleet start timed out")??;
+    let port: u16 = ready.as_deref().and_then(|l| l.strip_prefix("READY ")).context("fleet did not start")?.parse()?;
+    Ok((child, port))
+}
+
+/// The bench configuration: `servers` servers at `interval`, 100 per customer, spread over
+/// the fleet's loopback addresses on `port`.
+fn fleet_config(db_url: &str, servers: usize, interval: Duration, port: u16) -> String {
+    let mut text = format!(
+        "[database]\nurl = \"{db_url}\"\n[probing]\ninterval = \"{i}\"\nretry_interval = \"{i}\"\ntimeout = \"5s\"\nmax_concurrency = 4096\n",
+        i = humantime::format_duration(interval)
+    );
+    for c in 0..servers.div_ceil(100) {
+        text.push_str(&format!("[[customers]]\nid = \"c{c}\"\nname = \"Customer {c}\"\n[[customers.services]]\nid = \"web\"\nname = \"Web\"\n"));
+        for s in (c * 100)..((c + 1) * 100).min(servers) {
+            text.push_str(&format!(
+                "[[customers.services.servers]]\nid = \"s{s}\"\ntarget = \"http://{}:{port}/health\"\n",
+                fleet_ip(s)
+            ));
+        }
+    }
+    text
 }
 
 /// The same status requests at the same rate, from a plain loop: one spawned task per request,
