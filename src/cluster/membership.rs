@@ -103,7 +103,11 @@ impl Membership {
             self.store.release_shards(&me, &stray).await?;
             claimed = self.store.claim_shards(&me, share - owned.len(), self.ttl_ms).await?;
         }
+        let lead_started = std::time::Instant::now();
         let leader = self.store.lead(&me, self.ttl_ms).await?.is_some();
+        if leader {
+            self.ownership.led(lead_started, self.lease_ttl());
+        }
         if leader != self.ownership.leader.load(std::sync::atomic::Ordering::Relaxed) {
             tracing::info!(leader, "leader lease {}", if leader { "taken" } else { "lost" });
         }

@@ -39,6 +39,8 @@ pub struct Ownership {
     /// paused, or the database is away), this instance neither probes nor decides, whatever
     /// the flags say, until a renewal succeeds again.
     valid_until: AtomicI64,
+    /// The same for the `leader` lease, renewed by its own statement.
+    leader_until: AtomicI64,
 }
 
 impl Ownership {
@@ -53,6 +55,7 @@ impl Ownership {
             leader: AtomicBool::new(false),
             origin: Instant::now(),
             valid_until: AtomicI64::new(0),
+            leader_until: AtomicI64::new(0),
         }
     }
 
@@ -85,9 +88,17 @@ impl Ownership {
     /// A renewal that started `started` ago succeeded: the leases hold until `ttl` after
     /// its start (the database counted from a moment no earlier than that).
     pub(crate) fn renewed(&self, started: Instant, ttl: Duration) {
+        self.valid_until.fetch_max(self.until(started, ttl), Ordering::Relaxed);
+    }
+
+    /// The `leader` lease was kept or taken by a statement that started `started` ago.
+    pub(crate) fn led(&self, started: Instant, ttl: Duration) {
+        self.leader_until.fetch_max(self.until(started, ttl), Ordering::Relaxed);
+    }
+
+    fn until(&self, started: Instant, ttl: Duration) -> i64 {
         let start = i64::try_from(started.saturating_duration_since(self.origin).as_millis()).unwrap_or(0);
-        let until = start.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
-        self.valid_until.fetch_max(until, Ordering::Relaxed);
+        start.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// Whether this instance probes (and decides for) this server.
@@ -101,8 +112,12 @@ impl Ownership {
         self.shards_owned() == SHARDS
     }
 
+    /// Whether this instance leads now: it took or kept the `leader` lease, that renewal still
+    /// covers now, and so does the last renewal of its shards.
     pub fn is_leader(&self) -> bool {
-        self.leader.load(Ordering::Relaxed) && self.valid()
+        self.leader.load(Ordering::Relaxed)
+            && self.valid()
+            && self.elapsed_ms() < self.leader_until.load(Ordering::Relaxed)
     }
 
     pub fn shards_owned(&self) -> usize {
@@ -178,7 +193,9 @@ mod tests {
         o.set_leader(true);
         assert!(o.owns(1) && !o.decides(1) && !o.is_leader(), "never renewed: probes, decides nothing");
         o.renewed(Instant::now(), Duration::from_secs(60));
-        assert!(o.decides(1) && o.is_leader());
+        assert!(o.decides(1) && !o.is_leader(), "the leader lease is renewed on its own");
+        o.led(Instant::now(), Duration::from_secs(60));
+        assert!(o.is_leader());
         let stale = Ownership::new("b");
         stale.set(1, true);
         stale.renewed(Instant::now(), Duration::ZERO);
@@ -190,6 +207,7 @@ mod tests {
     fn ownership_counts_what_it_holds() {
         let o = Ownership::new("a");
         o.renewed(Instant::now(), Duration::from_secs(60));
+        o.led(Instant::now(), Duration::from_secs(60));
         assert_eq!((o.shards_owned(), o.is_leader()), (0, false));
         o.set(3, true);
         o.set(3, true);

@@ -88,6 +88,8 @@ struct Pending {
     changes: Vec<StateChangeRow>,
     failures: Vec<FailureRow>,
     rollups: HashMap<(usize, i64), RollupDelta>,
+    /// The lease epoch of each shard with rows here (one epoch per shard per window).
+    epochs: std::collections::BTreeMap<u8, i64>,
 }
 
 pub struct Scheduler {
@@ -107,8 +109,9 @@ pub struct Scheduler {
     seen_claims: u64,
     queue: BinaryHeap<Reverse<(Instant, usize)>>,
     in_flight: JoinSet<Completed>,
-    /// Which server each running task probes, and when it was planned.
-    tasks: HashMap<Id, (usize, Instant)>,
+    /// Which server each running task probes, when it was planned, and its shard's lease
+    /// epoch at launch.
+    tasks: HashMap<Id, (usize, Instant, i64)>,
     pending: Pending,
     /// The instant and Unix ms taken together at start: converts between the two.
     anchor: (Instant, i64),
@@ -266,14 +269,14 @@ impl Scheduler {
             Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
                 match joined {
                     Ok((id, done)) => {
-                        if let Some((idx, _)) = self.tasks.remove(&id) {
-                            self.complete(idx, done);
+                        if let Some((idx, _, epoch)) = self.tasks.remove(&id) {
+                            self.complete(idx, done, epoch);
                         }
                     }
                     Err(error) => {
                         // A probe task panicked or was cancelled: reschedule the server so it is
                         // never silently dropped from monitoring.
-                        if let Some((idx, planned)) = self.tasks.remove(&error.id()) {
+                        if let Some((idx, planned, _)) = self.tasks.remove(&error.id()) {
                             tracing::error!(server = %self.fleet.entries()[idx].id, %error, "probe task failed");
                             let retry = planned + self.fleet.entries()[idx].settings.retry_interval;
                             self.queue.push(Reverse((retry.max(Instant::now()), idx)));
@@ -322,16 +325,29 @@ impl Scheduler {
                 let result = prober.probe(&target, &limits).await;
                 Completed { at_ms, started_ms, planned_ms, result }
             });
-            self.tasks.insert(handle.id(), (idx, planned));
+            self.tasks.insert(handle.id(), (idx, planned, self.ownership.epoch(entry.shard)));
         }
     }
 
     /// Count one result, plan the server's next request, queue what is to be written and hint
     /// the case engine. Never awaits: nothing can interrupt it half-way.
-    fn complete(&mut self, idx: usize, done: Completed) {
+    fn complete(&mut self, idx: usize, done: Completed, epoch: i64) {
         let fleet = self.fleet.clone();
         let entry = &fleet.entries()[idx];
         let Completed { at_ms, started_ms, planned_ms, result } = done;
+        if self.ownership.epoch(entry.shard) != epoch {
+            // The lease ended (and was claimed again) while the request ran: its result belongs
+            // to an epoch whose rows the store refuses. The server goes on from its stored
+            // status at its next slot.
+            let next = plan::first_due(&entry.id, &entry.status(), &entry.settings, self.now_ms());
+            self.queue.push(Reverse((self.instant_of(next), idx)));
+            return;
+        }
+        if self.pending.epochs.get(&entry.shard).is_some_and(|&e| e != epoch) {
+            // Rows of two epochs of one shard never share a batch.
+            self.flush();
+        }
+        self.pending.epochs.insert(entry.shard, epoch);
         let kind = result.kind;
         let ok = result.is_success();
         if let Some(counters) = self.probe_counters.get(&kind) {
@@ -424,16 +440,11 @@ impl Scheduler {
             return;
         }
         let entries = self.fleet.entries();
-        // Every server with a row in this window has a result in it, so is dirty: its shard's
-        // epoch goes with the batch.
-        let mut epochs = std::collections::BTreeMap::new();
         let statuses = p
             .dirty
             .drain(..)
             .map(|idx| {
                 p.is_dirty[idx] = false;
-                let shard = entries[idx].shard;
-                epochs.entry(shard).or_insert_with(|| self.ownership.epoch(shard));
                 entries[idx].stored()
             })
             .collect();
@@ -450,7 +461,8 @@ impl Scheduler {
             changes: std::mem::take(&mut p.changes),
             failures: std::mem::take(&mut p.failures),
             rollups,
-            epochs,
+            // Each shard's epoch as its results were launched (`complete` keeps one per window).
+            epochs: std::mem::take(&mut p.epochs),
         };
         self.backlog.push(batch);
     }

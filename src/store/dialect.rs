@@ -36,11 +36,13 @@ impl Backend {
         }
     }
 
-    /// What a `SELECT` appends to keep the rows it read from changing until the transaction
-    /// ends, without blocking other readers (the lease rows a write is fenced by).
+    /// What a `SELECT` appends to keep the lease rows a write is fenced by from being taken
+    /// over until the transaction ends: a claim (`FOR UPDATE SKIP LOCKED`) skips them. `KEY
+    /// SHARE` and not `SHARE`: renewals and releases (plain updates) do not wait for it, so a
+    /// decision holding some lease rows and a renewal updating them can never deadlock.
     pub fn share_lock(self) -> &'static str {
         match self {
-            Backend::Postgres => " FOR SHARE",
+            Backend::Postgres => " FOR KEY SHARE",
             Backend::Sqlite => "",
         }
     }

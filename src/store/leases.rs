@@ -145,9 +145,12 @@ impl Store {
         if let Some(row) = renewed {
             return Ok(Some(row.try_get("epoch")?));
         }
+        // Skipped while the former leader's last decision still runs (it holds the row).
+        let lock = self.backend.claim_lock();
         let taken = sqlx::query(&format!(
             "UPDATE cluster_leases SET owner = $2, epoch = epoch + 1, expires_at = {now} + $3 \
-             WHERE name = $1 AND (owner IS NULL OR expires_at <= {now}) RETURNING epoch"
+             WHERE name IN (SELECT o.name FROM cluster_leases o WHERE o.name = $1 \
+             AND (o.owner IS NULL OR o.expires_at <= {now}){lock}) RETURNING epoch"
         ))
         .bind(LEADER)
         .bind(owner)
@@ -221,8 +224,9 @@ impl Store {
 }
 
 /// Which servers a fenced write may touch: `None` for an unfenced store (everything), else the
-/// shards `owner` holds as of this transaction with their epochs, read with a share lock so a take-over waits
-/// until the transaction's writes are in (and they land before the new owner reads).
+/// shards `owner` holds as of this transaction with their epochs, read with a key-share lock so a
+/// take-over skips them until the transaction's writes are in (they land before the new owner
+/// reads).
 pub(super) async fn fence(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
@@ -247,8 +251,8 @@ pub enum Lease {
 }
 
 /// Refuse the transaction ([`StoreError::Fenced`]) unless `owner` holds `lease` now by the
-/// database's clock. The row is read with a share lock: a take-over waits (or skips the
-/// shard until its next claim) until this transaction has committed or rolled back, so a
+/// database's clock. The row is read with a key-share lock: a take-over (whose claim skips
+/// locked rows) leaves the shard until its next round while this transaction runs, so a
 /// former owner's decision either lands before the new owner takes over or not at all.
 pub(super) async fn hold(
     conn: &mut sqlx::AnyConnection,

@@ -47,7 +47,9 @@ async fn two_instances_split_the_shards_and_probe_each_server_once() {
     wait_until(Duration::from_secs(15), "the shards split 128/128", || async { shards_of(&first).await == [128, 128] })
         .await;
     // Each server at a 300 ms interval gets ~20 requests in 6 s, from one instance; two
-    // instances probing it would double that.
+    // instances probing it would double that. (One interval first, for the hand-over's
+    // re-planned requests to pass.)
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let before: Vec<usize> = targets.iter().map(FakeTarget::hits).collect();
     tokio::time::sleep(Duration::from_secs(6)).await;
     let total: usize = targets.iter().zip(before).map(|(t, b)| t.hits() - b).sum();

@@ -57,6 +57,8 @@ const HEALED_FLAG: &str = "guard_healed";
 /// statement stuck on a dead connection is abandoned (its transaction rolls back) and the
 /// next hint or sweep decides again.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the leader of several instances asks the guard by itself while a server is down.
+const PROACTIVE_GUARD_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {
@@ -102,6 +104,8 @@ pub struct CaseEngine {
     /// flag on every tick, by another instance. A server found `down` during the storm opens a
     /// case only once a status request after the heal confirms it.
     healed_at: AtomicI64,
+    /// When the leader last asked the guard on its own (clock ms).
+    guard_asked_at: AtomicI64,
     /// Whether the guard is tripped, as this engine last saw it (the flag row is the truth):
     /// hints then open nothing and ask no guard; `run_due` asks it once per tick.
     guard_tripped: AtomicBool,
@@ -137,6 +141,7 @@ impl CaseEngine {
             outbox_ready: p.outbox_ready,
             escalation: Escalation::new(p.config, p.fleet, p.metrics, p.clock),
             healed_at: AtomicI64::new(0),
+            guard_asked_at: AtomicI64::new(i64::MIN / 2),
             guard_tripped: AtomicBool::new(false),
         }
     }
@@ -286,36 +291,47 @@ impl CaseEngine {
         let leader = self.ownership.is_leader();
         if tripped && leader {
             gate = match self.guard.assess(&self.fleet).await {
-                Verdict::Healthy => {
-                    self.heal_guard().await?;
-                    Gate::Open
-                }
-                Verdict::Degraded(_) => Gate::Shut,
+                Verdict::Healthy if unless_fenced(self.heal_guard().await.map(|()| true))? => Gate::Open,
+                Verdict::Healthy | Verdict::Degraded(_) => Gate::Shut,
             };
         } else if tripped {
             // Only the leader heals the guard, so every instance gives the same answer.
             gate = Gate::Shut;
-        } else if leader && !self.ownership.decides_everything() && self.guard.anything_down(&self.fleet) {
+        } else if leader && !self.ownership.decides_everything() && self.proactive_guard_due() {
             // With several instances, a case may be about to open on any of them: the leader
-            // asks the guard from the whole fleet's states on every tick something is down, so
-            // a storm trips it even when none of the leader's own services would open a case.
+            // asks the guard from its view of the whole fleet (every few seconds while something
+            // is down), so a storm trips it even when none of the leader's own services would
+            // open a case.
             gate = match self.guard.assess(&self.fleet).await {
                 Verdict::Healthy => Gate::Open,
                 Verdict::Degraded(reason) => {
-                    self.trip_guard(&reason).await?;
+                    unless_fenced(self.trip_guard(&reason).await)?;
                     Gate::Shut
                 }
             };
         }
         self.sweep(&mut gate).await?;
         if leader {
-            self.check_response_targets().await?;
-            let fired = self.escalation.run_due(&self.store).await?;
+            // Refused by the fence: another instance leads now and does this work.
+            unless_fenced(self.check_response_targets().await)?;
+            let fired = unless_fenced(self.escalation.run_due(&self.store).await.map_err(CaseError::from))?;
             if fired != Fired::default() {
                 self.outbox_ready.notify_one();
             }
         }
         self.refresh_gauges().await
+    }
+
+    /// Whether the leader should ask the guard without a case about to open here: something is
+    /// down somewhere, and it has not asked within [`PROACTIVE_GUARD_EVERY`].
+    fn proactive_guard_due(&self) -> bool {
+        let now = self.clock.now_ms();
+        let last = self.guard_asked_at.load(Ordering::Relaxed);
+        if now - last < millis(PROACTIVE_GUARD_EVERY) || !self.guard.anything_down(&self.fleet) {
+            return false;
+        }
+        self.guard_asked_at.store(now, Ordering::Relaxed);
+        true
     }
 
     /// Pick up maintenance windows added at run time by any instance or the CLI.
@@ -368,6 +384,15 @@ impl CaseEngine {
     /// The lease a decision for the service rests on, checked inside its transaction.
     pub(super) fn decision_lease(&self, service_idx: usize) -> Option<Lease> {
         self.fleet.members(service_idx).next().map(|first| Lease::Shard(first.shard))
+    }
+}
+
+/// Leader work refused by the fence is no error: another instance leads now, nothing was
+/// written, and the sweep goes on with this instance's own services.
+fn unless_fenced<T: Default>(result: Result<T, CaseError>) -> Result<T, CaseError> {
+    match result {
+        Err(CaseError::Store(StoreError::Fenced)) => Ok(T::default()),
+        other => other,
     }
 }
 

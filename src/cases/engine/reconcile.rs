@@ -108,13 +108,16 @@ impl CaseEngine {
                 // the same answer and the monitor is paged about once; another instance that
                 // suspects the network just opens nothing (the leader's sweep trips it).
                 Verdict::Degraded(reason) if leader => {
-                    self.trip_guard(&reason).await?;
+                    super::unless_fenced(self.trip_guard(&reason).await)?;
                     Gate::Shut
                 }
                 Verdict::Degraded(_) => Gate::Shut,
                 Verdict::Healthy if leader => {
-                    self.heal_guard().await?;
-                    Gate::Open
+                    if super::unless_fenced(self.heal_guard().await.map(|()| true))? {
+                        Gate::Open
+                    } else {
+                        Gate::Shut
+                    }
                 }
                 Verdict::Healthy if self.store.flag(super::GUARD_FLAG).await?.is_some() => Gate::Shut,
                 Verdict::Healthy => Gate::Open,

@@ -146,8 +146,8 @@ async fn measure(
     let fair = crate::cluster::fair_share(instances);
     let split = within(Duration::from_secs(60), || async {
         let table = store.lease_table().await?;
-        Ok(table.instances.len() == instances
-            && table.instances.iter().all(|(_, n)| *n + 1 >= 256 / instances && *n <= fair))
+        let held: usize = table.instances.iter().map(|(_, n)| n).sum();
+        Ok(table.instances.len() == instances && held == 256 && table.instances.iter().all(|(_, n)| *n <= fair))
     })
     .await?;
     let Some(split) = split else {
