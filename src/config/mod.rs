@@ -3,6 +3,7 @@
 //! crate reads TOML; everything else trusts these types.
 
 pub mod defaults;
+mod include;
 mod raw;
 pub mod summary;
 #[cfg(test)]
@@ -228,6 +229,8 @@ pub struct Customer {
     pub status_token: Option<Secret>,
     pub contacts: Vec<Contact>,
     pub services: Vec<Service>,
+    /// The included file it was read from, relative to the main file; `None`: the main file.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -292,18 +295,31 @@ pub struct FleetServer<'a> {
 }
 
 impl Config {
-    /// Read and validate a file. I/O and parse errors come back with the path `(file)`.
+    /// Read and validate a file and the files it includes. I/O and parse errors come back
+    /// with the file's path; errors in an included customer at its path in that file.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigErrors(vec![ConfigError { path: path.display().to_string(), msg: format!("cannot read: {e}") }])
         })?;
-        Config::from_toml(&text, |name| std::env::var(name).ok())
+        let base = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+        Config::parse(&text, base, &|name| std::env::var(name).ok())
     }
 
-    /// Parse and validate TOML text; `env` resolves `env:NAME` secrets.
+    /// Parse and validate TOML text; `env` resolves `env:NAME` secrets. The text may not
+    /// include other files (there is no folder to find them in).
     pub fn from_toml(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
-        let raw = raw::parse(text).map_err(|e| ConfigErrors(vec![e]))?;
-        validate::validate(raw, &env)
+        Config::parse(text, None, &env)
+    }
+
+    fn parse(text: &str, base: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        let mut raw = raw::parse(text).map_err(|e| ConfigErrors(vec![e]))?;
+        let origins = include::merge(&mut raw, base)?;
+        let mut config = validate::validate(raw, env)
+            .map_err(|errors| ConfigErrors(errors.0.into_iter().map(|e| origins.locate(e)).collect()))?;
+        for (customer, file) in config.customers.iter_mut().zip(origins.files()) {
+            customer.source = file.map(str::to_string);
+        }
+        Ok(config)
     }
 
     /// Every server with its customer and service, in config order.

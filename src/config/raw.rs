@@ -14,6 +14,9 @@ use super::ConfigError;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// Globs of more files holding `[[customers]]` entries, relative to this file.
+    #[serde(default)]
+    pub include: Vec<String>,
     #[serde(default)]
     pub server: RawServerSection,
     #[serde(default)]
@@ -42,6 +45,14 @@ pub struct RawConfig {
     pub customers: Vec<RawCustomer>,
     #[serde(default)]
     pub maintenance: Vec<RawMaintenance>,
+}
+
+/// An included file (`include = [...]`): `[[customers]]` entries and nothing else.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIncluded {
+    #[serde(default)]
+    pub customers: Vec<RawCustomer>,
 }
 
 /// `[server]`: the HTTP listener and who may write through the API.
@@ -331,6 +342,11 @@ overrides_view!(RawProbing, RawCustomer, RawService, RawServer);
 /// `customers[1].services[0].servers[0].tagret`, with serde's message. A TOML syntax error has
 /// no key path, so it is reported at its line and column instead.
 pub fn parse(text: &str) -> Result<RawConfig, ConfigError> {
+    parse_as(text)
+}
+
+/// Parse the text as `T` (the main file, or an included one), errors at their key path.
+pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|err| {
         let key_path = err.path().to_string();
         let inner = err.into_inner();

@@ -15,6 +15,7 @@ mod cluster_faults;
 mod docs;
 mod escalation;
 mod faults;
+mod inventory;
 mod metrics;
 mod notify;
 mod openapi;

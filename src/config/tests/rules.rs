@@ -11,7 +11,8 @@ fn unknown_key_reports_its_path() {
         "customers[1].services[0].servers[0].tagret: unknown field `tagret`, expected one of `id`, `target`, `role`, \
          `interval`, `retry_interval`, `failure_threshold`, `recovery_threshold`, `timeout`, `expect_status`"
     );
-    assert!(error("[sever]\nlisten = \"x\"").starts_with("sever: unknown field `sever`, expected one of `server`,"));
+    assert!(error("[sever]\nlisten = \"x\"")
+        .starts_with("sever: unknown field `sever`, expected one of `include`, `server`,"));
     assert_eq!(
         error("[probing]\nfailure_threshold = \"ten\""),
         "probing.failure_threshold: invalid type: string \"ten\", expected i64"

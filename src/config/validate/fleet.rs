@@ -166,7 +166,7 @@ pub(super) fn customers(
             }
             services.push(service(c, &base, rs, &settings, &mut server_ids));
         }
-        out.push(Customer { id: rc.id.clone(), name, status_token, contacts, services });
+        out.push(Customer { id: rc.id.clone(), name, status_token, contacts, services, source: None });
     }
     out
 }
