@@ -4,10 +4,11 @@
 //! hold up the probe path for more than a copy.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::config::{Config, ProbeSettings, ServerRole};
-use crate::domain::Target;
+use crate::domain::{ServerState, Target};
 use crate::store::StoredStatus;
 use crate::tracker::Status;
 
@@ -37,15 +38,15 @@ impl FleetEntry {
         f(&self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
-    /// Change the status under its lock; only the scheduler calls this.
-    pub(crate) fn update<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
-        f(&mut self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
-    }
-
-    /// Take the stored status as the current one (a shard taken over, or the view of a server
-    /// another instance probes).
-    pub(crate) fn restore(&self, stored: StoredStatus) {
-        self.update(|status| *status = restore(stored));
+    /// Change the status under its lock, keeping `counts` (its fleet's) in step.
+    fn update_counted<R>(&self, counts: &StateCounts, f: impl FnOnce(&mut Status) -> R) -> R {
+        let mut status = self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before = status.state;
+        let result = f(&mut status);
+        if status.state != before {
+            counts.moved(before, status.state);
+        }
+        result
     }
 
     /// The status in its persisted form.
@@ -74,8 +75,30 @@ pub struct ServiceMembers {
     pub members: Vec<usize>,
 }
 
+/// How many servers are in each state, kept in step with every status change, so the guard
+/// asks "how many are failing?" in O(1) instead of scanning the fleet.
+#[derive(Debug, Default)]
+pub struct StateCounts([AtomicUsize; ServerState::ALL.len()]);
+
+impl StateCounts {
+    fn slot(state: ServerState) -> usize {
+        ServerState::ALL.iter().position(|s| *s == state).unwrap_or(0)
+    }
+
+    fn moved(&self, from: ServerState, to: ServerState) {
+        self.0[Self::slot(from)].fetch_sub(1, Ordering::Relaxed);
+        self.0[Self::slot(to)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Servers in `state` now.
+    pub fn get(&self, state: ServerState) -> usize {
+        self.0[Self::slot(state)].load(Ordering::Relaxed)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Fleet {
+    counts: StateCounts,
     entries: Vec<FleetEntry>,
     by_id: HashMap<String, usize>,
     services: Vec<ServiceMembers>,
@@ -117,7 +140,27 @@ impl Fleet {
             })
             .collect();
         let by_id = entries.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
-        Fleet { entries, by_id, services, service_by_id }
+        let counts = StateCounts::default();
+        for entry in &entries {
+            counts.0[StateCounts::slot(entry.with_status(|s| s.state))].fetch_add(1, Ordering::Relaxed);
+        }
+        Fleet { counts, entries, by_id, services, service_by_id }
+    }
+
+    /// Change a server's status under its lock (the scheduler counting a result).
+    pub(crate) fn update<R>(&self, entry: &FleetEntry, f: impl FnOnce(&mut Status) -> R) -> R {
+        entry.update_counted(&self.counts, f)
+    }
+
+    /// Take the stored status as the server's current one (a shard taken over, or the view of
+    /// a server another instance probes).
+    pub(crate) fn restore(&self, entry: &FleetEntry, stored: StoredStatus) {
+        entry.update_counted(&self.counts, |status| *status = restore(stored));
+    }
+
+    /// How many servers are in each state now.
+    pub fn counts(&self) -> &StateCounts {
+        &self.counts
     }
 
     /// Every service with its servers, in config order.
@@ -163,5 +206,30 @@ fn restore(s: StoredStatus) -> Status {
         last_probe_at: s.last_probe_at,
         state_since: s.state_since,
         seq: u64::try_from(s.seq.max(0)).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_counts_follow_every_update_and_restore() {
+        let text = "[[customers]]\nid = \"acme\"\n[[customers.services]]\nid = \"web\"\n\
+                    [[customers.services.servers]]\nid = \"a\"\ntarget = \"tcp://127.0.0.1:9\"\n\
+                    [[customers.services.servers]]\nid = \"b\"\ntarget = \"tcp://127.0.0.1:9\"\n";
+        let config = Config::from_toml(text, |_| None).unwrap_or_else(|e| panic!("{e}"));
+        let fleet = Fleet::new(&config, Vec::new(), 0);
+        let counts = |fleet: &Fleet| ServerState::ALL.map(|s| fleet.counts().get(s));
+        assert_eq!(counts(&fleet), [2, 0, 0, 0, 0], "both unknown");
+        let (a, b) = (&fleet.entries()[0], &fleet.entries()[1]);
+        fleet.update(a, |s| s.state = ServerState::Down);
+        fleet.update(b, |s| s.state = ServerState::Up);
+        fleet.update(b, |s| s.consecutive_failures = 0);
+        assert_eq!(counts(&fleet), [0, 1, 0, 1, 0]);
+        let mut stored = a.stored();
+        stored.state = ServerState::Failing;
+        fleet.restore(a, stored);
+        assert_eq!(counts(&fleet), [0, 1, 1, 0, 0], "a restore moves the counts too");
     }
 }

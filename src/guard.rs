@@ -53,7 +53,7 @@ impl Guard {
 
     /// Whether any server of the fleet is `down` (a case may be about to open somewhere).
     pub fn anything_down(&self, fleet: &Fleet) -> bool {
-        fleet.entries().iter().any(|e| e.with_status(|s| s.state == ServerState::Down))
+        fleet.counts().get(ServerState::Down) > 0
     }
 
     /// Decide now. Probes the canaries whose latest result is too old (concurrently).
@@ -82,11 +82,8 @@ impl Guard {
         if let Some(reason) = failed_canary {
             return Verdict::Degraded(reason);
         }
-        let failing = fleet
-            .entries()
-            .iter()
-            .filter(|e| e.with_status(|s| matches!(s.state, ServerState::Failing | ServerState::Down)))
-            .count();
+        // Kept in step with every status change: O(1), whatever the fleet's size.
+        let failing = fleet.counts().get(ServerState::Failing) + fleet.counts().get(ServerState::Down);
         let total = fleet.len().max(1);
         let fraction = failing as f64 / total as f64;
         if failing >= MIN_FAILING_FOR_FRACTION && fraction >= self.max_failing_fraction {

@@ -144,7 +144,7 @@ impl Membership {
             if let Some(entry) = self.fleet.get(&stored.server_id) {
                 let before = entry.status().state;
                 let after = stored.state;
-                entry.restore(stored);
+                self.fleet.restore(entry, stored);
                 if before != after {
                     self.metrics.servers.with_label_values(&[before.as_str()]).dec();
                     self.metrics.servers.with_label_values(&[after.as_str()]).inc();

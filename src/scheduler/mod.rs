@@ -361,7 +361,7 @@ impl Scheduler {
         let thresholds =
             Thresholds { failure: entry.settings.failure_threshold, recovery: entry.settings.recovery_threshold };
         let obs = Observation { error: error.as_deref(), at: at_ms, in_maintenance };
-        let (transition, next, failures) = entry.update(|status| {
+        let (transition, next, failures) = fleet.update(entry, |status| {
             let transition = tracker::apply(status, obs, thresholds);
             (
                 transition,
