@@ -56,6 +56,14 @@ impl Backend {
         }
     }
 
+    /// The column naming a row physically, for deleting in chunks by a sub-select.
+    pub fn row_id(self) -> &'static str {
+        match self {
+            Backend::Postgres => "ctid",
+            Backend::Sqlite => "rowid",
+        }
+    }
+
     /// Like [`Self::row_lock`] for a claim: rows of table alias `o` another instance holds
     /// are skipped rather than waited for.
     pub fn claim_lock(self) -> &'static str {

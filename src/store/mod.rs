@@ -27,7 +27,7 @@ pub use leases::{Held, Lease, LeaseTable};
 pub use maintenance::MaintenanceRow;
 pub use outbox::{AttemptOutcome, NewOutboxRow, OutboxRow};
 pub use sessions::SessionRow;
-pub use tracking::{Batch, FailureRow, RollupDelta, StateChangeRow, StoredStatus};
+pub use tracking::{Batch, FailureRow, RollupDelta, StateChangeRow, StoredStatus, PRUNE_CHUNK};
 
 /// Why the database refused or failed; the message names what was being done.
 #[derive(Debug, thiserror::Error)]

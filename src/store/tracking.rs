@@ -348,20 +348,32 @@ impl Store {
             .collect()
     }
 
-    /// Drop history older than `before` (Unix ms): failures, state changes and roll-ups.
-    /// Returns how many rows went.
+    /// Delete history older than `before` (Unix ms), in chunks of [`PRUNE_CHUNK`] rows, one
+    /// short transaction each, yielding between them: a prune of millions of rows never
+    /// holds SQLite's write lock for more than one chunk, so the result writer and the case
+    /// engine go on in between. Returns how many rows went.
     pub async fn prune_history(&self, before: i64) -> Result<u64, StoreError> {
+        let row = self.backend.row_id();
         let mut removed = 0;
-        for sql in [
-            "DELETE FROM probe_failures WHERE at < $1",
-            "DELETE FROM state_changes WHERE at < $1",
-            "DELETE FROM probe_rollups WHERE hour < $1",
-        ] {
-            removed += sqlx::query(sql).bind(before).execute(&self.pool).await?.rows_affected();
+        for (table, column) in [("probe_failures", "at"), ("state_changes", "at"), ("probe_rollups", "hour")] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE {row} IN (SELECT {row} FROM {table} WHERE {column} < $1 LIMIT {PRUNE_CHUNK})"
+            );
+            loop {
+                let n = sqlx::query(&sql).bind(before).execute(&self.pool).await?.rows_affected();
+                removed += n;
+                if n < PRUNE_CHUNK {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
         }
         Ok(removed)
     }
 }
+
+/// Rows one retention statement deletes at most (a few milliseconds of SQLite's write lock).
+pub const PRUNE_CHUNK: u64 = 5_000;
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ on_both_backends!(
     failure_counts_continue_after_kill_9,
     results_roll_up_per_hour_and_state_changes_are_kept,
     history_past_retention_is_pruned,
+    a_prune_of_many_rows_goes_in_chunks_and_keeps_what_is_recent,
     a_stale_write_never_moves_a_count_backwards,
 );
 
@@ -189,6 +190,33 @@ async fn history_past_retention_is_pruned(backend: Backend) {
     assert_eq!(store.failures("acme-eu-1", 10).await.expect("failures").len(), 1);
     assert_eq!(store.state_changes("acme-eu-1", 10).await.expect("changes").len(), 1);
     assert_eq!(store.load_statuses().await.expect("statuses").len(), 1, "the current status is never pruned");
+    store.close().await;
+}
+
+async fn a_prune_of_many_rows_goes_in_chunks_and_keeps_what_is_recent(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = Store::connect(&db.url).await.expect("connect");
+    // Two and a half chunks of old failure rows, and a few recent ones.
+    let old = usize::try_from(firstwatch::store::PRUNE_CHUNK * 5 / 2).expect("small");
+    let failures: Vec<FailureRow> = (0..old + 3)
+        .map(|i| FailureRow {
+            server_id: format!("s{}", i % 50),
+            at: if i < old { 1_000 } else { 10_000_000 },
+            error: "HTTP 500".into(),
+            duration_ms: 1,
+        })
+        .collect();
+    store.save_batch(&Batch { failures, ..Batch::default() }).await.expect("save");
+    let removed = store.prune_history(5_000_000).await.expect("prune");
+    assert_eq!(removed, u64::try_from(old).expect("small"), "every old row, over several chunks");
+    let left: usize = futures_util::future::join_all((0..50).map(|i| {
+        let store = store.clone();
+        async move { store.failures(&format!("s{i}"), 100).await.expect("failures").len() }
+    }))
+    .await
+    .into_iter()
+    .sum();
+    assert_eq!(left, 3, "the recent rows stay");
     store.close().await;
 }
 
