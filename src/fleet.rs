@@ -182,6 +182,11 @@ impl Fleet {
         &self.entries
     }
 
+    /// Where the server is in [`Fleet::entries`].
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
     pub fn get(&self, id: &str) -> Option<&FleetEntry> {
         self.by_id.get(id).map(|&i| &self.entries[i])
     }

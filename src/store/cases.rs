@@ -123,13 +123,23 @@ impl Store {
 
     /// Cases, newest first; `statuses` empty means all.
     pub async fn cases(&self, statuses: &[CaseStatus], limit: i64) -> Result<Vec<CaseRow>, StoreError> {
-        let mut sql = format!("SELECT {CASE_COLS} FROM cases");
+        self.cases_before(statuses, None, limit).await
+    }
+
+    /// Like [`Store::cases`], only cases older than case `before` (a page after it).
+    pub async fn cases_before(
+        &self,
+        statuses: &[CaseStatus],
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<CaseRow>, StoreError> {
+        let mut sql = format!("SELECT {CASE_COLS} FROM cases WHERE id < $1");
         if !statuses.is_empty() {
-            let list: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 1)).collect();
-            sql.push_str(&format!(" WHERE status IN ({})", list.join(", ")));
+            let list: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 2)).collect();
+            sql.push_str(&format!(" AND status IN ({})", list.join(", ")));
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", statuses.len() + 1));
-        let mut query = sqlx::query(&sql);
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", statuses.len() + 2));
+        let mut query = sqlx::query(&sql).bind(before.unwrap_or(i64::MAX));
         for status in statuses {
             query = query.bind(status.as_str());
         }

@@ -183,3 +183,87 @@ async fn a_body_that_never_arrives_gets_408_after_thirty_seconds() {
     assert_eq!(app.get_json("/api/v1/maintenance").await["windows"], serde_json::json!([]), "nothing added");
     app.stop().await;
 }
+
+/// Walk a list endpoint page by page; the items' `key` field, and how many pages it took.
+async fn walk(app: &TestApp, path: &str, items: &str, key: &str, limit: usize) -> (Vec<String>, usize) {
+    let (mut seen, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}?limit={limit}&cursor={c}"),
+            None => format!("{path}?limit={limit}"),
+        };
+        let page = app.get_json(&url).await;
+        pages += 1;
+        let list = page[items].as_array().cloned().unwrap_or_default();
+        assert!(list.len() <= limit, "{url}: {page}");
+        seen.extend(list.iter().map(|i| i[key].as_str().unwrap_or_default().to_string()));
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+        assert!(pages < 100, "a cursor that never ends");
+    }
+    (seen, pages)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_and_cases_come_a_page_at_a_time_with_a_cursor_to_the_next() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Healthy).await;
+    let ids: Vec<String> = (0..7).map(|i| format!("s-{i}")).collect();
+    let servers: Vec<Srv<'_>> = ids.iter().map(|id| Srv::new(id, target.url())).collect();
+    let app = TestApp::spawn(&config_paging(&db.url, FAST, &servers, "", "")).await;
+
+    let (seen, pages) = walk(&app, "/api/v1/servers", "servers", "id", 3).await;
+    assert_eq!((seen, pages), (ids.clone(), 3), "3 + 3 + 1, in fleet order, each once");
+    let all = app.get_json("/api/v1/servers").await;
+    assert_eq!((all["servers"].as_array().map(Vec::len), &all["next"]), (Some(7), &serde_json::Value::Null));
+
+    // Five resolved cases of five services, newest first across pages.
+    for i in 0..5 {
+        let mut tx = app.store.begin().await.expect("begin");
+        let case = firstwatch::store::CaseRow {
+            id: 0,
+            customer: "acme".into(),
+            service: format!("svc-{i}"),
+            server: "s-0".into(),
+            severity: firstwatch::domain::Severity::Three,
+            status: firstwatch::cases::CaseStatus::Closed,
+            opened_at: 1_000,
+            updated_at: 1_000,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            recovered_at: None,
+            resolved_at: None,
+            closed_at: Some(1_000),
+            consecutive_failures: 3,
+            last_error: None,
+            response_due_at: 2_000,
+            sla_breached: false,
+            severity1_since: None,
+            last_update_at: None,
+        };
+        tx.insert_case(&case).await.expect("insert");
+        tx.commit().await.expect("commit");
+    }
+    let (numbers, pages) = walk(&app, "/api/v1/cases", "cases", "id", 2).await;
+    let expected: Vec<String> = (1..=5).rev().map(|n| format!("FW-{n:06}")).collect();
+    assert_eq!((numbers, pages), (expected, 3));
+
+    for bad in [
+        "/api/v1/servers?limit=0",
+        "/api/v1/servers?limit=5001",
+        "/api/v1/servers?cursor=nobody",
+        "/api/v1/servers?page=2",
+        "/api/v1/cases?cursor=yesterday",
+        "/api/v1/cases?limit=-1",
+    ] {
+        let (status, body) = app.get(bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&body).is_ok_and(|b| b["error"].is_string()),
+            "{bad}: {body}"
+        );
+    }
+    app.stop().await;
+}

@@ -12,7 +12,7 @@ const FAST: &str = "interval = \"1s\"\nretry_interval = \"100ms\"\nfailure_thres
 /// Every endpoint of PRODUCT.md section 6 (plus the document itself), with the statuses its
 /// description must list.
 const ENDPOINTS: [(&str, &str, &[u16]); 14] = [
-    ("/api/v1/servers", "get", &[200]),
+    ("/api/v1/servers", "get", &[200, 400]),
     ("/api/v1/cases", "get", &[200, 400]),
     ("/api/v1/cases/{id}", "get", &[200, 400, 404]),
     ("/api/v1/cases/{id}/ack", "post", &[200, 400, 401, 403, 404, 409]),
@@ -143,6 +143,12 @@ async fn the_document_describes_every_endpoint_and_every_reference_resolves() {
     }
     let params = doc["paths"]["/api/v1/cases"]["get"]["parameters"].as_array().cloned().unwrap_or_default();
     assert!(params.iter().any(|p| p["name"] == "status" && p["in"] == "query" && p["required"] != true));
+    for list in ["/api/v1/cases", "/api/v1/servers"] {
+        let params = doc["paths"][list]["get"]["parameters"].as_array().cloned().unwrap_or_default();
+        for name in ["cursor", "limit"] {
+            assert!(params.iter().any(|p| p["name"] == name && p["in"] == "query"), "{list} ?{name}");
+        }
+    }
     let metrics = &doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
     assert!(metrics.as_object().is_some_and(|c| c.keys().any(|k| k.starts_with("text/plain"))), "{metrics}");
 
@@ -156,6 +162,8 @@ async fn the_document_describes_every_endpoint_and_every_reference_resolves() {
     for field in ["id", "customer", "service", "role", "state", "consecutive_failures", "last_error", "last_probe_at"] {
         assert!(server["properties"][field].is_object(), "servers[].{field}");
     }
+    assert!(servers["properties"]["next"].is_object(), "the servers list says where the next page starts");
+    assert!(ok("/api/v1/cases", "get", "200")["properties"]["next"].is_object(), "so does the cases list");
     let detail = ok("/api/v1/cases/{id}", "get", "200");
     assert!(detail["properties"]["timeline"].is_object() && detail["properties"]["case"].is_object());
     let case = resolve(&doc, "#/components/schemas/CaseView").expect("CaseView");

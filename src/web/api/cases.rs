@@ -15,9 +15,6 @@ use crate::web::error::ErrorBody;
 use crate::web::json::{ApiJson, ApiPath, OptionalJson};
 use crate::web::{ApiError, AppState};
 
-/// How many cases a list returns at most.
-const LIST_LIMIT: i64 = 500;
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -27,11 +24,20 @@ pub struct ListQuery {
     /// `closed`.
     #[param(example = "open")]
     pub status: Option<String>,
+    /// The `next` of the previous page (the number of its last, oldest case); the first page
+    /// without.
+    #[param(example = "FW-000042")]
+    pub cursor: Option<String>,
+    /// Cases per page, 1 to 5000 (default 500).
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseList {
     pub cases: Vec<CaseView>,
+    /// The `cursor` of the next page (older cases); `null` on the last.
+    #[schema(example = "FW-000042")]
+    pub next: Option<String>,
 }
 
 /// One event in a case's history, oldest first.
@@ -91,8 +97,8 @@ pub struct NoteBody {
     tag = "cases",
     params(ListQuery),
     responses(
-        (status = 200, description = "Cases, newest first (at most 500)", body = CaseList),
-        (status = 400, description = "Unknown status or query key", body = ErrorBody),
+        (status = 200, description = "One page of cases, newest first", body = CaseList),
+        (status = 400, description = "Unknown status, a bad cursor or limit, an unknown query key", body = ErrorBody),
     )
 )]
 pub async fn list(
@@ -109,8 +115,15 @@ pub async fn list(
             Err(e) => return Err(ApiError::BadRequest(format!("{e}; use open, active, all or a status"))),
         },
     };
-    let cases = state.store.cases(&statuses, LIST_LIMIT).await?;
-    Ok(Json(CaseList { cases: cases.iter().map(CaseView::of).collect() }))
+    let limit = super::page::limit(query.limit)?;
+    let before = query.cursor.as_deref().map(number).transpose()?;
+    // One more than asked: whether there is a next page.
+    let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+    let mut cases = state.store.cases_before(&statuses, before.map(|n| n.0), fetch).await?;
+    let more = cases.len() > limit;
+    cases.truncate(limit);
+    let next = if more { cases.last().map(|c| CaseNumber(c.id).to_string()) } else { None };
+    Ok(Json(CaseList { cases: cases.iter().map(CaseView::of).collect(), next }))
 }
 
 fn number(id: &str) -> Result<CaseNumber, ApiError> {

@@ -3,4 +3,5 @@
 pub mod cases;
 pub mod dead_letters;
 pub mod maintenance;
+pub mod page;
 pub mod servers;

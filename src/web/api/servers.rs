@@ -1,12 +1,14 @@
-//! `GET /api/v1/servers`: every server with its live tracking state.
+//! `GET /api/v1/servers`: the servers with their live tracking state, a page at a time in
+//! fleet order.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::page;
 use crate::clock::rfc3339_ms;
-use crate::web::AppState;
+use crate::web::{ApiError, AppState};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServerView {
@@ -29,18 +31,48 @@ pub struct ServerView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServerList {
     pub servers: Vec<ServerView>,
+    /// The `cursor` of the next page; `null` on the last.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ServersQuery {
+    /// The `next` of the previous page (the id of its last server); the first page without.
+    pub cursor: Option<String>,
+    /// Servers per page, 1 to 5000 (default 500).
+    pub limit: Option<u32>,
 }
 
 #[utoipa::path(
     get,
     path = "/api/v1/servers",
     tag = "servers",
-    responses((status = 200, description = "Every monitored server, in config order", body = ServerList))
+    params(ServersQuery),
+    responses(
+        (status = 200, description = "One page of servers, in fleet order", body = ServerList),
+        (status = 400, description = "A bad limit, an unknown cursor or query key", body = crate::web::error::ErrorBody),
+    )
 )]
-pub async fn list(State(state): State<AppState>) -> Json<ServerList> {
-    let servers = state
-        .fleet
-        .entries()
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ServersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ServerList>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = page::limit(query.limit)?;
+    let entries = state.fleet.entries();
+    let start = match &query.cursor {
+        None => 0,
+        Some(cursor) => match state.fleet.index_of(cursor) {
+            Some(i) => i + 1,
+            None => return Err(ApiError::BadRequest(format!("unknown cursor {cursor:?}: start again without one"))),
+        },
+    };
+    let end = start.saturating_add(limit).min(entries.len());
+    let servers = entries
+        .get(start..end)
+        .unwrap_or_default()
         .iter()
         .map(|entry| {
             let status = entry.status();
@@ -55,6 +87,7 @@ pub async fn list(State(state): State<AppState>) -> Json<ServerList> {
                 last_probe_at: status.last_probe_at.map(rfc3339_ms),
             }
         })
-        .collect();
-    Json(ServerList { servers })
+        .collect::<Vec<_>>();
+    let next = if end < entries.len() { servers.last().map(|s| s.id.clone()) } else { None };
+    Ok(Json(ServerList { servers, next }))
 }
