@@ -8,9 +8,10 @@
 //! 4. above the fair share: give up the excess locally (released on the next step); below it:
 //!    claim free or expired shards;
 //! 5. keep or take the `leader` lease;
-//! 6. read the stored statuses of every server not probed here, in one query: those other
-//!    instances probe (status page, case engine) and those of the shards just claimed, which
-//!    are probed only once their stored counts and phase are in.
+//! 6. read the stored statuses written since the last round (`written_at`, on the database's
+//!    clock) of every server not probed here, in one query: those other instances probe
+//!    (status page, case engine) and those of the shards just claimed, which are probed only
+//!    once their stored counts and phase are in.
 //!
 //! A failed step changes nothing it did not finish; leases simply expire if the database stays
 //! away, and the fence in the store refuses writes once another instance holds a shard.
@@ -35,7 +36,14 @@ pub struct Membership {
     ttl_ms: i64,
     /// Given up locally on the last step; released in the database on the next.
     releasing: Vec<u8>,
+    /// The database's clock at the last read of other instances' statuses: the next reads
+    /// only what was written since (less [`WRITE_MARGIN`]). `None`: read everything.
+    watermark: Option<i64>,
 }
+
+/// How late a status row may become visible after the clock value it was written with (a
+/// statement runs 10 s at most, then commits): reads of what changed look back this far.
+const WRITE_MARGIN_MS: i64 = 15_000;
 
 impl Membership {
     pub fn new(
@@ -46,7 +54,7 @@ impl Membership {
         lease_ttl: Duration,
     ) -> Membership {
         let ttl_ms = i64::try_from(lease_ttl.as_millis()).unwrap_or(i64::MAX);
-        Membership { store, fleet, ownership, metrics, ttl_ms, releasing: Vec::new() }
+        Membership { store, fleet, ownership, metrics, ttl_ms, releasing: Vec::new(), watermark: None }
     }
 
     fn lease_ttl(&self) -> Duration {
@@ -135,9 +143,14 @@ impl Membership {
         Ok(())
     }
 
-    /// Replace the in-memory status of the servers `which` picks with the stored one.
-    async fn load(&self, which: impl Fn(&str) -> bool) -> Result<(), StoreError> {
-        for stored in self.store.load_statuses().await? {
+    /// Replace the in-memory status of the servers `which` picks with the stored one, for
+    /// every status written since the last look (all of them the first time): the work per
+    /// round follows what changed, not the fleet's size.
+    async fn load(&mut self, which: impl Fn(&str) -> bool) -> Result<(), StoreError> {
+        let since = self.watermark.map_or(i64::MIN, |w| w.saturating_sub(WRITE_MARGIN_MS));
+        let (statuses, now) = self.store.statuses_written_since(since).await?;
+        self.watermark = Some(now);
+        for stored in statuses {
             if !which(&stored.server_id) {
                 continue;
             }

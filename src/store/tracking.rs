@@ -115,7 +115,14 @@ impl Batch {
 /// SQLite gets anonymous `?` placeholders instead: looking up a numbered parameter's name is
 /// linear in SQLite, which made binding a 1,800-parameter statement quadratic.
 fn multi_row_insert(backend: Backend, table: &str, cols: &[&str], rows: usize) -> String {
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
+    multi_row_insert_with(backend, table, cols, rows, &[])
+}
+
+/// [`multi_row_insert`] with more columns whose value is an SQL expression (the same in
+/// every row), e.g. the database's clock.
+fn multi_row_insert_with(backend: Backend, table: &str, cols: &[&str], rows: usize, exprs: &[(&str, &str)]) -> String {
+    let names: Vec<&str> = cols.iter().copied().chain(exprs.iter().map(|(col, _)| *col)).collect();
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", names.join(", "));
     let mut n = 0;
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
@@ -128,6 +135,9 @@ fn multi_row_insert(backend: Backend, table: &str, cols: &[&str], rows: usize) -
                     let _ = write!(sql, "${n}");
                 }
             }
+        }
+        for (_, expr) in exprs {
+            let _ = write!(sql, ", {expr}");
         }
         sql.push(')');
     }
@@ -158,9 +168,12 @@ pub(super) async fn upsert_statuses(
     let mut sorted: Vec<&StoredStatus> = statuses.iter().collect();
     sorted.sort_unstable_by(|a, b| a.server_id.cmp(&b.server_id));
     for chunk in sorted.chunks(CHUNK) {
-        let mut sql = multi_row_insert(backend, "server_status", &STATUS_COLS, chunk.len());
+        // `written_at` on the database's clock: other instances read what changed since.
+        let now = backend.now_ms_sql();
+        let mut sql =
+            multi_row_insert_with(backend, "server_status", &STATUS_COLS, chunk.len(), &[("written_at", now)]);
         sql.push_str(
-            " ON CONFLICT (server_id) DO UPDATE SET state = excluded.state, \
+            " ON CONFLICT (server_id) DO UPDATE SET written_at = excluded.written_at, state = excluded.state, \
              consecutive_failures = excluded.consecutive_failures, \
              consecutive_successes = excluded.consecutive_successes, \
              confirmed_down = excluded.confirmed_down, last_error = excluded.last_error, \
@@ -258,22 +271,21 @@ impl Store {
     pub async fn load_statuses(&self) -> Result<Vec<StoredStatus>, StoreError> {
         let rows =
             sqlx::query(&format!("SELECT {} FROM server_status", STATUS_COLS.join(", "))).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let state: String = row.try_get("state")?;
-                Ok(StoredStatus {
-                    server_id: row.try_get("server_id")?,
-                    state: state.parse().map_err(StoreError::Corrupt)?,
-                    consecutive_failures: row.try_get("consecutive_failures")?,
-                    consecutive_successes: row.try_get("consecutive_successes")?,
-                    confirmed_down: row.try_get::<i64, _>("confirmed_down")? != 0,
-                    last_error: row.try_get("last_error")?,
-                    last_probe_at: row.try_get("last_probe_at")?,
-                    state_since: row.try_get("state_since")?,
-                    seq: row.try_get("seq")?,
-                })
-            })
-            .collect()
+        statuses_from(&rows)
+    }
+
+    /// The statuses written at or after `since` (Unix ms on the database's clock), and the
+    /// database's clock as of the read: what other instances changed since the last look.
+    pub async fn statuses_written_since(&self, since: i64) -> Result<(Vec<StoredStatus>, i64), StoreError> {
+        let now: i64 = sqlx::query(&format!("SELECT {} AS now", self.backend.now_ms_sql()))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("now")?;
+        let rows = sqlx::query(&format!("SELECT {} FROM server_status WHERE written_at >= $1", STATUS_COLS.join(", ")))
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((statuses_from(&rows)?, now))
     }
 
     /// State changes of one server, newest first.
@@ -370,6 +382,25 @@ impl Store {
         }
         Ok(removed)
     }
+}
+
+fn statuses_from(rows: &[sqlx::any::AnyRow]) -> Result<Vec<StoredStatus>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let state: String = row.try_get("state")?;
+            Ok(StoredStatus {
+                server_id: row.try_get("server_id")?,
+                state: state.parse().map_err(StoreError::Corrupt)?,
+                consecutive_failures: row.try_get("consecutive_failures")?,
+                consecutive_successes: row.try_get("consecutive_successes")?,
+                confirmed_down: row.try_get::<i64, _>("confirmed_down")? != 0,
+                last_error: row.try_get("last_error")?,
+                last_probe_at: row.try_get("last_probe_at")?,
+                state_since: row.try_get("state_since")?,
+                seq: row.try_get("seq")?,
+            })
+        })
+        .collect()
 }
 
 /// Rows one retention statement deletes at most (a few milliseconds of SQLite's write lock).

@@ -259,3 +259,28 @@ async fn a_former_owner_writes_nothing_for_a_shard_taken_over_and_decides_nothin
     let mut tx = a.begin().await.expect("begin");
     assert!(matches!(tx.hold(Lease::Shard(shard_of(kept))).await, Err(StoreError::Fenced)));
 }
+
+on_both_backends!(another_instance_reads_only_the_statuses_written_since_its_last_look);
+
+async fn another_instance_reads_only_the_statuses_written_since_its_last_look(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = Store::connect(&db.url).await.expect("connect");
+    store
+        .save_batch(&Batch { statuses: vec![stored("a", 1), stored("b", 1)], ..Batch::default() })
+        .await
+        .expect("save");
+    let (all, first_look) = store.statuses_written_since(i64::MIN).await.expect("read");
+    assert_eq!(all.len(), 2);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (none, _) = store.statuses_written_since(first_look + 10).await.expect("read");
+    assert!(none.is_empty(), "nothing written since: {none:?}");
+    store
+        .save_batch(&Batch { statuses: vec![stored("b", 2), stored("c", 1)], ..Batch::default() })
+        .await
+        .expect("save");
+    let (changed, _) = store.statuses_written_since(first_look + 10).await.expect("read");
+    let mut ids: Vec<(String, i64)> = changed.into_iter().map(|s| (s.server_id, s.seq)).collect();
+    ids.sort();
+    assert_eq!(ids, [("b".to_string(), 2), ("c".to_string(), 1)], "an update and an insert, not the untouched row");
+    store.close().await;
+}
