@@ -2,11 +2,11 @@
 //! `lease_ttl / 3`:
 //!
 //! 1. heartbeat (count the live instances);
-//! 2. release in the database what was given up locally on the previous step (the scheduler
-//!    stopped probing it a whole period ago, so its last results were written under the lease);
+//! 2. release in the database what a failed step gave up locally but could not release;
 //! 3. renew what is still held; a shard another instance took over is dropped locally;
-//! 4. above the fair share: give up the excess locally (released on the next step); below it:
-//!    claim free or expired shards;
+//! 4. above the fair share: give up the excess locally, wait [`HANDOVER_GRACE`] for its last
+//!    results to be written under the lease, and release it (so an instance that joins gets
+//!    its share within two rounds); below it: claim free or expired shards;
 //! 5. keep or take the `leader` lease;
 //! 6. read the stored statuses written since the last round (`written_at`, on the database's
 //!    clock) of every server not probed here, in one query: those other instances probe
@@ -34,12 +34,16 @@ pub struct Membership {
     ownership: Arc<Ownership>,
     metrics: Arc<Metrics>,
     ttl_ms: i64,
-    /// Given up locally on the last step; released in the database on the next.
+    /// Given up locally but not yet released in the database (a step failed in between).
     releasing: Vec<u8>,
     /// The database's clock at the last read of other instances' statuses: the next reads
     /// only what was written since (less [`WRITE_MARGIN`]). `None`: read everything.
     watermark: Option<i64>,
 }
+
+/// How long a shard given up to another instance stays leased after its last status request
+/// was launched here: enough for the write-behind window to write what was gathered.
+const HANDOVER_GRACE: Duration = Duration::from_secs(1);
 
 /// How late a status row may become visible after the clock value it was written with (a
 /// statement runs 10 s at most, then commits): reads of what changed look back this far.
@@ -104,6 +108,11 @@ impl Membership {
                 self.ownership.set(shard, false);
             }
             tracing::info!(released = self.releasing.len(), live, "above the fair share; handing shards over");
+            // The scheduler probes them no more; what it has gathered is written within the
+            // write-behind window. Results later than that are refused by the fence.
+            tokio::time::sleep(HANDOVER_GRACE.min(self.period() / 2)).await;
+            self.store.release_shards(&me, &self.releasing).await?;
+            self.releasing.clear();
         } else if owned.len() < share {
             // A shard held in the database but not locally (a step that failed half-way) is
             // released first, so the claim below can give it back with fresh counts.

@@ -43,9 +43,14 @@ async fn two_instances_split_the_shards_and_probe_each_server_once() {
     let text = config(&db, &targets, &ids);
     let first = TestApp::spawn(&text).await;
     assert_eq!(shards_of(&first).await, [256], "a lone instance holds every shard");
+    let joined = tokio::time::Instant::now();
     let second = TestApp::spawn(&text).await;
     wait_until(Duration::from_secs(15), "the shards split 128/128", || async { shards_of(&first).await == [128, 128] })
         .await;
+    // Two renewal rounds (lease 2 s: every 667 ms) plus the hand-over grace; generous for CI.
+    let took = joined.elapsed();
+    eprintln!("the joining instance had its share {took:?} after it started");
+    assert!(took < Duration::from_secs(4), "the joining instance waited {took:?} for its share");
     // Each server at a 300 ms interval gets ~20 requests in 6 s, from one instance; two
     // instances probing it would double that. (One interval first, for the hand-over's
     // re-planned requests to pass.)
