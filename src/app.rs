@@ -72,7 +72,7 @@ impl App {
         if sqlite_lock.is_some() {
             store.reset_leases().await.context("clearing the leases of a former run")?;
         }
-        let stored = store.load_statuses().await.context("loading server statuses")?;
+        let (stored, loaded_at) = store.statuses_written_since(i64::MIN).await.context("loading server statuses")?;
         let fleet = Arc::new(Fleet::new(&config, stored, clock.now_ms()));
         let prober = Prober::new(&config.dns)?;
         let metrics = Arc::new(Metrics::new(&config));
@@ -95,7 +95,8 @@ impl App {
         );
         let ownership = Arc::new(Ownership::new(instance));
         let mut membership =
-            Membership::new(store.clone(), fleet.clone(), ownership.clone(), metrics.clone(), config.cluster.lease_ttl);
+            Membership::new(store.clone(), fleet.clone(), ownership.clone(), metrics.clone(), config.cluster.lease_ttl)
+                .read_since(loaded_at);
         // Claim this instance's shards before anything probes or decides.
         membership.step().await.context("claiming shard leases")?;
         let engine = Arc::new(CaseEngine::new(engine::Parts {

@@ -61,6 +61,13 @@ impl Membership {
         Membership { store, fleet, ownership, metrics, ttl_ms, releasing: Vec::new(), watermark: None }
     }
 
+    /// The fleet was built from the statuses stored as of `at` (the database's clock): the
+    /// first round reads only what was written since, not everything again.
+    pub fn read_since(mut self, at: i64) -> Membership {
+        self.watermark = Some(at);
+        self
+    }
+
     fn lease_ttl(&self) -> Duration {
         Duration::from_millis(u64::try_from(self.ttl_ms).unwrap_or(u64::MAX))
     }
