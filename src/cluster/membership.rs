@@ -8,10 +8,11 @@
 //!    results to be written under the lease, and release it (so an instance that joins gets
 //!    its share within two rounds); below it: claim free or expired shards;
 //! 5. keep or take the `leader` lease;
-//! 6. read the stored statuses written since the last round (`written_at`, on the database's
-//!    clock) of every server not probed here, in one query: those other instances probe
-//!    (status page, case engine) and those of the shards just claimed, which are probed only
-//!    once their stored counts and phase are in.
+//! 6. read the stored statuses of every server not probed here, in one query: those other
+//!    instances probe (status page, case engine), written since the last round (`written_at`,
+//!    on the database's clock, with a margin), and, in a round that claimed shards, all of
+//!    them, so the servers of the shards just claimed are probed only once their stored
+//!    counts and phase are in.
 //!
 //! A failed step changes nothing it did not finish; leases simply expire if the database stays
 //! away, and the fence in the store refuses writes once another instance holds a shard.
@@ -39,15 +40,20 @@ pub struct Membership {
     /// The database's clock at the last read of other instances' statuses: the next reads
     /// only what was written since (less [`WRITE_MARGIN`]). `None`: read everything.
     watermark: Option<i64>,
+    /// Rounds that read the view, for [`FULL_READ_EVERY`].
+    rounds: u64,
 }
 
 /// How long a shard given up to another instance stays leased after its last status request
-/// was launched here: enough for the write-behind window to write what was gathered.
+/// was launched here: the write-behind window's time to write what was gathered.
 const HANDOVER_GRACE: Duration = Duration::from_secs(1);
 
-/// How late a status row may become visible after the clock value it was written with (a
-/// statement runs 10 s at most, then commits): reads of what changed look back this far.
-const WRITE_MARGIN_MS: i64 = 15_000;
+/// How late a status row may become visible after the clock value it was written with: a
+/// write-behind batch or a case decision takes 30 s at most (their timeouts) before it commits
+/// or rolls back, so reads of what changed look back twice that.
+const WRITE_MARGIN_MS: i64 = 60_000;
+/// Every this many rounds the view is read whole (5 min at the default lease): a safety net.
+const FULL_READ_EVERY: u64 = 60;
 
 impl Membership {
     pub fn new(
@@ -58,7 +64,7 @@ impl Membership {
         lease_ttl: Duration,
     ) -> Membership {
         let ttl_ms = i64::try_from(lease_ttl.as_millis()).unwrap_or(i64::MAX);
-        Membership { store, fleet, ownership, metrics, ttl_ms, releasing: Vec::new(), watermark: None }
+        Membership { store, fleet, ownership, metrics, ttl_ms, releasing: Vec::new(), watermark: None, rounds: 0 }
     }
 
     /// The fleet was built from the statuses stored as of `at` (the database's clock): the
@@ -115,8 +121,11 @@ impl Membership {
                 self.ownership.set(shard, false);
             }
             tracing::info!(released = self.releasing.len(), live, "above the fair share; handing shards over");
-            // The scheduler probes them no more; what it has gathered is written within the
-            // write-behind window. Results later than that are refused by the fence.
+            // The scheduler probes them no more; what it gathered is normally written within
+            // the write-behind window. Whatever is not written by the release (the writer is
+            // retrying, a request outlasts the grace) is refused by the fence: the new owner
+            // goes on from the last stored counts, a few requests behind at worst, never
+            // counting one twice.
             tokio::time::sleep(HANDOVER_GRACE.min(self.period() / 2)).await;
             self.store.release_shards(&me, &self.releasing).await?;
             self.releasing.clear();
@@ -140,8 +149,11 @@ impl Membership {
         // instances (the view) and those of the shards just claimed, which are marked owned
         // only once their stored counts and phase are in.
         if self.ownership.shards_owned() < SHARDS {
+            // Shards just claimed are read whole: whatever this instance's view missed, their
+            // new owner starts from what is stored.
+            let full = !claimed.is_empty();
             let ownership = self.ownership.clone();
-            self.load(move |id| !ownership.owns_server(id)).await?;
+            self.load(full, move |id| !ownership.owns_server(id)).await?;
         }
         if !claimed.is_empty() {
             for held in &claimed {
@@ -160,10 +172,16 @@ impl Membership {
     }
 
     /// Replace the in-memory status of the servers `which` picks with the stored one, for
-    /// every status written since the last look (all of them the first time): the work per
-    /// round follows what changed, not the fleet's size.
-    async fn load(&mut self, which: impl Fn(&str) -> bool) -> Result<(), StoreError> {
-        let since = self.watermark.map_or(i64::MIN, |w| w.saturating_sub(WRITE_MARGIN_MS));
+    /// every status written since the last look less [`WRITE_MARGIN_MS`] (all of them when
+    /// `full`, the first time, and every [`FULL_READ_EVERY`] rounds). With intervals longer
+    /// than the margin, the work per round follows what changed rather than the fleet's size.
+    async fn load(&mut self, full: bool, which: impl Fn(&str) -> bool) -> Result<(), StoreError> {
+        self.rounds = self.rounds.wrapping_add(1);
+        let since = match self.watermark {
+            // A whole read now and then, whatever happened to a row in between.
+            Some(w) if !full && !self.rounds.is_multiple_of(FULL_READ_EVERY) => w.saturating_sub(WRITE_MARGIN_MS),
+            _ => i64::MIN,
+        };
         let (statuses, now) = self.store.statuses_written_since(since).await?;
         self.watermark = Some(now);
         for stored in statuses {

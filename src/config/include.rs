@@ -48,14 +48,16 @@ impl Origins {
 pub fn merge(raw: &mut RawConfig, base: Option<&Path>) -> Result<Origins, ConfigErrors> {
     let mut origins = Origins(vec![None; raw.customers.len()]);
     let mut errors = Vec::new();
+    let mut read = std::collections::HashSet::new();
     for (i, pattern) in std::mem::take(&mut raw.include).iter().enumerate() {
         let at = format!("include[{i}]");
         let Some(base) = base else {
             errors.push(ConfigError { path: at, msg: "includes are read relative to a config file".into() });
             continue;
         };
-        let full = base.join(pattern);
-        let paths = match glob::glob(&full.to_string_lossy()) {
+        // The folder is taken literally (it may hold `[` or `*`); only the pattern globs.
+        let full = format!("{}/{pattern}", glob::Pattern::escape(&base.to_string_lossy()));
+        let paths = match glob::glob(&full) {
             Ok(paths) => paths,
             Err(e) => {
                 errors.push(ConfigError { path: at, msg: format!("not a valid glob: {e}") });
@@ -71,6 +73,8 @@ pub fn merge(raw: &mut RawConfig, base: Option<&Path>) -> Result<Origins, Config
             }
         }
         files.sort();
+        // A file two patterns match is read once.
+        files.retain(|path| read.insert(path.clone()));
         for path in files {
             let shown = path.strip_prefix(base).unwrap_or(&path).display().to_string();
             let text = match std::fs::read_to_string(&path) {

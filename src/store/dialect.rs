@@ -56,11 +56,13 @@ impl Backend {
         }
     }
 
-    /// The column naming a row physically, for deleting in chunks by a sub-select.
-    pub fn row_id(self) -> &'static str {
+    /// `WHERE` condition: the row is one of those `select` names (a sub-select whose
+    /// `{row}` is replaced by the physical row id), for deleting in chunks. PostgreSQL gets
+    /// `ctid = ANY(ARRAY(…))`, which every version runs as a TID scan.
+    pub fn row_in(self, select: &str) -> String {
         match self {
-            Backend::Postgres => "ctid",
-            Backend::Sqlite => "rowid",
+            Backend::Postgres => format!("ctid = ANY(ARRAY({}))", select.replace("{row}", "ctid")),
+            Backend::Sqlite => format!("rowid IN ({})", select.replace("{row}", "rowid")),
         }
     }
 

@@ -215,7 +215,6 @@ impl Store {
             }
             None => batch,
         };
-        upsert_statuses(&mut tx, self.backend, &batch.statuses).await?;
         for chunk in batch.changes.chunks(CHUNK) {
             let cols = ["server_id", "at", "from_state", "to_state", "consecutive_failures", "error"];
             let sql = multi_row_insert(self.backend, "state_changes", &cols, chunk.len());
@@ -263,6 +262,9 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
+        // Last, just before the commit: `written_at` is then as close as it gets to the
+        // moment other instances can see the row.
+        upsert_statuses(&mut tx, self.backend, &batch.statuses).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -361,16 +363,15 @@ impl Store {
     }
 
     /// Delete history older than `before` (Unix ms), in chunks of [`PRUNE_CHUNK`] rows, one
-    /// short transaction each, yielding between them: a prune of millions of rows never
-    /// holds SQLite's write lock for more than one chunk, so the result writer and the case
-    /// engine go on in between. Returns how many rows went.
+    /// short statement each, yielding between them: a prune of millions of rows never holds
+    /// SQLite's write lock for more than one chunk, so the case engine and other instances
+    /// write in between (the leader's result writer, which calls this, waits for it).
+    /// Returns how many rows went.
     pub async fn prune_history(&self, before: i64) -> Result<u64, StoreError> {
-        let row = self.backend.row_id();
         let mut removed = 0;
         for (table, column) in [("probe_failures", "at"), ("state_changes", "at"), ("probe_rollups", "hour")] {
-            let sql = format!(
-                "DELETE FROM {table} WHERE {row} IN (SELECT {row} FROM {table} WHERE {column} < $1 LIMIT {PRUNE_CHUNK})"
-            );
+            let rows = format!("SELECT {{row}} FROM {table} WHERE {column} < $1 LIMIT {PRUNE_CHUNK}");
+            let sql = format!("DELETE FROM {table} WHERE {}", self.backend.row_in(&rows));
             loop {
                 let n = sqlx::query(&sql).bind(before).execute(&self.pool).await?.rows_affected();
                 removed += n;
