@@ -38,7 +38,7 @@ pub struct Membership {
     /// Given up locally but not yet released in the database (a step failed in between).
     releasing: Vec<u8>,
     /// The database's clock at the last read of other instances' statuses: the next reads
-    /// only what was written since (less [`WRITE_MARGIN`]). `None`: read everything.
+    /// only what was written since (less [`WRITE_MARGIN_MS`]). `None`: read everything.
     watermark: Option<i64>,
     /// Rounds that read the view, for [`FULL_READ_EVERY`].
     rounds: u64,

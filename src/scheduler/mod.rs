@@ -247,7 +247,7 @@ impl Scheduler {
                 }
                 let settings = &entry.settings;
                 let due = entry.with_status(|status| {
-                    let missed = status.last_probe_at.is_none_or(|last| last + millis(settings.interval) < now);
+                    let missed = status.last_probe_at.is_none_or(|last| last + plan::millis(settings.interval) < now);
                     let first = plan::first_due(&entry.id, status, settings, now);
                     if missed {
                         first.min(now + plan::offset_ms(&entry.id, settings.interval.min(TAKE_OVER_SPREAD)))
@@ -476,8 +476,4 @@ fn log_transition(server: &str, t: &Transition, error: Option<&str>) {
         }
         _ => tracing::info!(%server, from = %t.from, to = %t.to, "server state changed"),
     }
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -9,7 +9,7 @@
 //! time, on every hint from the scheduler and on the sweep of [`CaseEngine::run_due`] (every
 //! second). A hint is only "look at this service now": a dropped hint, a failed write or a
 //! restart delays a decision by one sweep, never loses it. `outbound.rs` says who hears of what;
-//! `guarding.rs` trips and heals the guard's stored flag; `targets.rs` sweeps for missed
+//! `guarding.rs` asks the guard before a case opens and trips and heals its stored flag; `targets.rs` sweeps for missed
 //! first-response targets.
 //! Not here: escalation levels and customer updates (`crate::escalation`, stepped from
 //! `run_due`), delivery (`crate::outbox`).
@@ -302,13 +302,7 @@ impl CaseEngine {
             // asks the guard from its view of the whole fleet (every few seconds while something
             // is down), so a storm trips it even when none of the leader's own services would
             // open a case.
-            gate = match self.guard.assess(&self.fleet).await {
-                Verdict::Healthy => Gate::Open,
-                Verdict::Degraded(reason) => {
-                    unless_fenced(self.trip_guard(&reason).await)?;
-                    Gate::Shut
-                }
-            };
+            self.may_open(&mut gate).await?;
         }
         self.sweep(&mut gate).await?;
         if leader {

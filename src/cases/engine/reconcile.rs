@@ -22,7 +22,6 @@ use crate::domain::Severity;
 use crate::domain::TimelineKind;
 use crate::domain::{CaseNumber, ServerState};
 use crate::fleet::Fleet;
-use crate::guard::Verdict;
 use crate::outbox::{EventKind, Notice};
 use crate::store::{CaseRow, StoreError, Tx};
 use crate::tracker::Transition;
@@ -97,33 +96,6 @@ impl CaseEngine {
             return Ok(());
         }
         self.open(service_idx, &view).await
-    }
-
-    /// Ask the guard (once per gate) whether cases may open; trip or heal it as it says.
-    async fn may_open(&self, gate: &mut Gate) -> Result<bool, CaseError> {
-        if *gate == Gate::Unasked {
-            let leader = self.ownership.is_leader();
-            *gate = match self.guard.assess(&self.fleet).await {
-                // Only the leader trips and heals the stored flag, so that every instance gives
-                // the same answer and the monitor is paged about once; another instance that
-                // suspects the network just opens nothing (the leader's sweep trips it).
-                Verdict::Degraded(reason) if leader => {
-                    super::unless_fenced(self.trip_guard(&reason).await)?;
-                    Gate::Shut
-                }
-                Verdict::Degraded(_) => Gate::Shut,
-                Verdict::Healthy if leader => {
-                    if super::unless_fenced(self.heal_guard().await.map(|()| true))? {
-                        Gate::Open
-                    } else {
-                        Gate::Shut
-                    }
-                }
-                Verdict::Healthy if self.store.flag(super::GUARD_FLAG).await?.is_some() => Gate::Shut,
-                Verdict::Healthy => Gate::Open,
-            };
-        }
-        Ok(*gate == Gate::Open)
     }
 
     /// Open the service's case, or reopen its latest one if it was resolved within
