@@ -20,6 +20,8 @@ use crate::cluster::{self, Ownership};
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::guard::Guard;
+use crate::inventory::Inventory;
+use crate::live::Live;
 use crate::maintenance::{SharedWindows, Windows};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
@@ -39,10 +41,11 @@ const ENGINE_TICK: Duration = Duration::from_secs(1);
 const ENGINE_HINTS: usize = 4096;
 
 pub struct App {
+    inventory: Inventory,
     config: Arc<Config>,
     store: Store,
     metrics: Arc<Metrics>,
-    fleet: Arc<Fleet>,
+    live: Arc<Live>,
     prober: Prober,
     clock: Arc<dyn Clock>,
     windows: SharedWindows,
@@ -83,11 +86,12 @@ impl App {
         let windows: SharedWindows = Arc::new(std::sync::RwLock::new(windows));
         let (events, _) = broadcast::channel(4096);
         let config = Arc::new(config);
+        let live = Live::new(config.clone(), fleet);
         let outbox_ready = Arc::new(Notify::new());
         let notifier = Notifier::new(&config, &config.server.public_url)?;
         let worker = Worker::new(
             store.clone(),
-            notifier,
+            notifier.clone(),
             metrics.clone(),
             clock.clone(),
             &config.notifications,
@@ -95,14 +99,13 @@ impl App {
         );
         let ownership = Arc::new(Ownership::new(instance));
         let mut membership =
-            Membership::new(store.clone(), fleet.clone(), ownership.clone(), metrics.clone(), config.cluster.lease_ttl)
+            Membership::new(store.clone(), live.clone(), ownership.clone(), metrics.clone(), config.cluster.lease_ttl)
                 .read_since(loaded_at);
         // Claim this instance's shards before anything probes or decides.
         membership.step().await.context("claiming shard leases")?;
         let engine = Arc::new(CaseEngine::new(engine::Parts {
-            config: config.clone(),
+            live: live.clone(),
             store: store.clone(),
-            fleet: fleet.clone(),
             guard: Guard::new(&config, prober.clone()),
             windows: windows.clone(),
             clock: clock.clone(),
@@ -110,11 +113,13 @@ impl App {
             outbox_ready,
             ownership: ownership.clone(),
         }));
+        let inventory = Inventory::new(live.clone(), notifier, engine.clone(), metrics.clone(), clock.clone());
         Ok(App {
+            inventory,
             config,
             store,
             metrics,
-            fleet,
+            live,
             prober,
             clock,
             windows,
@@ -132,8 +137,14 @@ impl App {
         self.events.subscribe()
     }
 
+    /// The fleet in force now.
     pub fn fleet(&self) -> Arc<Fleet> {
-        self.fleet.clone()
+        self.live.fleet()
+    }
+
+    /// The config and fleet in force.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.clone()
     }
 
     pub fn metrics(&self) -> Arc<Metrics> {
@@ -142,6 +153,11 @@ impl App {
 
     pub fn store(&self) -> Store {
         self.store.clone()
+    }
+
+    /// Reloads and inventory changes.
+    pub fn inventory(&self) -> Inventory {
+        self.inventory.clone()
     }
 
     /// The outbox worker, for tests that step delivery themselves.
@@ -162,7 +178,7 @@ impl App {
     /// Serve on `listener` and monitor until `shutdown` is cancelled. Dropping the returned
     /// future aborts every task it started, like a crash would (tests rely on this).
     pub async fn run_until_stopped(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let backlog = Arc::new(Backlog::new(backlog::Limits::for_fleet(self.fleet.len()), &self.metrics));
+        let backlog = Arc::new(Backlog::new(backlog::Limits::for_fleet(self.live.fleet().len()), &self.metrics));
         let writer_stop = CancellationToken::new();
         let writer = AbortOnDropHandle::new(tokio::spawn(scheduler::writer::run(
             self.store.clone(),
@@ -175,6 +191,8 @@ impl App {
         let membership_stop = CancellationToken::new();
         let membership = AbortOnDropHandle::new(tokio::spawn(self.membership.run(membership_stop.clone())));
 
+        let sighup =
+            AbortOnDropHandle::new(tokio::spawn(crate::inventory::on_sighup(self.inventory.clone(), shutdown.clone())));
         let delivery = AbortOnDropHandle::new(tokio::spawn(self.worker.clone().run(shutdown.clone())));
         let (cases_tx, cases_rx) = mpsc::channel(ENGINE_HINTS);
         let engine =
@@ -182,7 +200,7 @@ impl App {
 
         let heartbeat = Arc::new(Heartbeat::default());
         let scheduler = Scheduler::new(scheduler::Parts {
-            fleet: self.fleet.clone(),
+            live: self.live.clone(),
             prober: self.prober.clone(),
             metrics: self.metrics.clone(),
             windows: self.windows.clone(),
@@ -198,9 +216,8 @@ impl App {
         let scheduler = AbortOnDropHandle::new(tokio::spawn(scheduler.run(shutdown.clone())));
 
         let state = AppState {
-            config: self.config.clone(),
+            live: self.live.clone(),
             store: self.store.clone(),
-            fleet: self.fleet.clone(),
             metrics: self.metrics.clone(),
             heartbeat,
             engine: self.engine.clone(),
@@ -210,9 +227,10 @@ impl App {
             throttle: Arc::new(web::LoginThrottle::new()),
             sessions: Arc::new(web::SessionCache::new()),
             ownership: self.ownership.clone(),
+            inventory: self.inventory.clone(),
         };
         let addr = listener.local_addr().ok();
-        tracing::info!(addr = ?addr, servers = self.fleet.len(), "firstwatch running");
+        tracing::info!(addr = ?addr, servers = self.live.fleet().len(), "firstwatch running");
         let web_stop = shutdown.clone();
         let max_connections = self.config.server.max_connections;
         let web =
@@ -231,6 +249,7 @@ impl App {
             web
         })
         .await;
+        drop(sighup);
         self.store.close().await;
         match drained {
             Ok(Ok(())) => Ok(()),

@@ -1,11 +1,18 @@
 //! The live view of every monitored server: what config says about it and its current
-//! tracking status. Shared (`Arc<Fleet>`) between the scheduler, which updates statuses, and
-//! the web layer, which reads them. Each status has its own uncontended mutex, so readers never
-//! hold up the probe path for more than a copy.
+//! tracking status. Shared (`Arc<Fleet>`, through `live::Live`) between the scheduler, which
+//! updates statuses, and the web layer, which reads them. Each status has its own uncontended
+//! mutex, so readers never hold up the probe path for more than a copy.
+//!
+//! A reload or an inventory change builds the next fleet with [`Fleet::rebuild`]: a server
+//! whose id and target are unchanged keeps its status cell (the same `Arc`), so its count,
+//! phase and state go on whatever part still holds the former fleet for a moment; a changed
+//! target gets a fresh cell; a removed server's cell is retired (no longer counted).
+//!
+//! Not here: swapping fleets (`live`), re-keying the scheduler's queue (`scheduler`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::config::{Config, ProbeSettings, ServerRole};
 use crate::domain::{ServerState, Target};
@@ -24,27 +31,44 @@ pub struct FleetEntry {
     pub service_idx: usize,
     /// Its shard (`domain::shard`): the instance holding that shard's lease probes it.
     pub shard: u8,
-    status: Mutex<Status>,
+    status: Arc<Mutex<Tracked>>,
+}
+
+/// A status and whether it is counted in its fleet's [`StateCounts`] (false once retired by
+/// a rebuild that removed or re-targeted the server), under one lock so the two never part.
+#[derive(Debug)]
+struct Tracked {
+    status: Status,
+    counted: bool,
 }
 
 impl FleetEntry {
     /// A copy of the current status.
     pub fn status(&self) -> Status {
-        self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.lock().status.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tracked> {
+        self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Read the status under its lock without copying it (for scans over many servers).
     pub fn with_status<R>(&self, f: impl FnOnce(&Status) -> R) -> R {
-        f(&self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        f(&self.lock().status)
+    }
+
+    /// Whether `other` is this very server's status cell (kept across a rebuild).
+    pub fn same_cell(&self, other: &FleetEntry) -> bool {
+        Arc::ptr_eq(&self.status, &other.status)
     }
 
     /// Change the status under its lock, keeping `counts` (its fleet's) in step.
     fn update_counted<R>(&self, counts: &StateCounts, f: impl FnOnce(&mut Status) -> R) -> R {
-        let mut status = self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let before = status.state;
-        let result = f(&mut status);
-        if status.state != before {
-            counts.moved(before, status.state);
+        let mut tracked = self.lock();
+        let before = tracked.status.state;
+        let result = f(&mut tracked.status);
+        if tracked.counted && tracked.status.state != before {
+            counts.moved(before, tracked.status.state);
         }
         result
     }
@@ -90,15 +114,42 @@ impl StateCounts {
         self.0[Self::slot(to)].fetch_add(1, Ordering::Relaxed);
     }
 
+    fn add(&self, state: ServerState) {
+        self.0[Self::slot(state)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn remove(&self, state: ServerState) {
+        self.0[Self::slot(state)].fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// Servers in `state` now.
     pub fn get(&self, state: ServerState) -> usize {
         self.0[Self::slot(state)].load(Ordering::Relaxed)
     }
 }
 
+/// What a [`Fleet::rebuild`] changed, for the timeline and the log.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub added: usize,
+    /// Servers whose target changed: (id, former target, new target). They count afresh.
+    pub retargeted: Vec<(String, Target, Target)>,
+    /// Ids of servers no longer in the inventory.
+    pub removed: Vec<String>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.added == 0 && self.retargeted.is_empty() && self.removed.is_empty()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Fleet {
-    counts: StateCounts,
+    /// Shared by every generation of the fleet: a kept cell moves the one set of counts.
+    counts: Arc<StateCounts>,
+    /// Raised by each rebuild; indexes into one generation mean nothing in another.
+    generation: u64,
     entries: Vec<FleetEntry>,
     by_id: HashMap<String, usize>,
     services: Vec<ServiceMembers>,
@@ -109,13 +160,60 @@ impl Fleet {
     /// Every configured server, continuing from its persisted status where there is one.
     pub fn new(config: &Config, stored: Vec<StoredStatus>, now_ms: i64) -> Fleet {
         let mut stored: HashMap<String, StoredStatus> = stored.into_iter().map(|s| (s.server_id.clone(), s)).collect();
+        Fleet::assemble(config, Arc::new(StateCounts::default()), 0, |f| {
+            let status = stored.remove(&f.server.id).map(restore).unwrap_or_else(|| Status::new(now_ms));
+            Arc::new(Mutex::new(Tracked { status, counted: false }))
+        })
+    }
+
+    /// The fleet `config` describes, continuing from this one: an unchanged server (same id
+    /// and target) keeps its status cell; a changed target starts counting afresh (its `seq`
+    /// goes on, so the store takes the fresh status); a new server starts `unknown`. Cells
+    /// left behind are retired from the counts.
+    pub fn rebuild(&self, config: &Config, now_ms: i64) -> (Fleet, Changes) {
+        let mut changes = Changes::default();
+        let next = Fleet::assemble(config, self.counts.clone(), self.generation + 1, |f| {
+            let Some(old) = self.get(&f.server.id) else {
+                changes.added += 1;
+                return Arc::new(Mutex::new(Tracked { status: Status::new(now_ms), counted: false }));
+            };
+            if old.target == f.server.target {
+                return old.status.clone();
+            }
+            changes.retargeted.push((old.id.clone(), old.target.clone(), f.server.target.clone()));
+            let mut status = Status::new(now_ms);
+            status.seq = old.with_status(|s| s.seq) + 1;
+            Arc::new(Mutex::new(Tracked { status, counted: false }))
+        });
+        for old in &self.entries {
+            if next.get(&old.id).is_some_and(|e| e.same_cell(old)) {
+                continue;
+            }
+            if next.get(&old.id).is_none() {
+                changes.removed.push(old.id.clone());
+            }
+            let mut tracked = old.lock();
+            if std::mem::replace(&mut tracked.counted, false) {
+                self.counts.remove(tracked.status.state);
+            }
+        }
+        (next, changes)
+    }
+
+    /// Build the fleet of `config`, taking each server's cell from `cell`; cells not yet
+    /// counted are counted in `counts`.
+    fn assemble(
+        config: &Config,
+        counts: Arc<StateCounts>,
+        generation: u64,
+        mut cell: impl FnMut(&crate::config::FleetServer<'_>) -> Arc<Mutex<Tracked>>,
+    ) -> Fleet {
         let mut services: Vec<ServiceMembers> = Vec::new();
         let mut service_by_id: HashMap<(String, String), usize> = HashMap::new();
         let entries: Vec<FleetEntry> = config
             .fleet()
             .enumerate()
             .map(|(idx, f)| {
-                let status = stored.remove(&f.server.id).map(restore).unwrap_or_else(|| Status::new(now_ms));
                 let key = (f.customer.id.clone(), f.service.id.clone());
                 let service_idx = *service_by_id.entry(key).or_insert_with(|| {
                     services.push(ServiceMembers {
@@ -135,16 +233,23 @@ impl Fleet {
                     settings: f.server.probe.clone(),
                     service_idx,
                     shard: crate::domain::shard::shard_of(&f.server.id),
-                    status: Mutex::new(status),
+                    status: cell(&f),
                 }
             })
             .collect();
         let by_id = entries.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
-        let counts = StateCounts::default();
         for entry in &entries {
-            counts.0[StateCounts::slot(entry.with_status(|s| s.state))].fetch_add(1, Ordering::Relaxed);
+            let mut tracked = entry.lock();
+            if !std::mem::replace(&mut tracked.counted, true) {
+                counts.add(tracked.status.state);
+            }
         }
-        Fleet { counts, entries, by_id, services, service_by_id }
+        Fleet { counts, generation, entries, by_id, services, service_by_id }
+    }
+
+    /// Which rebuild this is (0 at start).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Change a server's status under its lock (the scheduler counting a result).
@@ -236,5 +341,44 @@ mod tests {
         stored.state = ServerState::Failing;
         fleet.restore(a, stored);
         assert_eq!(counts(&fleet), [0, 1, 1, 0, 0], "a restore moves the counts too");
+    }
+
+    #[test]
+    fn a_rebuild_keeps_unchanged_cells_counts_afresh_on_a_new_target_and_retires_the_removed() {
+        let server = |id: &str, port: u16| {
+            format!("[[customers.services.servers]]\nid = \"{id}\"\ntarget = \"tcp://127.0.0.1:{port}\"\n")
+        };
+        let config = |servers: &[String]| {
+            let text =
+                format!("[[customers]]\nid = \"acme\"\n[[customers.services]]\nid = \"web\"\n{}", servers.concat());
+            Config::from_toml(&text, |_| None).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let counts = |fleet: &Fleet| ServerState::ALL.map(|s| fleet.counts().get(s));
+        let fleet = Fleet::new(&config(&[server("a", 9), server("b", 9), server("c", 9)]), Vec::new(), 0);
+        for (i, state) in [ServerState::Down, ServerState::Up, ServerState::Failing].into_iter().enumerate() {
+            fleet.update(&fleet.entries()[i], |s| {
+                s.state = state;
+                s.consecutive_failures = 4;
+                s.seq = 7;
+            });
+        }
+        // a unchanged, b re-targeted, c removed, d new.
+        let (next, changes) = fleet.rebuild(&config(&[server("a", 9), server("b", 10), server("d", 9)]), 5);
+        assert_eq!(next.generation(), 1);
+        assert_eq!((changes.added, changes.removed.as_slice()), (1, ["c".to_string()].as_slice()));
+        assert_eq!(changes.retargeted.len(), 1);
+        let (a, b) = (next.get("a").expect("a"), next.get("b").expect("b"));
+        assert!(a.same_cell(&fleet.entries()[0]) && a.status().consecutive_failures == 4, "a keeps its count");
+        let fresh = b.status();
+        assert_eq!(
+            (fresh.state, fresh.consecutive_failures, fresh.seq),
+            (ServerState::Unknown, 0, 8),
+            "b afresh, seq on"
+        );
+        assert_eq!(counts(&next), [2, 0, 0, 1, 0], "a down; b and d unknown; c no longer counted");
+        // The former fleet's cells: a kept one still moves the shared counts, a retired one not.
+        fleet.update(&fleet.entries()[0], |s| s.state = ServerState::Up);
+        fleet.update(&fleet.entries()[2], |s| s.state = ServerState::Up);
+        assert_eq!(counts(&next), [2, 1, 0, 0, 0]);
     }
 }

@@ -30,6 +30,7 @@
 //! | `domain` | plain types parsed once at the edge: targets, server states, case status and its life cycle, severity, timeline kinds, case numbers |
 //! | `config` | reading and validating the TOML file (every rule at its key path), defaults, the check-config summary |
 //! | `fleet`, `tracker` | the live fleet and its per-server counters; one result's effect on one server |
+//! | `live`, `inventory` | the config and fleet in force, swapped whole; reloading the files (`SIGHUP`, `POST /api/v1/reload`) |
 //! | `probe` | bounded status requests (http, tcp, dns) |
 //! | `scheduler` | when each server is probed, the bounded result backlog and its writer |
 //! | `cases` | the case engine (open, raise, recover, resolve; operator actions), severity rule, response targets, texts |
@@ -54,7 +55,9 @@ pub mod domain;
 pub mod escalation;
 pub mod fleet;
 pub mod guard;
+pub mod inventory;
 pub mod limits;
+pub mod live;
 pub mod maintenance;
 pub mod metrics;
 pub mod notify;

@@ -6,8 +6,6 @@
 //! customer,service}`, shows each server (1 while up); it is off by default because its series
 //! grow with the fleet. The aggregates are always there.
 
-use std::collections::HashMap;
-
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -15,6 +13,7 @@ use prometheus::{
 
 use crate::config::{Config, Recipient};
 use crate::domain::{ProbeKind, ServerState};
+use crate::fleet::Fleet;
 
 /// Outcomes of a notification attempt, the `outcome` label of `notifications_total`.
 pub const NOTIFICATION_OUTCOMES: [&str; 3] = ["delivered", "retried", "dead_letter"];
@@ -34,6 +33,10 @@ pub struct Metrics {
     pub scheduler_lag_seconds: Histogram,
     pub sla_breaches_total: IntCounterVec,
     pub monitor_degraded: IntGauge,
+    /// 1 if the last reload of the config (PRODUCT.md section 13) put it in force, else 0.
+    pub config_last_reload_successful: IntGauge,
+    /// When the config was last put in force (start-up or reload), Unix seconds.
+    pub config_last_reload_success_timestamp_seconds: IntGauge,
     /// Shards this instance holds the lease of (PRODUCT.md section 12).
     pub shards_owned: IntGauge,
     /// 1 while this instance holds the `leader` lease.
@@ -43,8 +46,8 @@ pub struct Metrics {
     /// Result rows given up while the database could not keep up, by kind (see
     /// `scheduler::backlog`): never a server's latest status.
     pub results_dropped_total: IntCounterVec,
-    /// `server_up` per server id, when `[server] per_server_metrics` is on; empty otherwise.
-    server_up: HashMap<String, IntGauge>,
+    /// `server_up`, when `[server] per_server_metrics` is on (set by `observe_fleet`).
+    server_up: Option<IntGaugeVec>,
 }
 
 /// The `kind` values of `results_dropped_total`.
@@ -56,6 +59,12 @@ pub const PROBE_DURATION_BUCKETS: [f64; 14] =
 /// The buckets of `scheduler_lag_seconds`, in seconds.
 pub const SCHEDULER_LAG_BUCKETS: [f64; 13] =
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Seconds since the Unix epoch by the system clock (the reload gauges are wall-clock facts).
+pub fn unix_now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+}
 
 /// Registering a well-formed, uniquely named metric on a fresh registry cannot fail; a failure
 /// here is a programming error caught by the first test that builds `Metrics`.
@@ -169,6 +178,22 @@ impl Metrics {
                 "1 while the monitor's own network looks broken and no cases are opened, else 0 (boolean).",
             ),
         );
+        let config_last_reload_successful = registered(
+            r,
+            IntGauge::new(
+                "config_last_reload_successful",
+                "1 if the last reload of the config files put them in force, 0 if it was refused (boolean).",
+            ),
+        );
+        config_last_reload_successful.set(1);
+        let config_last_reload_success_timestamp_seconds = registered(
+            r,
+            IntGauge::new(
+                "config_last_reload_success_timestamp_seconds",
+                "When the config was last put in force, at start-up or by a reload (Unix seconds).",
+            ),
+        );
+        config_last_reload_success_timestamp_seconds.set(unix_now());
         let shards_owned = registered(
             r,
             IntGauge::new(
@@ -236,9 +261,8 @@ impl Metrics {
             }
         }
 
-        let mut server_up = HashMap::new();
-        if config.server.per_server_metrics {
-            let family = registered(
+        let server_up = config.server.per_server_metrics.then(|| {
+            registered(
                 r,
                 IntGaugeVec::new(
                     Opts::new(
@@ -248,13 +272,8 @@ impl Metrics {
                     ),
                     &["server", "customer", "service"],
                 ),
-            );
-            for s in config.fleet() {
-                let gauge =
-                    family.with_label_values(&[s.server.id.as_str(), s.customer.id.as_str(), s.service.id.as_str()]);
-                server_up.insert(s.server.id.clone(), gauge);
-            }
-        }
+            )
+        });
 
         Metrics {
             registry,
@@ -271,6 +290,8 @@ impl Metrics {
             scheduler_lag_seconds,
             sla_breaches_total,
             monitor_degraded,
+            config_last_reload_successful,
+            config_last_reload_success_timestamp_seconds,
             shards_owned,
             leader,
             lease_takeovers_total,
@@ -279,11 +300,21 @@ impl Metrics {
         }
     }
 
-    /// Record that server `id` is now in `state`: the per-server series, if enabled. (The
-    /// `servers{state}` aggregate is moved by the scheduler, which knows the previous state.)
-    pub fn server_state(&self, id: &str, state: ServerState) {
-        if let Some(gauge) = self.server_up.get(id) {
-            gauge.set(i64::from(state == ServerState::Up));
+    /// Take the fleet's figures as they are now: `servers{state}` from its counts and, when
+    /// enabled, `server_up` for every server (a server removed by a reload leaves no series).
+    /// Called before each exposition, so the gauges never drift from the fleet.
+    pub fn observe_fleet(&self, fleet: &Fleet) {
+        for state in ServerState::ALL {
+            self.servers
+                .with_label_values(&[state.as_str()])
+                .set(i64::try_from(fleet.counts().get(state)).unwrap_or(i64::MAX));
+        }
+        if let Some(family) = &self.server_up {
+            family.reset();
+            for e in fleet.entries() {
+                let up = e.with_status(|s| s.state == ServerState::Up);
+                family.with_label_values(&[e.id.as_str(), e.customer.as_str(), e.service.as_str()]).set(i64::from(up));
+            }
         }
     }
 

@@ -25,13 +25,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::{fair_share, Ownership};
 use crate::domain::shard::SHARDS;
-use crate::fleet::Fleet;
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 pub struct Membership {
     store: Store,
-    fleet: Arc<Fleet>,
+    live: Arc<Live>,
     ownership: Arc<Ownership>,
     metrics: Arc<Metrics>,
     ttl_ms: i64,
@@ -58,13 +58,13 @@ const FULL_READ_EVERY: u64 = 60;
 impl Membership {
     pub fn new(
         store: Store,
-        fleet: Arc<Fleet>,
+        live: Arc<Live>,
         ownership: Arc<Ownership>,
         metrics: Arc<Metrics>,
         lease_ttl: Duration,
     ) -> Membership {
         let ttl_ms = i64::try_from(lease_ttl.as_millis()).unwrap_or(i64::MAX);
-        Membership { store, fleet, ownership, metrics, ttl_ms, releasing: Vec::new(), watermark: None, rounds: 0 }
+        Membership { store, live, ownership, metrics, ttl_ms, releasing: Vec::new(), watermark: None, rounds: 0 }
     }
 
     /// The fleet was built from the statuses stored as of `at` (the database's clock): the
@@ -184,19 +184,13 @@ impl Membership {
         };
         let (statuses, now) = self.store.statuses_written_since(since).await?;
         self.watermark = Some(now);
+        let fleet = self.live.fleet();
         for stored in statuses {
             if !which(&stored.server_id) {
                 continue;
             }
-            if let Some(entry) = self.fleet.get(&stored.server_id) {
-                let before = entry.status().state;
-                let after = stored.state;
-                self.fleet.restore(entry, stored);
-                if before != after {
-                    self.metrics.servers.with_label_values(&[before.as_str()]).dec();
-                    self.metrics.servers.with_label_values(&[after.as_str()]).inc();
-                    self.metrics.server_state(&entry.id, after);
-                }
+            if let Some(entry) = fleet.get(&stored.server_id) {
+                fleet.restore(entry, stored);
             }
         }
         Ok(())

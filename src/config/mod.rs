@@ -48,6 +48,8 @@ pub struct Config {
     pub escalation: Vec<EscalationLevel>,
     pub customers: Vec<Customer>,
     pub maintenance: Vec<MaintenanceWindow>,
+    /// The file it was read from (`None` for text): what a reload reads again.
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// A credential with the name recorded as the actor of what it does (`operator` or `viewer`
@@ -302,7 +304,9 @@ impl Config {
             ConfigErrors(vec![ConfigError { path: path.display().to_string(), msg: format!("cannot read: {e}") }])
         })?;
         let base = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
-        Config::parse(&text, base, &|name| std::env::var(name).ok())
+        let mut config = Config::parse(&text, base, &|name| std::env::var(name).ok())?;
+        config.file = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parse and validate TOML text; `env` resolves `env:NAME` secrets. The text may not

@@ -67,6 +67,7 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
             escalation,
             customers,
             maintenance,
+            file: None,
         }),
         _ => Err(c.into_errors()),
     }

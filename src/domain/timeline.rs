@@ -17,6 +17,8 @@ crate::named_enum! {
         /// Every server of the service answers again.
         Recovered => "recovered",
         Acknowledged => "acknowledged",
+        /// The inventory changed under the case: a target changed, or its server was removed.
+        Inventory => "inventory",
         /// An engineer's note; customers see notes as updates.
         Note => "note",
         Resolved => "resolved",
@@ -48,6 +50,7 @@ impl TimelineKind {
             | TimelineKind::CustomerUpdate
             | TimelineKind::Note => true,
             TimelineKind::Acknowledged
+            | TimelineKind::Inventory
             | TimelineKind::Closed
             | TimelineKind::SlaBreach
             | TimelineKind::Escalation

@@ -27,13 +27,13 @@ use crate::clock::{from_unix_ms, Clock};
 use crate::config::{Config, EscalationLevel};
 use crate::domain::{CaseNumber, ServerState};
 use crate::fleet::Fleet;
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::outbox::{self, recipients, EventKind, Notice};
 use crate::store::{CaseRow, Store, StoreError, Tx};
 
 pub struct Escalation {
-    config: Arc<Config>,
-    fleet: Arc<Fleet>,
+    live: Arc<Live>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
 }
@@ -58,8 +58,16 @@ pub fn next_update_due(since: i64, last_update_at: Option<i64>, interval: Durati
 }
 
 impl Escalation {
-    pub fn new(config: Arc<Config>, fleet: Arc<Fleet>, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Escalation {
-        Escalation { config, fleet, metrics, clock }
+    pub fn new(live: Arc<Live>, metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Escalation {
+        Escalation { live, metrics, clock }
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.live.config()
+    }
+
+    fn fleet(&self) -> Arc<Fleet> {
+        self.live.fleet()
     }
 
     /// Fire every level and update that is due now, in one transaction.
@@ -70,6 +78,7 @@ impl Escalation {
         let mut tx = store.begin().await?;
         // Singleton work: refused unless this instance holds the leader lease right now.
         tx.hold(crate::store::Lease::Leader).await?;
+        let fleet = self.fleet();
         for mut case in tx.active_cases().await? {
             if case.severity != crate::domain::Severity::One {
                 continue;
@@ -79,11 +88,11 @@ impl Escalation {
             if case.recovered_at.is_some() {
                 continue;
             }
-            let service_idx = self.fleet.service_index(&case.customer, &case.service);
-            let view = service_idx.map(|i| ServiceView::of(&self.fleet, i));
+            let service_idx = fleet.service_index(&case.customer, &case.service);
+            let view = service_idx.map(|i| ServiceView::of(&fleet, i));
             let back = view.filter(ServiceView::recovered).map(|v| v.back_since.unwrap_or(now));
             if !worked && back.is_none() {
-                for (level, step) in self.config.escalation.iter().enumerate() {
+                for (level, step) in self.config().escalation.iter().enumerate() {
                     if step.after.is_zero() || now < since.saturating_add(millis(step.after)) {
                         continue;
                     }
@@ -94,8 +103,8 @@ impl Escalation {
                     fired.escalations += 1;
                 }
             }
-            if now >= next_update_due(since, case.last_update_at, self.config.cases.update_interval) {
-                self.update(&mut tx, &mut case, service_idx, back, now).await?;
+            if now >= next_update_due(since, case.last_update_at, self.config().cases.update_interval) {
+                self.update(&mut tx, &mut case, &fleet, service_idx, back, now).await?;
                 fired.updates += 1;
             }
         }
@@ -118,10 +127,11 @@ impl Escalation {
         step: &EscalationLevel,
         now: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let to = recipients::pager_holders(&self.config, &step.page, from_unix_ms(now));
-        let customer = self.config.customers.iter().find(|c| c.id == case.customer);
+        let config = self.config();
+        let to = recipients::pager_holders(&config, &step.page, from_unix_ms(now));
+        let customer = config.customers.iter().find(|c| c.id == case.customer);
         let calls = match customer {
-            Some(customer) if step.call_customer => recipients::voice_contacts(&self.config, customer),
+            Some(customer) if step.call_customer => recipients::voice_contacts(&config, customer),
             _ => Vec::new(),
         };
         let mut people: Vec<(String, String)> = to.iter().map(|(r, _)| (r.id.clone(), r.role.clone())).collect();
@@ -160,6 +170,7 @@ impl Escalation {
         &self,
         tx: &mut Tx,
         case: &mut CaseRow,
+        fleet: &Fleet,
         service_idx: Option<usize>,
         back: Option<i64>,
         now: i64,
@@ -168,7 +179,7 @@ impl Escalation {
             Duration::from_millis(u64::try_from(back.unwrap_or(now) - case.opened_at).unwrap_or(0) / 1000 * 1000);
         let servers: Vec<String> = service_idx
             .into_iter()
-            .flat_map(|i| self.fleet.members(i))
+            .flat_map(|i| fleet.members(i))
             .map(|e| {
                 let s = e.status();
                 match s.state {
@@ -199,11 +210,11 @@ impl Escalation {
         }
         text.push_str(&format!(
             " Next update within {}.",
-            humantime::format_duration(self.config.cases.update_interval)
+            humantime::format_duration(self.config().cases.update_interval)
         ));
         let event_id = tx.add_event(case.id, now, TimelineKind::CustomerUpdate, "firstwatch", &text).await?;
         let cause = format!("{}#{event_id}", CaseNumber(case.id));
-        if let Some(customer) = self.config.customers.iter().find(|c| c.id == case.customer) {
+        if let Some(customer) = self.config().customers.iter().find(|c| c.id == case.customer) {
             let notice = Notice { cause: &cause, text: &text, at: now };
             outbox::enqueue_all(
                 tx,

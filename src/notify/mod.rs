@@ -82,7 +82,8 @@ pub enum NotifyInitError {
 /// Delivers outbox rows. Cheap to clone; one per process.
 #[derive(Clone)]
 pub struct Notifier {
-    inner: Arc<Inner>,
+    /// Replaced whole by [`Notifier::refresh`] (a reload); a delivery holds the one it began with.
+    inner: Arc<std::sync::RwLock<Arc<Inner>>>,
 }
 
 struct Inner {
@@ -93,18 +94,8 @@ struct Inner {
     timeout: Duration,
 }
 
-impl fmt::Debug for Notifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut channels: Vec<&String> = self.inner.senders.keys().collect();
-        channels.sort();
-        f.debug_struct("Notifier").field("channels", &channels).field("public_url", &self.inner.public_url).finish()
-    }
-}
-
-impl Notifier {
-    /// Build a sender for every `[[channels]]` entry. `public_url` is the base of links to
-    /// cases, e.g. `http://127.0.0.1:8080`.
-    pub fn new(config: &Config, public_url: &str) -> Result<Notifier, NotifyInitError> {
+impl Inner {
+    fn of(config: &Config, public_url: &str) -> Result<Inner, NotifyInitError> {
         let timeout = config.notifications.attempt_timeout;
         let client = http::client(timeout)?;
         let mut senders = HashMap::with_capacity(config.channels.len());
@@ -112,20 +103,48 @@ impl Notifier {
         for channel in &config.channels {
             senders.insert(channel.id.clone(), channel.settings.build(&channel.id, &ctx)?);
         }
-        Ok(Notifier {
-            inner: Arc::new(Inner {
-                senders,
-                directory: Directory::of(config),
-                public_url: public_url.trim_end_matches('/').to_string(),
-                timeout,
-            }),
+        Ok(Inner {
+            senders,
+            directory: Directory::of(config),
+            public_url: public_url.trim_end_matches('/').to_string(),
+            timeout,
         })
+    }
+}
+
+impl fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.current();
+        let mut channels: Vec<&String> = inner.senders.keys().collect();
+        channels.sort();
+        f.debug_struct("Notifier").field("channels", &channels).field("public_url", &inner.public_url).finish()
+    }
+}
+
+impl Notifier {
+    /// Build a sender for every `[[channels]]` entry. `public_url` is the base of links to
+    /// cases, e.g. `http://127.0.0.1:8080`.
+    pub fn new(config: &Config, public_url: &str) -> Result<Notifier, NotifyInitError> {
+        let inner = Inner::of(config, public_url)?;
+        Ok(Notifier { inner: Arc::new(std::sync::RwLock::new(Arc::new(inner))) })
+    }
+
+    /// Take the channels, people and customer contacts of a reloaded `config` (the links'
+    /// base stays). Nothing changes if a channel cannot be built.
+    pub fn refresh(&self, config: &Config) -> Result<(), NotifyInitError> {
+        let next = Inner::of(config, &self.current().public_url)?;
+        *self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(next);
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<Inner> {
+        self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     /// Deliver one outbox row through `row.channel`. Each attempt is bounded to
     /// `[notifications] attempt_timeout`.
     pub async fn deliver(&self, row: &OutboxRow) -> Result<(), SendError> {
-        let inner = &self.inner;
+        let inner = self.current();
         let sender = inner
             .senders
             .get(&row.channel)

@@ -38,6 +38,7 @@ use crate::clock::Clock;
 use crate::cluster::Ownership;
 use crate::domain::{ProbeKind, ServerState};
 use crate::fleet::Fleet;
+use crate::live::Live;
 use crate::maintenance::SharedWindows;
 use crate::metrics::Metrics;
 use crate::probe::{Limits, ProbeResult, Prober};
@@ -59,8 +60,11 @@ const TAKE_OVER_SPREAD: Duration = Duration::from_secs(5);
 /// Something worth telling other parts about: a state change, a threshold reached, a recovery.
 #[derive(Debug, Clone)]
 pub struct FleetEvent {
-    /// Index into `Fleet::entries`.
+    /// Index into `Fleet::entries` of the fleet of `generation`.
     pub server: usize,
+    /// The fleet generation `server` indexes (`Fleet::generation`): a hint about another
+    /// generation is ignored (the sweep decides from state).
+    pub generation: u64,
     pub transition: Transition,
     /// Unix ms of the request that caused it.
     pub at: i64,
@@ -93,6 +97,9 @@ struct Pending {
 }
 
 pub struct Scheduler {
+    live: Arc<Live>,
+    /// The fleet the queue, the tasks and `pending` index (`live`'s, or the one before it
+    /// until the next turn of the loop adopts the new one).
     fleet: Arc<Fleet>,
     prober: Prober,
     metrics: Arc<Metrics>,
@@ -122,7 +129,7 @@ pub struct Scheduler {
 
 /// What the scheduler needs from the rest of the app.
 pub struct Parts {
-    pub fleet: Arc<Fleet>,
+    pub live: Arc<Live>,
     pub prober: Prober,
     pub metrics: Arc<Metrics>,
     pub windows: SharedWindows,
@@ -144,12 +151,7 @@ impl Scheduler {
     /// Plan every server's first request from its restored status.
     pub fn new(parts: Parts) -> Scheduler {
         let anchor = (Instant::now(), parts.clock.now_ms());
-        let fleet = parts.fleet;
-        for entry in fleet.entries() {
-            let state = entry.status().state;
-            parts.metrics.servers.with_label_values(&[state.as_str()]).inc();
-            parts.metrics.server_state(&entry.id, state);
-        }
+        let fleet = parts.live.fleet();
         let probe_counters = ProbeKind::ALL
             .into_iter()
             .map(|k| {
@@ -163,6 +165,7 @@ impl Scheduler {
             .collect();
         let n = fleet.len();
         let mut scheduler = Scheduler {
+            live: parts.live,
             fleet,
             prober: parts.prober,
             metrics: parts.metrics,
@@ -220,6 +223,9 @@ impl Scheduler {
                 _ = beat.tick() => {}
                 () = self.step() => {}
             }
+            if self.live.generation() != self.fleet.generation() {
+                self.adopt(self.live.fleet());
+            }
             if self.ownership.claims() != self.seen_claims {
                 self.replan_claimed();
             }
@@ -228,6 +234,47 @@ impl Scheduler {
         self.heartbeat.set_running(false);
         self.in_flight.abort_all();
         self.flush();
+    }
+
+    /// A reload or an inventory change put a new fleet in force: write what was gathered
+    /// under the old indexes, then re-key the queue and the running requests by server id. A
+    /// kept server keeps its planned slot (or an earlier one its new settings give); a new or
+    /// re-targeted one is planned from its offset and its fresh status is written; a removed
+    /// one leaves the queue, and a result of its still running request is dropped.
+    pub fn adopt(&mut self, next: Arc<Fleet>) {
+        self.flush();
+        let old = std::mem::replace(&mut self.fleet, next.clone());
+        let kept = |idx: usize| {
+            let entry = old.entries().get(idx)?;
+            next.index_of(&entry.id).filter(|&j| next.entries()[j].same_cell(entry))
+        };
+        let mut planned = vec![false; next.len()];
+        let now = self.now_ms();
+        let queue = std::mem::take(&mut self.queue).into_vec();
+        for Reverse((at, idx)) in queue {
+            let Some(j) = kept(idx) else { continue };
+            let entry = &next.entries()[j];
+            let sooner = self.instant_of(plan::first_due(&entry.id, &entry.status(), &entry.settings, now));
+            planned[j] = true;
+            self.queue.push(Reverse((at.min(sooner), j)));
+        }
+        self.tasks.retain(|_, (idx, _, _)| match kept(*idx) {
+            Some(j) => {
+                *idx = j;
+                planned[j] = true;
+                true
+            }
+            None => false,
+        });
+        self.pending.is_dirty = vec![false; next.len()];
+        for (j, entry) in next.entries().iter().enumerate().filter(|(j, _)| !planned[*j]) {
+            let due = plan::first_due(&entry.id, &entry.status(), &entry.settings, now);
+            self.queue.push(Reverse((self.instant_of(due), j)));
+            if self.ownership.owns(entry.shard) {
+                self.pending.is_dirty[j] = true;
+                self.pending.dirty.push(j);
+            }
+        }
     }
 
     /// Shards were claimed: their servers go on from the stored status just loaded, and those
@@ -375,9 +422,6 @@ impl Scheduler {
         let duration_ms = i64::try_from(result.duration.as_millis()).unwrap_or(i64::MAX);
         self.record(idx, at_ms, duration_ms, error.as_ref());
         if transition.state_changed() {
-            self.metrics.servers.with_label_values(&[transition.from.as_str()]).dec();
-            self.metrics.servers.with_label_values(&[transition.to.as_str()]).inc();
-            self.metrics.server_state(&entry.id, transition.to);
             self.pending.changes.push(StateChangeRow {
                 server_id: entry.id.clone(),
                 at: at_ms,
@@ -390,8 +434,14 @@ impl Scheduler {
         }
         let noteworthy = transition.state_changed() || transition.threshold_reached || transition.recovered;
         if noteworthy || transition.to == ServerState::Down {
-            let event =
-                FleetEvent { server: idx, transition, at: at_ms, consecutive_failures: failures, last_error: error };
+            let event = FleetEvent {
+                server: idx,
+                generation: fleet.generation(),
+                transition,
+                at: at_ms,
+                consecutive_failures: failures,
+                last_error: error,
+            };
             if let Some(cases) = &self.cases {
                 match cases.try_send(event.clone()) {
                     Ok(()) => {}

@@ -77,6 +77,7 @@ pub fn table() -> Vec<Route> {
         get("/api/v1/dead-letters", Read, api::dead_letters::list),
         get("/api/v1/maintenance", Read, api::maintenance::list),
         post("/api/v1/maintenance", Write, api::maintenance::add),
+        post("/api/v1/reload", Write, api::reload::reload),
         get("/login", Open, pages::login::form),
         post("/login", Open, pages::login::submit),
         post("/logout", Open, pages::login::logout),
@@ -117,7 +118,7 @@ async fn enforce(State(gate): State<Gate>, request: Request, next: Next) -> Resp
     let needs = match gate.access {
         Access::Open | Access::Customer => return next.run(request).await,
         Access::Metrics => {
-            let Some(expected) = &state.config.server.metrics_token else {
+            let Some(expected) = &state.config().server.metrics_token else {
                 return next.run(request).await;
             };
             let refusal = match bearer(request.headers()) {
@@ -192,7 +193,7 @@ enum Refused {
 async fn credential(state: &AppState, headers: &HeaderMap) -> Result<Option<Credential>, Refused> {
     if let Some(token) = bearer(headers) {
         return match of_token(state, token) {
-            Some((name, role)) => Ok(Some(Credential { name: name.to_string(), role, session: false })),
+            Some((name, role)) => Ok(Some(Credential { name, role, session: false })),
             None => Err(Refused::WrongToken),
         };
     }

@@ -27,7 +27,7 @@ impl ClientAddr {
     /// The client of a request with these extensions and headers.
     pub fn of(extensions: &Extensions, headers: &HeaderMap, state: &AppState) -> ClientAddr {
         let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
-        ClientAddr(peer.map(|peer| client_of(peer, headers, &state.config.server.trusted_proxies)))
+        ClientAddr(peer.map(|peer| client_of(peer, headers, &state.config().server.trusted_proxies)))
     }
 }
 

@@ -36,7 +36,7 @@ pub fn clear_cookie(state: &AppState, name: &str, same_site: &str, path: &str) -
 }
 
 fn secure(state: &AppState) -> &'static str {
-    if state.config.server.public_url.starts_with("https://") {
+    if state.config().server.public_url.starts_with("https://") {
         "; Secure"
     } else {
         ""

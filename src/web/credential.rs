@@ -6,7 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 
 use super::AppState;
-use crate::config::{token_name, NamedToken};
+use crate::config::{token_name, Config, NamedToken};
 
 crate::named_enum! {
     /// What a credential may do; stored by name with a session.
@@ -18,10 +18,10 @@ crate::named_enum! {
 
 impl Role {
     /// The configured tokens of this role.
-    pub fn tokens(self, state: &AppState) -> &[NamedToken] {
+    pub fn tokens(self, config: &Config) -> &[NamedToken] {
         match self {
-            Role::Viewer => &state.config.server.viewer_tokens,
-            Role::Operator => &state.config.server.operator_tokens,
+            Role::Viewer => &config.server.viewer_tokens,
+            Role::Operator => &config.server.operator_tokens,
         }
     }
 }
@@ -38,10 +38,11 @@ pub struct Credential {
 }
 
 /// Which name and role `token` belongs to, comparing against every token in constant time.
-pub fn of_token<'a>(state: &'a AppState, token: &str) -> Option<(&'a str, Role)> {
-    let operator = token_name(&state.config.server.operator_tokens, token);
-    let viewer = token_name(&state.config.server.viewer_tokens, token);
-    operator.map(|n| (n, Role::Operator)).or(viewer.map(|n| (n, Role::Viewer)))
+pub fn of_token(state: &AppState, token: &str) -> Option<(String, Role)> {
+    let config = state.config();
+    let operator = token_name(&config.server.operator_tokens, token);
+    let viewer = token_name(&config.server.viewer_tokens, token);
+    operator.map(|n| (n.to_string(), Role::Operator)).or(viewer.map(|n| (n.to_string(), Role::Viewer)))
 }
 
 /// The token of an `Authorization: Bearer …` header, if there is one.

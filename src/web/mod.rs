@@ -25,6 +25,7 @@ use crate::cases::CaseEngine;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::fleet::Fleet;
+use crate::live::Live;
 use crate::maintenance::SharedWindows;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -39,9 +40,9 @@ pub use throttle::LoginThrottle;
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    /// The config and fleet in force (`config()`, `fleet()` take the current ones).
+    pub live: Arc<Live>,
     pub store: Store,
-    pub fleet: Arc<Fleet>,
     pub metrics: Arc<Metrics>,
     /// The scheduler's sign of life; `/readyz` reports it.
     pub heartbeat: Arc<crate::scheduler::heartbeat::Heartbeat>,
@@ -55,6 +56,18 @@ pub struct AppState {
     pub sessions: Arc<SessionCache>,
     /// This instance's shards and leader role (`/readyz`, the operations page).
     pub ownership: Arc<crate::cluster::Ownership>,
+    /// Reloads (`POST /api/v1/reload`) and inventory changes.
+    pub inventory: crate::inventory::Inventory,
+}
+
+impl AppState {
+    pub fn config(&self) -> Arc<Config> {
+        self.live.config()
+    }
+
+    pub fn fleet(&self) -> Arc<Fleet> {
+        self.live.fleet()
+    }
 }
 
 /// Every route of [`access::table`] behind its gate (which runs before any body is read),

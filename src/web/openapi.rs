@@ -42,6 +42,7 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         api::maintenance::list,
         api::maintenance::add,
         api::dead_letters::list,
+        api::reload::reload,
         healthz,
         readyz,
         metrics,
@@ -49,6 +50,8 @@ pub const METRICS_TOKEN: &str = "metrics_token";
     ),
     components(schemas(
         ErrorBody,
+        crate::web::error::KeyError,
+        crate::inventory::Applied,
         api::servers::ServerList,
         api::servers::ServerView,
         api::cases::CaseList,
@@ -143,7 +146,8 @@ impl Modify for Security {
 struct OptionalBodies;
 
 /// The paths whose body may be left out.
-const OPTIONAL_BODIES: [&str; 3] = ["/api/v1/cases/{id}/ack", "/api/v1/cases/{id}/resolve", "/api/v1/cases/{id}/close"];
+const OPTIONAL_BODIES: [&str; 4] =
+    ["/api/v1/cases/{id}/ack", "/api/v1/cases/{id}/resolve", "/api/v1/cases/{id}/close", "/api/v1/reload"];
 
 impl Modify for OptionalBodies {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

@@ -64,7 +64,7 @@ pub async fn start(state: &AppState, name: &str, role: Role, token: &str) -> any
         .map_err(|_| anyhow::anyhow!("the system's random generator failed"))?;
     let id = hex(&bytes);
     let now = state.clock.now_ms();
-    let ttl = state.config.server.session_ttl;
+    let ttl = state.config().server.session_ttl;
     let expires_at = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
     let row =
         SessionRow { name: name.to_string(), role: role.as_str().to_string(), token_hash: hash(token), expires_at };
@@ -90,7 +90,8 @@ pub async fn of_request(state: &AppState, headers: &HeaderMap) -> Result<Option<
     }
     let Ok(role) = row.role.parse::<Role>() else { return Ok(None) };
     // The token that signed in must still be one of this role's; its name now is the actor.
-    let Some(token) = role.tokens(state).iter().find(|t| hash(t.token.expose()) == row.token_hash) else {
+    let config = state.config();
+    let Some(token) = role.tokens(&config).iter().find(|t| hash(t.token.expose()) == row.token_hash) else {
         return Ok(None);
     };
     Ok(Some(Credential { name: token.name.clone(), role, session: true }))

@@ -23,6 +23,7 @@ mod operator_cli;
 mod pages;
 mod paging;
 mod probe;
+mod reload;
 mod scheduler;
 mod sessions;
 mod storage;

@@ -13,7 +13,7 @@ use crate::helpers::targets::{Behavior, FakeTarget};
 const FAST: &str = "interval = \"200ms\"\nretry_interval = \"100ms\"\nfailure_threshold = 3\ntimeout = \"100ms\"";
 
 /// PRODUCT.md section 7: every family, its type and its labels (without the prefix).
-const FAMILIES: [(&str, &str, &[&str]); 17] = [
+const FAMILIES: [(&str, &str, &[&str]); 19] = [
     ("probes_total", "counter", &["kind", "result"]),
     ("probe_duration_seconds", "histogram", &["kind"]),
     ("servers", "gauge", &["state"]),
@@ -31,6 +31,8 @@ const FAMILIES: [(&str, &str, &[&str]); 17] = [
     ("shards_owned", "gauge", &[]),
     ("leader", "gauge", &[]),
     ("lease_takeovers_total", "counter", &[]),
+    ("config_last_reload_successful", "gauge", &[]),
+    ("config_last_reload_success_timestamp_seconds", "gauge", &[]),
 ];
 
 /// The opt-in family (`[server] per_server_metrics = true`).
@@ -342,7 +344,8 @@ async fn every_family_is_exported_with_its_type_and_moves_with_probes_and_cases(
         let help = family.help.as_deref().unwrap_or("");
         let unit = match kind {
             "histogram" => "(seconds)",
-            _ if name == "monitor_degraded" || name == "leader" => "(boolean)",
+            _ if ["monitor_degraded", "leader", "config_last_reload_successful"].contains(&name) => "(boolean)",
+            _ if name.ends_with("_timestamp_seconds") => "(Unix seconds)",
             _ => "(count)",
         };
         assert!(help.contains(unit), "{full}'s help names its unit {unit}: {help:?}");

@@ -11,7 +11,7 @@ const FAST: &str = "interval = \"1s\"\nretry_interval = \"100ms\"\nfailure_thres
 
 /// Every endpoint of PRODUCT.md section 6 (plus the document itself), with the statuses its
 /// description must list.
-const ENDPOINTS: [(&str, &str, &[u16]); 14] = [
+const ENDPOINTS: [(&str, &str, &[u16]); 15] = [
     ("/api/v1/servers", "get", &[200, 400]),
     ("/api/v1/cases", "get", &[200, 400]),
     ("/api/v1/cases/{id}", "get", &[200, 400, 404]),
@@ -22,6 +22,7 @@ const ENDPOINTS: [(&str, &str, &[u16]); 14] = [
     ("/api/v1/maintenance", "get", &[200]),
     ("/api/v1/maintenance", "post", &[201, 400, 401, 403]),
     ("/api/v1/dead-letters", "get", &[200]),
+    ("/api/v1/reload", "post", &[200, 401, 403, 409, 422]),
     ("/healthz", "get", &[200]),
     ("/readyz", "get", &[200, 503]),
     ("/metrics", "get", &[200]),

@@ -17,7 +17,7 @@ impl CaseEngine {
     pub(super) async fn may_open(&self, gate: &mut Gate) -> Result<bool, CaseError> {
         if *gate == Gate::Unasked {
             let leader = self.ownership.is_leader();
-            *gate = match self.guard.assess(&self.fleet).await {
+            *gate = match self.guard.assess(&self.fleet()).await {
                 // Only the leader trips and heals the stored flag, so that every instance gives
                 // the same answer and the monitor is paged about once; another instance that
                 // suspects the network just opens nothing (the leader's sweep trips it).

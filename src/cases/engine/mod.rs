@@ -15,6 +15,7 @@
 //! `run_due`), delivery (`crate::outbox`).
 
 mod guarding;
+mod inventory;
 mod outbound;
 mod reconcile;
 mod targets;
@@ -39,6 +40,7 @@ use crate::domain::ServerState;
 use crate::escalation::{Escalation, Fired};
 use crate::fleet::Fleet;
 use crate::guard::{Guard, Verdict};
+use crate::live::Live;
 use crate::maintenance::{SharedWindows, Windows};
 use crate::metrics::Metrics;
 use crate::outbox::{EventKind, Notice};
@@ -91,9 +93,8 @@ struct Effects {
 
 pub struct CaseEngine {
     ownership: Arc<Ownership>,
-    config: Arc<Config>,
+    live: Arc<Live>,
     store: Store,
-    fleet: Arc<Fleet>,
     guard: Guard,
     windows: SharedWindows,
     clock: Arc<dyn Clock>,
@@ -113,9 +114,9 @@ pub struct CaseEngine {
 
 /// What the engine needs from the rest of the app.
 pub struct Parts {
-    pub config: Arc<Config>,
+    /// The config and fleet in force, taken afresh by each operation.
+    pub live: Arc<Live>,
     pub store: Store,
-    pub fleet: Arc<Fleet>,
     pub guard: Guard,
     pub windows: SharedWindows,
     pub clock: Arc<dyn Clock>,
@@ -128,18 +129,25 @@ pub struct Parts {
 }
 
 impl CaseEngine {
+    fn config(&self) -> Arc<Config> {
+        self.live.config()
+    }
+
+    fn fleet(&self) -> Arc<Fleet> {
+        self.live.fleet()
+    }
+
     pub fn new(p: Parts) -> CaseEngine {
         CaseEngine {
-            config: p.config.clone(),
+            live: p.live.clone(),
             store: p.store,
-            fleet: p.fleet.clone(),
             ownership: p.ownership,
             guard: p.guard,
             windows: p.windows,
             clock: p.clock.clone(),
             metrics: p.metrics.clone(),
             outbox_ready: p.outbox_ready,
-            escalation: Escalation::new(p.config, p.fleet, p.metrics, p.clock),
+            escalation: Escalation::new(p.live, p.metrics, p.clock),
             healed_at: AtomicI64::new(0),
             guard_asked_at: AtomicI64::new(i64::MIN / 2),
             guard_tripped: AtomicBool::new(false),
@@ -198,18 +206,23 @@ impl CaseEngine {
     /// A hint from the scheduler: one server's result changed something worth a look. Only
     /// transitions that can change a decision lead to a transaction.
     pub async fn on_fleet_event(&self, event: &FleetEvent) -> Result<(), CaseError> {
-        let Some(entry) = self.fleet.entries().get(event.server) else { return Ok(()) };
+        let fleet = self.fleet();
+        if event.generation != fleet.generation() {
+            // It indexes a fleet replaced since: the sweep looks at its service.
+            return Ok(());
+        }
+        let Some(entry) = fleet.entries().get(event.server) else { return Ok(()) };
         let t = event.transition;
         let relevant = t.to == ServerState::Down || t.from == ServerState::Down || t.recovered || t.threshold_reached;
         if !relevant {
             return Ok(());
         }
-        if !self.decides_for(entry.service_idx) {
+        if !self.decides_for(&fleet, entry.service_idx) {
             return Ok(());
         }
         let hint = Hint { server: event.server, transition: t };
         let mut gate = if self.guard_tripped.load(Ordering::Relaxed) { Gate::Shut } else { Gate::Unasked };
-        self.reconcile(entry.service_idx, Some(hint), &mut gate).await
+        self.reconcile(&fleet, entry.service_idx, Some(hint), &mut gate).await
     }
 
     async fn resolve_in(&self, tx: &mut Tx, case: &mut CaseRow, actor: &str, now: i64) -> Result<(), CaseError> {
@@ -290,7 +303,7 @@ impl CaseEngine {
         }
         let leader = self.ownership.is_leader();
         if tripped && leader {
-            gate = match self.guard.assess(&self.fleet).await {
+            gate = match self.guard.assess(&self.fleet()).await {
                 Verdict::Healthy if unless_fenced(self.heal_guard().await.map(|()| true))? => Gate::Open,
                 Verdict::Healthy | Verdict::Degraded(_) => Gate::Shut,
             };
@@ -321,7 +334,7 @@ impl CaseEngine {
     fn proactive_guard_due(&self) -> bool {
         let now = self.clock.now_ms();
         let last = self.guard_asked_at.load(Ordering::Relaxed);
-        if now - last < millis(PROACTIVE_GUARD_EVERY) || !self.guard.anything_down(&self.fleet) {
+        if now - last < millis(PROACTIVE_GUARD_EVERY) || !self.guard.anything_down(&self.fleet()) {
             return false;
         }
         self.guard_asked_at.store(now, Ordering::Relaxed);
@@ -330,7 +343,7 @@ impl CaseEngine {
 
     /// Pick up maintenance windows added at run time by any instance or the CLI.
     async fn reload_windows(&self) -> Result<(), CaseError> {
-        let mut windows = Windows::from_config(&self.config.maintenance);
+        let mut windows = Windows::from_config(&self.config().maintenance);
         for row in self.store.maintenance_windows().await? {
             windows.add(&row);
         }
@@ -371,14 +384,14 @@ impl CaseEngine {
 impl CaseEngine {
     /// Whether this instance decides for the service: it holds the shard of the service's
     /// first server (the others' statuses reach it through the stored state).
-    pub(super) fn decides_for(&self, service_idx: usize) -> bool {
-        self.fleet.members(service_idx).next().is_some_and(|first| self.ownership.decides(first.shard))
+    pub(super) fn decides_for(&self, fleet: &Fleet, service_idx: usize) -> bool {
+        fleet.members(service_idx).next().is_some_and(|first| self.ownership.decides(first.shard))
     }
+}
 
-    /// The lease a decision for the service rests on, checked inside its transaction.
-    pub(super) fn decision_lease(&self, service_idx: usize) -> Option<Lease> {
-        self.fleet.members(service_idx).next().map(|first| Lease::Shard(first.shard))
-    }
+/// The lease a decision for the service rests on, checked inside its transaction.
+pub(super) fn decision_lease(fleet: &Fleet, service_idx: usize) -> Option<Lease> {
+    fleet.members(service_idx).next().map(|first| Lease::Shard(first.shard))
 }
 
 /// Leader work refused by the fence is no error: another instance leads now, nothing was

@@ -18,8 +18,8 @@ impl CaseEngine {
         text: &str,
         now: i64,
     ) -> Result<(), CaseError> {
-        let mut to = recipients::operations_manager(&self.config, from_unix_ms(now));
-        to.extend(recipients::feed(&self.config));
+        let mut to = recipients::operations_manager(&self.config(), from_unix_ms(now));
+        to.extend(recipients::feed(&self.config()));
         Ok(outbox::enqueue_all(tx, event, &Notice { cause, text, at: now }, None, to).await?)
     }
 
@@ -30,7 +30,8 @@ impl CaseEngine {
         notice: &Notice<'_>,
         case: &CaseRow,
     ) -> Result<(), CaseError> {
-        let Some(customer) = self.config.customers.iter().find(|c| c.id == case.customer) else { return Ok(()) };
+        let config = self.config();
+        let Some(customer) = config.customers.iter().find(|c| c.id == case.customer) else { return Ok(()) };
         Ok(outbox::enqueue_all(tx, event, notice, Some(case), recipients::customer_contacts(customer)).await?)
     }
 
@@ -41,7 +42,7 @@ impl CaseEngine {
         notice: &Notice<'_>,
         case: &CaseRow,
     ) -> Result<(), CaseError> {
-        Ok(outbox::enqueue_all(tx, event, notice, Some(case), recipients::feed(&self.config)).await?)
+        Ok(outbox::enqueue_all(tx, event, notice, Some(case), recipients::feed(&self.config())).await?)
     }
 
     /// Page the holders of every escalation level due at once (`after = 0`), unless the
@@ -57,8 +58,8 @@ impl CaseEngine {
             return Ok(());
         }
         let page: Vec<_> =
-            self.config.escalation.iter().filter(|l| l.after.is_zero()).flat_map(|l| l.page.clone()).collect();
-        let to = recipients::pager_holders(&self.config, &page, from_unix_ms(notice.at));
+            self.config().escalation.iter().filter(|l| l.after.is_zero()).flat_map(|l| l.page.clone()).collect();
+        let to = recipients::pager_holders(&self.config(), &page, from_unix_ms(notice.at));
         let mut paged: Vec<(&str, &str)> = to.iter().map(|(r, _)| (r.id.as_str(), r.role.as_str())).collect();
         paged.sort_unstable();
         paged.dedup();
@@ -67,6 +68,6 @@ impl CaseEngine {
     }
 
     pub(super) fn response_due(&self, severity: Severity, now: i64) -> i64 {
-        unix_ms(sla::response_due(&self.config.cases.response_targets, severity, from_unix_ms(now)))
+        unix_ms(sla::response_due(&self.config().cases.response_targets, severity, from_unix_ms(now)))
     }
 }

@@ -14,7 +14,7 @@
 //! from the hint that carried them: they are told, not decided, and a lost hint loses only the
 //! note.
 
-use super::{CaseEngine, CaseError, Effects, ENGINE};
+use super::{decision_lease, CaseEngine, CaseError, Effects, ENGINE};
 use crate::cases::severity::ServiceView;
 use crate::cases::state::{Action, CaseStatus};
 use crate::cases::texts;
@@ -48,14 +48,15 @@ impl CaseEngine {
     /// Bring one service's case in line with its servers.
     pub(super) async fn reconcile(
         &self,
+        fleet: &Fleet,
         service_idx: usize,
         hint: Option<Hint>,
         gate: &mut Gate,
     ) -> Result<(), CaseError> {
         // A conflict means another engine opened the case between our read and our write: the
         // second attempt finds it and joins it.
-        let result = match self.reconcile_once(service_idx, hint, gate).await {
-            Err(CaseError::Store(StoreError::Conflict)) => self.reconcile_once(service_idx, hint, gate).await,
+        let result = match self.reconcile_once(fleet, service_idx, hint, gate).await {
+            Err(CaseError::Store(StoreError::Conflict)) => self.reconcile_once(fleet, service_idx, hint, gate).await,
             other => other,
         };
         match result {
@@ -68,15 +69,21 @@ impl CaseEngine {
         }
     }
 
-    async fn reconcile_once(&self, service_idx: usize, hint: Option<Hint>, gate: &mut Gate) -> Result<(), CaseError> {
-        let Some(service) = self.fleet.services().get(service_idx) else { return Ok(()) };
-        let Some(lease) = self.decision_lease(service_idx) else { return Ok(()) };
+    async fn reconcile_once(
+        &self,
+        fleet: &Fleet,
+        service_idx: usize,
+        hint: Option<Hint>,
+        gate: &mut Gate,
+    ) -> Result<(), CaseError> {
+        let Some(service) = fleet.services().get(service_idx) else { return Ok(()) };
+        let Some(lease) = decision_lease(fleet, service_idx) else { return Ok(()) };
         let mut tx = self.store.begin().await?;
         tx.hold(lease).await?;
         // Looked at once the lock is held: waiting for it may have taken a while.
-        let view = ServiceView::of(&self.fleet, service_idx);
+        let view = ServiceView::of(fleet, service_idx);
         if let Some(case) = tx.active_case(&service.customer, &service.service).await? {
-            return self.advance(tx, case, service_idx, &view, hint).await;
+            return self.advance(tx, case, fleet, service_idx, &view, hint).await;
         }
         if !self.confirmed_since_heal(&view) {
             return Ok(());
@@ -91,23 +98,23 @@ impl CaseEngine {
         if !self.may_open(gate).await? {
             return Ok(());
         }
-        let view = ServiceView::of(&self.fleet, service_idx);
+        let view = ServiceView::of(fleet, service_idx);
         if !self.confirmed_since_heal(&view) {
             return Ok(());
         }
-        self.open(service_idx, &view).await
+        self.open(fleet, service_idx, &view).await
     }
 
     /// Open the service's case, or reopen its latest one if it was resolved within
     /// `reopen_window`. The primary server is the one down the longest.
-    async fn open(&self, service_idx: usize, view: &ServiceView) -> Result<(), CaseError> {
+    async fn open(&self, fleet: &Fleet, service_idx: usize, view: &ServiceView) -> Result<(), CaseError> {
         let Some((primary_idx, status)) = view.down.first() else { return Ok(()) };
-        let Some(service) = self.fleet.services().get(service_idx) else { return Ok(()) };
-        let primary = &self.fleet.entries()[*primary_idx];
+        let Some(service) = fleet.services().get(service_idx) else { return Ok(()) };
+        let primary = &fleet.entries()[*primary_idx];
         let now = self.clock.now_ms();
         let error = status.last_error.clone().unwrap_or_default();
         let mut fx = Effects::default();
-        let Some(lease) = self.decision_lease(service_idx) else { return Ok(()) };
+        let Some(lease) = decision_lease(fleet, service_idx) else { return Ok(()) };
         let mut tx = self.store.begin().await?;
         tx.hold(lease).await?;
         if tx.active_case(&service.customer, &service.service).await?.is_some() {
@@ -118,11 +125,11 @@ impl CaseEngine {
         if covered(latest.as_ref(), view) {
             return Ok(());
         }
-        self.save_members(&mut tx, service_idx).await?;
+        self.save_members(&mut tx, fleet, service_idx).await?;
         let severity = view.severity();
         let reopen = latest.filter(|c| {
             c.status == CaseStatus::Resolved
-                && c.resolved_at.is_some_and(|at| now - at <= super::millis(self.config.cases.reopen_window))
+                && c.resolved_at.is_some_and(|at| now - at <= super::millis(self.config().cases.reopen_window))
         });
         let (mut case, kind, text) = match reopen {
             Some(mut case) => {
@@ -183,7 +190,7 @@ impl CaseEngine {
         }
         // Other servers already down when the case opens are on its timeline from the start.
         for (idx, other) in view.down.iter().skip(1) {
-            let id = &self.fleet.entries()[*idx].id;
+            let id = &fleet.entries()[*idx].id;
             let error = other.last_error.as_deref().unwrap_or_default();
             tx.add_event(
                 case.id,
@@ -208,6 +215,7 @@ impl CaseEngine {
         &self,
         mut tx: Tx,
         mut case: CaseRow,
+        fleet: &Fleet,
         service_idx: usize,
         view: &ServiceView,
         hint: Option<Hint>,
@@ -216,9 +224,9 @@ impl CaseEngine {
         let mut fx = Effects::default();
         let mut changed = false;
         if let Some(hint) = hint {
-            changed |= self.note(&mut tx, &case, hint, now).await?;
+            changed |= self.note(&mut tx, fleet, &case, hint, now).await?;
         }
-        let steps = Steps::for_case(&case, view, &self.fleet, self.config.cases.auto_resolve);
+        let steps = Steps::for_case(&case, view, fleet, self.config().cases.auto_resolve);
         let decided = steps.decides();
         if steps.record_recovery {
             self.record_recovery(&mut tx, &mut case, view, now).await?;
@@ -243,7 +251,7 @@ impl CaseEngine {
             return Ok(());
         }
         if decided {
-            self.save_members(&mut tx, service_idx).await?;
+            self.save_members(&mut tx, fleet, service_idx).await?;
         }
         case.updated_at = now;
         tx.update_case(&case).await?;
@@ -252,8 +260,8 @@ impl CaseEngine {
     }
 
     /// The timeline note a hint carries, if any. Returns whether it wrote one.
-    async fn note(&self, tx: &mut Tx, case: &CaseRow, hint: Hint, now: i64) -> Result<bool, CaseError> {
-        let entry = &self.fleet.entries()[hint.server];
+    async fn note(&self, tx: &mut Tx, fleet: &Fleet, case: &CaseRow, hint: Hint, now: i64) -> Result<bool, CaseError> {
+        let Some(entry) = fleet.entries().get(hint.server) else { return Ok(false) };
         let status = entry.status();
         let t = hint.transition;
         let text = if t.threshold_reached && entry.id != case.server && status.state == ServerState::Down {
@@ -307,8 +315,8 @@ impl CaseEngine {
 
     /// Persist the statuses of the service's servers in the decision's transaction, so the
     /// counts a decision rests on are durable before anything it queued is sent.
-    async fn save_members(&self, tx: &mut Tx, service_idx: usize) -> Result<(), CaseError> {
-        let statuses: Vec<_> = self.fleet.members(service_idx).map(|e| e.stored()).collect();
+    async fn save_members(&self, tx: &mut Tx, fleet: &Fleet, service_idx: usize) -> Result<(), CaseError> {
+        let statuses: Vec<_> = fleet.members(service_idx).map(|e| e.stored()).collect();
         Ok(tx.save_statuses(&statuses).await?)
     }
 
@@ -317,21 +325,26 @@ impl CaseEngine {
     /// service that fails is logged and skipped; database trouble ends the sweep (the next
     /// one starts over).
     pub(super) async fn sweep(&self, gate: &mut Gate) -> Result<(), CaseError> {
-        let mut latest: Vec<Option<CaseRow>> = vec![None; self.fleet.services().len()];
+        let fleet = self.fleet();
+        let mut latest: Vec<Option<CaseRow>> = vec![None; fleet.services().len()];
+        let mut orphans = Vec::new();
         for case in self.store.latest_cases().await? {
-            if let Some(idx) = self.fleet.service_index(&case.customer, &case.service) {
+            if case.status.is_active() && fleet.get(&case.server).is_none() {
+                // Its server left the inventory (see `inventory.rs`).
+                orphans.push(case);
+            } else if let Some(idx) = fleet.service_index(&case.customer, &case.service) {
                 latest[idx] = Some(case);
             }
         }
-        for (service_idx, service) in self.fleet.services().iter().enumerate() {
-            if !self.decides_for(service_idx) {
+        for (service_idx, service) in fleet.services().iter().enumerate() {
+            if !self.decides_for(&fleet, service_idx) {
                 continue;
             }
-            let view = ServiceView::of(&self.fleet, service_idx);
-            if !self.step_due(latest[service_idx].as_ref(), &view, *gate) {
+            let view = ServiceView::of(&fleet, service_idx);
+            if !self.step_due(&fleet, latest[service_idx].as_ref(), &view, *gate) {
                 continue;
             }
-            match self.reconcile(service_idx, None, gate).await {
+            match self.reconcile(&fleet, service_idx, None, gate).await {
                 Ok(()) => {}
                 Err(CaseError::Store(error @ (StoreError::Query(_) | StoreError::Connect(_)))) => {
                     return Err(error.into())
@@ -340,6 +353,9 @@ impl CaseEngine {
                     tracing::error!(%error, customer = %service.customer, service = %service.service, "cannot reconcile")
                 }
             }
+        }
+        if !orphans.is_empty() && self.ownership.is_leader() {
+            super::unless_fenced(self.retire_removed(orphans).await)?;
         }
         Ok(())
     }
@@ -352,9 +368,9 @@ impl CaseEngine {
     }
 
     /// Would [`CaseEngine::reconcile`] change anything for this service? Read-only.
-    fn step_due(&self, latest: Option<&CaseRow>, view: &ServiceView, gate: Gate) -> bool {
+    fn step_due(&self, fleet: &Fleet, latest: Option<&CaseRow>, view: &ServiceView, gate: Gate) -> bool {
         match latest.filter(|c| c.status.is_active()) {
-            Some(case) => Steps::for_case(case, view, &self.fleet, self.config.cases.auto_resolve) != Steps::default(),
+            Some(case) => Steps::for_case(case, view, fleet, self.config().cases.auto_resolve) != Steps::default(),
             None => gate != Gate::Shut && self.confirmed_since_heal(view) && !covered(latest, view),
         }
     }

@@ -85,8 +85,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<WindowList>, Api
 /// Every window: those from the config file, then those added at run time. Shared by the API
 /// and the maintenance page.
 pub async fn all_windows(state: &AppState) -> Result<Vec<WindowView>, ApiError> {
-    let mut windows: Vec<WindowView> = state
-        .config
+    let config = state.config();
+    let mut windows: Vec<WindowView> = config
         .maintenance
         .iter()
         .map(|w| {
@@ -140,10 +140,10 @@ pub async fn create(state: &AppState, actor: &str, body: NewWindow) -> Result<Wi
         (Some(_), Some(_)) | (None, None) => {
             return Err(ApiError::BadRequest("give exactly one of customer and server".to_string()))
         }
-        (Some(customer), None) if !state.config.customers.iter().any(|c| &c.id == customer) => {
+        (Some(customer), None) if !state.config().customers.iter().any(|c| &c.id == customer) => {
             return Err(ApiError::BadRequest(format!("customer: no customer {customer:?}")))
         }
-        (None, Some(server)) if state.fleet.get(server).is_none() => {
+        (None, Some(server)) if state.fleet().get(server).is_none() => {
             return Err(ApiError::BadRequest(format!("server: no server {server:?}")))
         }
         _ => {}

@@ -4,4 +4,5 @@ pub mod cases;
 pub mod dead_letters;
 pub mod maintenance;
 pub mod page;
+pub mod reload;
 pub mod servers;

@@ -61,10 +61,11 @@ pub async fn list(
 ) -> Result<Json<ServerList>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = page::limit(query.limit)?;
-    let entries = state.fleet.entries();
+    let fleet = state.fleet();
+    let entries = fleet.entries();
     let start = match &query.cursor {
         None => 0,
-        Some(cursor) => match state.fleet.index_of(cursor) {
+        Some(cursor) => match state.fleet().index_of(cursor) {
             Some(i) => i + 1,
             None => return Err(ApiError::BadRequest(format!("unknown cursor {cursor:?}: start again without one"))),
         },

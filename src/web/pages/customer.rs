@@ -65,7 +65,8 @@ pub async fn page(
     let Some((token, source)) = presented else {
         return Ok(refused(&state, &id, StatusCode::UNAUTHORIZED, false));
     };
-    let customer = state.config.customers.iter().find(|c| c.id == id);
+    let config = state.config();
+    let customer = config.customers.iter().find(|c| c.id == id);
     let expected = customer.and_then(|c| c.status_token.as_ref()).map(|t| t.expose());
     // Compare even when there is nothing to compare with, so the answer takes as long.
     let good = match expected {
@@ -121,7 +122,8 @@ fn refused(state: &AppState, id: &str, status: StatusCode, forget: bool) -> Resp
 
 async fn render(state: &AppState, customer: &Customer, page: usize) -> Result<Response, PageError> {
     let now = state.clock.now_ms();
-    let summary = Summary::of(&state.fleet, Some(&customer.id), |_| true);
+    let fleet = state.fleet();
+    let summary = Summary::of(&fleet, Some(&customer.id), |_| true);
     let bars = uptime::bars(state).await?;
     let cases = state.store.customer_cases(&customer.id, now - RECENT_MS, CASE_LIMIT).await?;
     let ids: Vec<i64> = cases.iter().map(|c| c.id).collect();

@@ -48,7 +48,7 @@ fn login_form(next: &str, error: Option<&str>, configured: bool) -> Markup {
 }
 
 fn configured(state: &AppState) -> bool {
-    !state.config.server.operator_tokens.is_empty() || !state.config.server.viewer_tokens.is_empty()
+    !state.config().server.operator_tokens.is_empty() || !state.config().server.viewer_tokens.is_empty()
 }
 
 pub async fn form(
@@ -93,7 +93,7 @@ pub async fn submit(
         Some((name, role)) => {
             // A sign-in replaces whatever session the browser had.
             session::end(&state, &headers).await?;
-            let cookie = session::start(&state, name, role, &token).await.map_err(PageError::Internal)?;
+            let cookie = session::start(&state, &name, role, &token).await.map_err(PageError::Internal)?;
             tracing::info!(name, role = role.as_str(), "signed in");
             Ok(see_other(&next, Some(cookie)))
         }

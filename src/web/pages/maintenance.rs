@@ -162,7 +162,7 @@ fn add_form(state: &AppState, d: &Draft) -> Markup {
         form #add-window-form method="post" action="/maintenance" {
             p.muted { "Give a customer (all its servers) or one server. Times are RFC 3339, e.g. 2026-12-01T02:00:00Z." }
             datalist #customer-ids {
-                @for c in &state.config.customers { option value=(c.id) {} }
+                @for c in &state.config().customers { option value=(c.id) {} }
             }
             p {
                 label for="window-customer" { "Customer " }

@@ -57,10 +57,10 @@ pub async fn page(
         return Ok(html_response(StatusCode::OK, PreEscaped(html)));
     }
     let now = state.clock.now_ms();
+    let (config, fleet) = (state.config(), state.fleet());
     let focus = match query.customer.as_deref() {
         Some(id) => Some(
-            state
-                .config
+            config
                 .customers
                 .iter()
                 .find(|c| c.id == id)
@@ -96,13 +96,12 @@ pub async fn page(
         .map(|e| (e.case_id, e))
         .collect();
 
-    let summary =
-        Summary::of(&state.fleet, focus.map(|c| c.id.as_str()), |s| focus.is_some() || s.state != ServerState::Up);
+    let summary = Summary::of(&fleet, focus.map(|c| c.id.as_str()), |s| focus.is_some() || s.state != ServerState::Up);
     let bars = uptime::bars(&state).await?;
 
     let customers: Vec<&Customer> = match focus {
         Some(c) => vec![c],
-        None => state.config.customers.iter().collect(),
+        None => config.customers.iter().collect(),
     };
     let customer_pages = layout::page_count(customers.len(), CUSTOMERS_PER_PAGE);
     let customers_page = page_number(query.customers_page.as_deref()).min(customer_pages);

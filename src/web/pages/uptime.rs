@@ -121,14 +121,14 @@ pub async fn bars(state: &AppState) -> Result<Bars, StoreError> {
         (Some(past), Some(today)) => return Ok(Bars { first_day, past, today }),
         (Some(past), None) => {
             let rows = state.store.daily_rollups(today_start, today_start + DAY_MS).await?;
-            let today = Totals::sum(&state.fleet, rows.iter(), today_start, 1);
+            let today = Totals::sum(&state.fleet(), rows.iter(), today_start, 1);
             Bars { first_day, past, today: Arc::new(today) }
         }
         _ => {
             let rows = state.store.daily_rollups(first_day, today_start + DAY_MS).await?;
             let (done, current): (Vec<&DayRollup>, Vec<&DayRollup>) = rows.iter().partition(|r| r.day < today_start);
-            let past = Totals::sum(&state.fleet, done.into_iter(), first_day, DAYS - 1);
-            let today = Totals::sum(&state.fleet, current.into_iter(), today_start, 1);
+            let past = Totals::sum(&state.fleet(), done.into_iter(), first_day, DAYS - 1);
+            let today = Totals::sum(&state.fleet(), current.into_iter(), today_start, 1);
             Bars { first_day, past: Arc::new(past), today: Arc::new(today) }
         }
     };

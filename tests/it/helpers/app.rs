@@ -119,7 +119,10 @@ fn build(db_url: &str, probing: &str, servers: &[Srv<'_>], tail: &str, contacts:
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The fleet at start (a reload puts another in force: see [`TestApp::live`]).
     pub fleet: Arc<Fleet>,
+    /// The config and fleet in force now.
+    pub live: Arc<firstwatch::live::Live>,
     pub store: Store,
     pub engine: Arc<CaseEngine>,
     /// A handle on the app's outbox worker, for stepping delivery (`try_deliver_next`).
@@ -137,13 +140,23 @@ impl TestApp {
     /// run on hours: escalation levels, customer updates).
     pub async fn spawn_with_clock(config_text: &str, clock: Arc<dyn firstwatch::clock::Clock>) -> TestApp {
         let config = Config::from_toml(config_text, |_| None).unwrap_or_else(|e| panic!("test config refused: {e}"));
+        TestApp::boot(config, clock).await
+    }
+
+    /// Boot from a config file (which a reload reads again).
+    pub async fn spawn_file(path: &std::path::Path) -> TestApp {
+        let config = Config::load(path).unwrap_or_else(|e| panic!("test config refused: {e}"));
+        TestApp::boot(config, Arc::new(firstwatch::clock::SystemClock)).await
+    }
+
+    async fn boot(config: Config, clock: Arc<dyn firstwatch::clock::Clock>) -> TestApp {
         let app = App::build_with_clock(config, clock).await.expect("app builds");
-        let (fleet, store, engine, worker) = (app.fleet(), app.store(), app.engine(), app.worker());
+        let (fleet, live, store, engine, worker) = (app.fleet(), app.live(), app.store(), app.engine(), app.worker());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let addr = listener.local_addr().expect("app address");
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
-        TestApp { addr, fleet, store, engine, worker, shutdown, handle }
+        TestApp { addr, fleet, live, store, engine, worker, shutdown, handle }
     }
 
     /// Stop through the normal shutdown path (pending results are flushed).
@@ -162,7 +175,7 @@ impl TestApp {
     }
 
     pub fn status(&self, id: &str) -> Status {
-        self.fleet.get(id).unwrap_or_else(|| panic!("no server {id}")).status()
+        self.live.fleet().get(id).unwrap_or_else(|| panic!("no server {id}")).status()
     }
 
     /// `GET path` as the helper configs' viewer.
