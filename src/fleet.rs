@@ -175,14 +175,13 @@ impl Fleet {
         let next = Fleet::assemble(config, self.counts.clone(), self.generation + 1, |f| {
             let Some(old) = self.get(&f.server.id) else {
                 changes.added += 1;
-                return Arc::new(Mutex::new(Tracked { status: Status::new(now_ms), counted: false }));
+                return Arc::new(Mutex::new(Tracked { status: fresh(now_ms, 0), counted: false }));
             };
             if old.target == f.server.target {
                 return old.status.clone();
             }
             changes.retargeted.push((old.id.clone(), old.target.clone(), f.server.target.clone()));
-            let mut status = Status::new(now_ms);
-            status.seq = old.with_status(|s| s.seq) + 1;
+            let status = fresh(now_ms, old.with_status(|s| s.seq) + 1);
             Arc::new(Mutex::new(Tracked { status, counted: false }))
         });
         for old in &self.entries {
@@ -247,6 +246,13 @@ impl Fleet {
         Fleet { counts, generation, entries, by_id, services, service_by_id }
     }
 
+    /// Make sure a fresh cell (a re-targeted server's) supersedes what its former cell wrote
+    /// after the rebuild read it: its `seq` goes past `former`'s (the scheduler, on adopting).
+    pub(crate) fn supersede(&self, entry: &FleetEntry, former: &FleetEntry) {
+        let floor = former.with_status(|s| s.seq) + 1;
+        entry.update_counted(&self.counts, |status| status.seq = status.seq.max(floor));
+    }
+
     /// Which rebuild this is (0 at start).
     pub fn generation(&self) -> u64 {
         self.generation
@@ -303,6 +309,16 @@ impl Fleet {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// The status of a server counted afresh (new, or with a new target). Its `seq` starts at the
+/// clock's milliseconds (or `floor`, if later): far past any row a former server of the same id
+/// left in the store (one result per request, requests seconds apart), so the store, which keeps
+/// only a newer `seq`, takes the fresh status.
+fn fresh(now_ms: i64, floor: u64) -> Status {
+    let mut status = Status::new(now_ms);
+    status.seq = u64::try_from(now_ms).unwrap_or(0).max(floor);
+    status
 }
 
 fn restore(s: StoredStatus) -> Status {
@@ -364,6 +380,7 @@ mod tests {
         }
         // a unchanged, b re-targeted, c removed, d new.
         let (next, changes) = fleet.rebuild(&config(&[server("a", 9), server("b", 10), server("d", 9)]), 5);
+        assert_eq!(next.get("d").map(|d| d.status().seq), Some(5), "a new server's seq starts at the clock");
         assert_eq!(next.generation(), 1);
         assert_eq!((changes.added, changes.removed.as_slice()), (1, ["c".to_string()].as_slice()));
         assert_eq!(changes.retargeted.len(), 1);

@@ -268,6 +268,10 @@ impl Scheduler {
         });
         self.pending.is_dirty = vec![false; next.len()];
         for (j, entry) in next.entries().iter().enumerate().filter(|(j, _)| !planned[*j]) {
+            if let Some(former) = old.get(&entry.id) {
+                // Re-targeted: what the former cell wrote since the rebuild must not win.
+                next.supersede(entry, former);
+            }
             let due = plan::first_due(&entry.id, &entry.status(), &entry.settings, now);
             self.queue.push(Reverse((self.instant_of(due), j)));
             if self.ownership.owns(entry.shard) {

@@ -175,8 +175,46 @@ async fn a_changed_target_counts_afresh_and_a_removed_server_resolves_its_case_w
     wait_until(Duration::from_secs(10), "the case resolved", || async { active(&app).await.is_none() }).await;
     let detail = case_detail(&app, case.id).await;
     assert_eq!(detail["case"]["status"], "resolved", "{detail}");
-    assert!(timeline_has(&detail, "inventory", "inventory", "a left the inventory"), "{detail}");
+    assert!(timeline_has(&detail, "inventory", "inventory", "a left storefront in the inventory"), "{detail}");
     assert!(timeline_has(&detail, "resolved", "inventory", "resolved by inventory"), "{detail}");
+    app.stop().await;
+}
+
+/// A server leaves a service whose other server is down too: the case goes on as the other's
+/// (resolving it would end an outage the service is still in, and no new case would open).
+#[tokio::test]
+async fn a_removed_server_hands_its_case_to_another_down_server_of_the_service() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("firstwatch.toml");
+    let (a, c) = (refused(), refused());
+    let servers = |list: &[(&'static str, &str)]| {
+        let servers: Vec<Srv<'_>> = list.iter().map(|&(id, target)| Srv::new(id, target)).collect();
+        config_paging(&db.url, QUICK_DOWN, &servers, "auto_resolve = false", "")
+    };
+    write(&path, &servers(&[("a", &a), ("c", &c)]));
+    let app = TestApp::spawn_file(&path).await;
+    wait_until(Duration::from_secs(10), "a case", || async { active(&app).await.is_some() }).await;
+    let case = active(&app).await.expect("a case");
+    // The case's server leaves; the other stays, down.
+    let (primary, other, other_target) = if case.server == "a" { ("a", "c", &c) } else { ("c", "a", &a) };
+    wait_until(Duration::from_secs(10), "both down", || async {
+        [primary, other].iter().all(|id| app.status(id).state == firstwatch::domain::ServerState::Down)
+    })
+    .await;
+    write(&path, &servers(&[(other, other_target)]));
+    let (status, body) = reload(&app).await;
+    assert_eq!((status, body["removed"].as_u64()), (200, Some(1)), "{body}");
+    wait_until(Duration::from_secs(10), "the case handed on", || async {
+        active(&app).await.is_some_and(|c| c.id == case.id && c.server == other)
+    })
+    .await;
+    let detail = case_detail(&app, case.id).await;
+    assert!(
+        timeline_has(&detail, "inventory", "inventory", &format!("{primary} left storefront in the inventory")),
+        "{detail}"
+    );
+    assert!(timeline_has(&detail, "inventory", "inventory", &format!("goes on as the case of {other}")), "{detail}");
     app.stop().await;
 }
 

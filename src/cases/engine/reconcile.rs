@@ -329,8 +329,8 @@ impl CaseEngine {
         let mut latest: Vec<Option<CaseRow>> = vec![None; fleet.services().len()];
         let mut orphans = Vec::new();
         for case in self.store.latest_cases().await? {
-            if case.status.is_active() && fleet.get(&case.server).is_none() {
-                // Its server left the inventory (see `inventory.rs`).
+            if case.status.is_active() && super::inventory::stranded(&fleet, &case) {
+                // Its server left its service (see `inventory.rs`).
                 orphans.push(case);
             } else if let Some(idx) = fleet.service_index(&case.customer, &case.service) {
                 latest[idx] = Some(case);

@@ -65,7 +65,7 @@ pub async fn list(
     let entries = fleet.entries();
     let start = match &query.cursor {
         None => 0,
-        Some(cursor) => match state.fleet().index_of(cursor) {
+        Some(cursor) => match fleet.index_of(cursor) {
             Some(i) => i + 1,
             None => return Err(ApiError::BadRequest(format!("unknown cursor {cursor:?}: start again without one"))),
         },
