@@ -75,6 +75,7 @@ impl App {
         if sqlite_lock.is_some() {
             store.reset_leases().await.context("clearing the leases of a former run")?;
         }
+        let (config, managed) = crate::inventory::managed::load(&store, config).await?;
         let (stored, loaded_at) = store.statuses_written_since(i64::MIN).await.context("loading server statuses")?;
         let fleet = Arc::new(Fleet::new(&config, stored, clock.now_ms()));
         let prober = Prober::new(&config.dns)?;
@@ -113,7 +114,15 @@ impl App {
             outbox_ready,
             ownership: ownership.clone(),
         }));
-        let inventory = Inventory::new(live.clone(), notifier, engine.clone(), metrics.clone(), clock.clone());
+        let inventory = Inventory::new(crate::inventory::Parts {
+            live: live.clone(),
+            notifier,
+            engine: engine.clone(),
+            metrics: metrics.clone(),
+            clock: clock.clone(),
+            store: store.clone(),
+            managed,
+        });
         Ok(App {
             inventory,
             config,
@@ -193,6 +202,7 @@ impl App {
 
         let sighup =
             AbortOnDropHandle::new(tokio::spawn(crate::inventory::on_sighup(self.inventory.clone(), shutdown.clone())));
+        let follow = AbortOnDropHandle::new(tokio::spawn(self.inventory.clone().follow(shutdown.clone())));
         let delivery = AbortOnDropHandle::new(tokio::spawn(self.worker.clone().run(shutdown.clone())));
         let (cases_tx, cases_rx) = mpsc::channel(ENGINE_HINTS);
         let engine =
@@ -250,6 +260,7 @@ impl App {
         })
         .await;
         drop(sighup);
+        drop(follow);
         self.store.close().await;
         match drained {
             Ok(Ok(())) => Ok(()),

@@ -5,6 +5,8 @@
 pub mod defaults;
 mod include;
 mod raw;
+/// The shape of one `[[customers]]` entry as written (the inventory API's body).
+pub use raw::{RawContact, RawCustomer, RawServer, RawService};
 pub mod summary;
 #[cfg(test)]
 mod tests;
@@ -231,8 +233,11 @@ pub struct Customer {
     pub status_token: Option<Secret>,
     pub contacts: Vec<Contact>,
     pub services: Vec<Service>,
-    /// The included file it was read from, relative to the main file; `None`: the main file.
+    /// The included file it was read from, relative to the main file; `None`: the main file
+    /// (or the inventory API).
     pub source: Option<String>,
+    /// Put through the inventory API (stored in the database) rather than read from a file.
+    pub managed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -324,6 +329,20 @@ impl Config {
             customer.source = file.map(str::to_string);
         }
         Ok(config)
+    }
+
+    /// Check a customer given through the inventory API as `id` against this config: the
+    /// customer, and the body as stored (its `id` filled in). `owner` names the customer that
+    /// uses a server id now, if any. Errors are at key paths relative to the body.
+    pub fn managed_customer(
+        &self,
+        id: &str,
+        body: serde_json::Value,
+        owner: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Customer, serde_json::Value), ConfigErrors> {
+        let (mut customer, body) = validate::managed_customer(self, id, body, owner)?;
+        customer.managed = true;
+        Ok((customer, body))
     }
 
     /// Every server with its customer and service, in config order.

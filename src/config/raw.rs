@@ -228,12 +228,15 @@ pub struct RawEscalation {
     pub call_customer: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = CustomerEntry)]
 #[serde(deny_unknown_fields)]
 pub struct RawCustomer {
+    /// In the inventory API it may be left out (the path's id); if given, it must equal it.
     pub id: String,
     /// Defaults to the id.
     pub name: Option<String>,
+    /// Opens `/status/{id}`. Write-only in the inventory API: reads leave it out.
     pub status_token: Option<String>,
     #[serde(default)]
     pub contacts: Vec<RawContact>,
@@ -247,7 +250,8 @@ pub struct RawCustomer {
     pub expect_status: Option<Vec<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ContactEntry)]
 #[serde(deny_unknown_fields)]
 pub struct RawContact {
     pub name: String,
@@ -257,7 +261,8 @@ pub struct RawContact {
     pub channels: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ServiceEntry)]
 #[serde(deny_unknown_fields)]
 pub struct RawService {
     pub id: String,
@@ -273,7 +278,8 @@ pub struct RawService {
     pub expect_status: Option<Vec<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ServerEntry)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub id: String,

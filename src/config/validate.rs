@@ -6,6 +6,7 @@
 //! - `cases.rs`: `[cases]`, its response targets and business hours;
 //! - `fleet.rs`: `[probing]`, customers, services, servers and their effective settings;
 //! - `channels.rs`: `[[channels]]` and the keys each type takes;
+//! - `managed.rs`: one customer given through the inventory API, checked like the file;
 //! - `people.rs`: people, on-call schedules and the escalation policy;
 //! - `server.rs`: `[server]`: listener, tokens, sessions, client bounds.
 
@@ -13,6 +14,7 @@ mod cases;
 mod channels;
 mod fields;
 mod fleet;
+mod managed;
 mod people;
 mod server;
 
@@ -25,6 +27,7 @@ use super::{
 };
 use crate::domain::Target;
 use fields::Checker;
+pub use managed::customer as managed_customer;
 
 /// Validate the whole file. `env` resolves `env:NAME` secrets (the process environment in
 /// production, a fake in tests).

@@ -9,9 +9,13 @@
 //! guard, the concurrency cap, delivery policy): a reload keeps those as they are and says
 //! which changed, so the config in force always tells the truth about what runs.
 //!
+//! Customers managed through the API live in `managed.rs`; a reload keeps them.
+//!
 //! Not here: what the timeline says about a changed or removed server (`cases::engine`,
 //! whose sweep resolves the case of a removed server with actor `inventory`), re-keying the
 //! scheduler (`scheduler`).
+
+pub mod managed;
 
 use std::sync::Arc;
 
@@ -22,6 +26,8 @@ use crate::fleet::Changes;
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
+use crate::store::Store;
+pub use managed::{ChangeError, Managed, Put};
 
 /// Why a reload changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -57,25 +63,41 @@ pub struct Inventory {
     engine: Arc<CaseEngine>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
-    /// One change at a time.
-    changing: Arc<tokio::sync::Mutex<()>>,
+    store: Store,
+    /// One change at a time; the API customers known here.
+    changing: Arc<tokio::sync::Mutex<Managed>>,
+}
+
+/// What an [`Inventory`] works with.
+pub struct Parts {
+    pub live: Arc<Live>,
+    pub notifier: Notifier,
+    pub engine: Arc<CaseEngine>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+    pub store: Store,
+    /// The API customers read at start (`managed::load`).
+    pub managed: Managed,
 }
 
 impl Inventory {
-    pub fn new(
-        live: Arc<Live>,
-        notifier: Notifier,
-        engine: Arc<CaseEngine>,
-        metrics: Arc<Metrics>,
-        clock: Arc<dyn Clock>,
-    ) -> Inventory {
-        Inventory { live, notifier, engine, metrics, clock, changing: Arc::new(tokio::sync::Mutex::new(())) }
+    pub fn new(parts: Parts) -> Inventory {
+        let Parts { live, notifier, engine, metrics, clock, store, managed } = parts;
+        Inventory {
+            live,
+            notifier,
+            engine,
+            metrics,
+            clock,
+            store,
+            changing: Arc::new(tokio::sync::Mutex::new(managed)),
+        }
     }
 
     /// Read the config files again and put them in force, or change nothing.
     pub async fn reload(&self) -> Result<Applied, ReloadError> {
-        let _one = self.changing.lock().await;
-        let result = self.reload_files().await;
+        let managed = self.changing.lock().await;
+        let result = self.reload_files(&managed).await;
         match &result {
             Ok(applied) => {
                 self.metrics.config_last_reload_successful.set(1);
@@ -102,7 +124,7 @@ impl Inventory {
         result
     }
 
-    async fn reload_files(&self) -> Result<Applied, ReloadError> {
+    async fn reload_files(&self, managed: &Managed) -> Result<Applied, ReloadError> {
         let current = self.live.config();
         let Some(path) = current.file.clone() else { return Err(ReloadError::NoFile) };
         let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
@@ -110,7 +132,8 @@ impl Inventory {
             .map_err(|e| ReloadError::Failed(e.to_string()))?
             .map_err(ReloadError::Invalid)?;
         let (next, restart_needed) = keep_bound_at_start(&current, loaded);
-        let changes = self.put_in_force(next)?;
+        let next = managed::compose(next, managed).map_err(ReloadError::Invalid)?;
+        let changes = self.put_in_force(next).map_err(ReloadError::Channels)?;
         Ok(Applied {
             servers: self.live.fleet().len(),
             added: changes.added,
@@ -121,8 +144,8 @@ impl Inventory {
     }
 
     /// Rebuild the channels (the one step that can fail), then the fleet, and swap both in.
-    fn put_in_force(&self, next: Config) -> Result<Changes, ReloadError> {
-        self.notifier.refresh(&next).map_err(|e| ReloadError::Channels(e.to_string()))?;
+    fn put_in_force(&self, next: Config) -> Result<Changes, String> {
+        self.notifier.refresh(&next).map_err(|e| e.to_string())?;
         let (fleet, changes) = self.live.fleet().rebuild(&next, self.clock.now_ms());
         self.live.replace(Arc::new(next), Arc::new(fleet));
         if !changes.retargeted.is_empty() {

@@ -8,6 +8,7 @@
 mod cases;
 mod dialect;
 mod flags;
+mod inventory;
 mod leases;
 mod maintenance;
 mod outbox;
@@ -23,6 +24,7 @@ use sqlx::AnyPool;
 
 pub use cases::{CaseEventRow, CaseRow, Tx};
 pub use dialect::Backend;
+pub use inventory::InventoryRow;
 pub use leases::{Held, Lease, LeaseTable};
 pub use maintenance::MaintenanceRow;
 pub use outbox::{AttemptOutcome, NewOutboxRow, OutboxRow};

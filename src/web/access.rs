@@ -59,6 +59,14 @@ fn post<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access,
     Route { method: Method::POST, path, access, handler: routing::post(handler) }
 }
 
+fn put<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, handler: H) -> Route {
+    Route { method: Method::PUT, path, access, handler: routing::put(handler) }
+}
+
+fn delete<H: Handler<T, AppState>, T: 'static>(path: &'static str, access: Access, handler: H) -> Route {
+    Route { method: Method::DELETE, path, access, handler: routing::delete(handler) }
+}
+
 /// Every route of the HTTP surface and who may call it.
 pub fn table() -> Vec<Route> {
     use Access::*;
@@ -78,6 +86,10 @@ pub fn table() -> Vec<Route> {
         get("/api/v1/maintenance", Read, api::maintenance::list),
         post("/api/v1/maintenance", Write, api::maintenance::add),
         post("/api/v1/reload", Write, api::reload::reload),
+        get("/api/v1/inventory/customers", Read, api::inventory::list),
+        get("/api/v1/inventory/customers/{id}", Read, api::inventory::show),
+        put("/api/v1/inventory/customers/{id}", Write, api::inventory::put),
+        delete("/api/v1/inventory/customers/{id}", Write, api::inventory::delete),
         get("/login", Open, pages::login::form),
         post("/login", Open, pages::login::submit),
         post("/logout", Open, pages::login::logout),

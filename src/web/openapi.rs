@@ -43,6 +43,10 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         api::maintenance::add,
         api::dead_letters::list,
         api::reload::reload,
+        api::inventory::list,
+        api::inventory::show,
+        api::inventory::put,
+        api::inventory::delete,
         healthz,
         readyz,
         metrics,
@@ -52,6 +56,11 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         ErrorBody,
         crate::web::error::KeyError,
         crate::inventory::Applied,
+        api::inventory::CustomerList,
+        crate::config::RawCustomer,
+        crate::config::RawContact,
+        crate::config::RawService,
+        crate::config::RawServer,
         api::servers::ServerList,
         api::servers::ServerView,
         api::cases::CaseList,
@@ -73,6 +82,7 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         (name = "servers", description = "The monitored fleet and its live state"),
         (name = "cases", description = "Cases, their timelines and operator actions"),
         (name = "maintenance", description = "Maintenance windows"),
+        (name = "inventory", description = "Customers managed at run time, and reloading the files"),
         (name = "notifications", description = "Notifications given up on"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
@@ -106,6 +116,8 @@ impl Modify for Security {
             let operation = match route.method {
                 Method::GET => item.get.as_mut(),
                 Method::POST => item.post.as_mut(),
+                Method::PUT => item.put.as_mut(),
+                Method::DELETE => item.delete.as_mut(),
                 _ => None,
             };
             let Some(operation) = operation else { continue };

@@ -127,6 +127,8 @@ async fn every_route_answers_every_caller_as_the_table_says() {
                 "GET" => client.get(&url),
                 "POST" if page => client.post(&url).header("content-type", "application/x-www-form-urlencoded"),
                 "POST" => client.post(&url).header("content-type", "application/json").body("{}"),
+                "PUT" => client.put(&url).header("content-type", "application/json").body("{}"),
+                "DELETE" => client.delete(&url),
                 other => panic!("{other} {path}: a method the matrix does not know"),
             };
             if let Some(token) = caller.token() {

@@ -16,6 +16,7 @@ mod docs;
 mod escalation;
 mod faults;
 mod inventory;
+mod inventory_api;
 mod metrics;
 mod notify;
 mod openapi;

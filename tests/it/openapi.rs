@@ -11,7 +11,7 @@ const FAST: &str = "interval = \"1s\"\nretry_interval = \"100ms\"\nfailure_thres
 
 /// Every endpoint of PRODUCT.md section 6 (plus the document itself), with the statuses its
 /// description must list.
-const ENDPOINTS: [(&str, &str, &[u16]); 15] = [
+const ENDPOINTS: [(&str, &str, &[u16]); 19] = [
     ("/api/v1/servers", "get", &[200, 400]),
     ("/api/v1/cases", "get", &[200, 400]),
     ("/api/v1/cases/{id}", "get", &[200, 400, 404]),
@@ -23,6 +23,10 @@ const ENDPOINTS: [(&str, &str, &[u16]); 15] = [
     ("/api/v1/maintenance", "post", &[201, 400, 401, 403]),
     ("/api/v1/dead-letters", "get", &[200]),
     ("/api/v1/reload", "post", &[200, 401, 403, 409, 422]),
+    ("/api/v1/inventory/customers", "get", &[200, 400]),
+    ("/api/v1/inventory/customers/{id}", "get", &[200, 404]),
+    ("/api/v1/inventory/customers/{id}", "put", &[200, 201, 400, 401, 403, 409, 422]),
+    ("/api/v1/inventory/customers/{id}", "delete", &[204, 401, 403, 404, 409]),
     ("/healthz", "get", &[200]),
     ("/readyz", "get", &[200, 503]),
     ("/metrics", "get", &[200]),
@@ -103,7 +107,7 @@ async fn the_document_describes_every_endpoint_and_every_reference_resolves() {
     assert_eq!(schemes["operator_token"]["scheme"], "bearer");
     assert_eq!(schemes["session_cookie"]["in"], "cookie");
     assert_eq!(schemes["session_cookie"]["name"], "fw_session");
-    for (path, method, _) in ENDPOINTS.iter().filter(|(_, m, _)| *m == "post") {
+    for (path, method, _) in ENDPOINTS.iter().filter(|(_, m, _)| *m == "post" || *m == "put") {
         let operation = &doc["paths"][path][method];
         let security = serde_json::json!([{ "operator_token": [] }, { "session_cookie": [] }]);
         assert_eq!(operation["security"], security, "{path}");

@@ -56,6 +56,25 @@ impl Effective {
         }
     }
 
+    /// The `[probing]` defaults in force, with every value that differs from the built-in one
+    /// pointed at its `probing.` key: how a customer given alone (the inventory API) is checked.
+    pub(super) fn of_defaults(defaults: &ProbeSettings) -> Self {
+        let builtin = Effective::builtin();
+        let at = |key: &str, differs: bool| {
+            if differs {
+                Origin { depth: 1, path: Some(format!("probing.{key}")) }
+            } else {
+                Origin::default()
+            }
+        };
+        Effective {
+            interval_at: at("interval", defaults.interval != builtin.settings.interval),
+            retry_at: at("retry_interval", defaults.retry_interval != builtin.settings.retry_interval),
+            timeout_at: at("timeout", defaults.timeout != builtin.settings.timeout),
+            settings: defaults.clone(),
+        }
+    }
+
     /// Apply one level's overrides (`base` is its path, e.g. `customers[0]`). Each value is
     /// checked at its own key; a broken value leaves the inherited one in place.
     fn apply(&self, c: &mut Checker, base: &str, depth: u8, o: Overrides<'_>) -> Effective {
@@ -166,7 +185,7 @@ pub(super) fn customers(
             }
             services.push(service(c, &base, rs, &settings, &mut server_ids));
         }
-        out.push(Customer { id: rc.id.clone(), name, status_token, contacts, services, source: None });
+        out.push(Customer { id: rc.id.clone(), name, status_token, contacts, services, source: None, managed: false });
     }
     out
 }

@@ -2,6 +2,7 @@
 
 pub mod cases;
 pub mod dead_letters;
+pub mod inventory;
 pub mod maintenance;
 pub mod page;
 pub mod reload;

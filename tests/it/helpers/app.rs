@@ -212,6 +212,22 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path} answered non-JSON ({e}): {text}")))
     }
 
+    /// Any `method` on `path` with `token` as bearer and a JSON `body` (if any); the status and
+    /// the answer as text (empty for a 204).
+    pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut request = reqwest::Client::new().request(method, format!("http://{}{path}", self.addr));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/json").body(body.to_string());
+        }
+        let response = request.send().await.expect("request to app");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("response body"))
+    }
+
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         let (status, body) = self.get(path).await;
         assert_eq!(status, 200, "GET {path}: {body}");
