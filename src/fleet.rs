@@ -10,7 +10,7 @@
 //!
 //! Not here: swapping fleets (`live`), re-keying the scheduler's queue (`scheduler`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -62,13 +62,17 @@ impl FleetEntry {
         Arc::ptr_eq(&self.status, &other.status)
     }
 
-    /// Change the status under its lock, keeping `counts` (its fleet's) in step.
-    fn update_counted<R>(&self, counts: &StateCounts, f: impl FnOnce(&mut Status) -> R) -> R {
+    /// Change the status under its lock, keeping `counts` (its fleet's) in step and marking
+    /// its service for the sweep when it goes down.
+    fn update_counted<R>(&self, counts: &StateCounts, attention: &Attention, f: impl FnOnce(&mut Status) -> R) -> R {
         let mut tracked = self.lock();
         let before = tracked.status.state;
         let result = f(&mut tracked.status);
         if tracked.counted && tracked.status.state != before {
             counts.moved(before, tracked.status.state);
+        }
+        if tracked.status.state == ServerState::Down && before != ServerState::Down {
+            attention.mark(&self.customer, &self.service);
         }
         result
     }
@@ -128,6 +132,27 @@ impl StateCounts {
     }
 }
 
+/// The services (by customer and service id, which outlive a rebuild) with a server that went
+/// down since the case engine's sweep last looked at them: the sweep looks at these and at the
+/// services with an active case, not at the whole fleet. A service is marked after its server's
+/// state is `down`, and the sweep takes the marks before it reads the states, so no outage is
+/// missed between the two; the sweep marks again every service it still finds down.
+#[derive(Debug, Default)]
+pub struct Attention(Mutex<HashSet<(String, String)>>);
+
+impl Attention {
+    pub fn mark(&self, customer: &str, service: &str) {
+        let mut marked = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        marked.insert((customer.to_string(), service.to_string()));
+    }
+
+    /// Every mark, cleared.
+    pub fn take(&self) -> Vec<(String, String)> {
+        let mut marked = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        marked.drain().collect()
+    }
+}
+
 /// What a [`Fleet::rebuild`] changed, for the timeline and the log.
 #[derive(Debug, Default)]
 pub struct Changes {
@@ -148,6 +173,8 @@ impl Changes {
 pub struct Fleet {
     /// Shared by every generation of the fleet: a kept cell moves the one set of counts.
     counts: Arc<StateCounts>,
+    /// Shared by every generation too.
+    attention: Arc<Attention>,
     /// Raised by each rebuild; indexes into one generation mean nothing in another.
     generation: u64,
     entries: Vec<FleetEntry>,
@@ -160,7 +187,7 @@ impl Fleet {
     /// Every configured server, continuing from its persisted status where there is one.
     pub fn new(config: &Config, stored: Vec<StoredStatus>, now_ms: i64) -> Fleet {
         let mut stored: HashMap<String, StoredStatus> = stored.into_iter().map(|s| (s.server_id.clone(), s)).collect();
-        Fleet::assemble(config, Arc::new(StateCounts::default()), 0, |f| {
+        Fleet::assemble(config, Arc::default(), Arc::default(), 0, |f| {
             let status = stored.remove(&f.server.id).map(restore).unwrap_or_else(|| Status::new(now_ms));
             Arc::new(Mutex::new(Tracked { status, counted: false }))
         })
@@ -172,7 +199,7 @@ impl Fleet {
     /// left behind are retired from the counts.
     pub fn rebuild(&self, config: &Config, now_ms: i64) -> (Fleet, Changes) {
         let mut changes = Changes::default();
-        let next = Fleet::assemble(config, self.counts.clone(), self.generation + 1, |f| {
+        let next = Fleet::assemble(config, self.counts.clone(), self.attention.clone(), self.generation + 1, |f| {
             let Some(old) = self.get(&f.server.id) else {
                 changes.added += 1;
                 return Arc::new(Mutex::new(Tracked { status: fresh(now_ms, 0), counted: false }));
@@ -200,10 +227,11 @@ impl Fleet {
     }
 
     /// Build the fleet of `config`, taking each server's cell from `cell`; cells not yet
-    /// counted are counted in `counts`.
+    /// counted are counted in `counts`; the services of servers down are marked for the sweep.
     fn assemble(
         config: &Config,
         counts: Arc<StateCounts>,
+        attention: Arc<Attention>,
         generation: u64,
         mut cell: impl FnMut(&crate::config::FleetServer<'_>) -> Arc<Mutex<Tracked>>,
     ) -> Fleet {
@@ -242,15 +270,18 @@ impl Fleet {
             if !std::mem::replace(&mut tracked.counted, true) {
                 counts.add(tracked.status.state);
             }
+            if tracked.status.state == ServerState::Down {
+                attention.mark(&entry.customer, &entry.service);
+            }
         }
-        Fleet { counts, generation, entries, by_id, services, service_by_id }
+        Fleet { counts, attention, generation, entries, by_id, services, service_by_id }
     }
 
     /// Make sure a fresh cell (a re-targeted server's) supersedes what its former cell wrote
     /// after the rebuild read it: its `seq` goes past `former`'s (the scheduler, on adopting).
     pub(crate) fn supersede(&self, entry: &FleetEntry, former: &FleetEntry) {
         let floor = former.with_status(|s| s.seq) + 1;
-        entry.update_counted(&self.counts, |status| status.seq = status.seq.max(floor));
+        entry.update_counted(&self.counts, &self.attention, |status| status.seq = status.seq.max(floor));
     }
 
     /// Which rebuild this is (0 at start).
@@ -260,13 +291,18 @@ impl Fleet {
 
     /// Change a server's status under its lock (the scheduler counting a result).
     pub(crate) fn update<R>(&self, entry: &FleetEntry, f: impl FnOnce(&mut Status) -> R) -> R {
-        entry.update_counted(&self.counts, f)
+        entry.update_counted(&self.counts, &self.attention, f)
     }
 
     /// Take the stored status as the server's current one (a shard taken over, or the view of
     /// a server another instance probes).
     pub(crate) fn restore(&self, entry: &FleetEntry, stored: StoredStatus) {
-        entry.update_counted(&self.counts, |status| *status = restore(stored));
+        entry.update_counted(&self.counts, &self.attention, |status| *status = restore(stored));
+    }
+
+    /// The services marked for the sweep.
+    pub fn attention(&self) -> &Attention {
+        &self.attention
     }
 
     /// How many servers are in each state now.
@@ -357,6 +393,34 @@ mod tests {
         stored.state = ServerState::Failing;
         fleet.restore(a, stored);
         assert_eq!(counts(&fleet), [0, 1, 1, 0, 0], "a restore moves the counts too");
+    }
+
+    #[test]
+    fn a_server_going_down_marks_its_service_for_the_sweep_in_every_generation() {
+        let text = "[[customers]]\nid = \"acme\"\n[[customers.services]]\nid = \"web\"\n\
+                    [[customers.services.servers]]\nid = \"a\"\ntarget = \"tcp://127.0.0.1:9\"\n\
+                    [[customers.services]]\nid = \"api\"\n\
+                    [[customers.services.servers]]\nid = \"b\"\ntarget = \"tcp://127.0.0.1:9\"\n";
+        let config = Config::from_toml(text, |_| None).unwrap_or_else(|e| panic!("{e}"));
+        let fleet = Fleet::new(&config, Vec::new(), 0);
+        assert!(fleet.attention().take().is_empty(), "nothing down, nothing to look at");
+        let (a, b) = (&fleet.entries()[0], &fleet.entries()[1]);
+        fleet.update(b, |s| s.state = ServerState::Failing);
+        fleet.update(a, |s| s.state = ServerState::Down);
+        fleet.update(a, |s| s.consecutive_failures = 9);
+        assert_eq!(fleet.attention().take(), [("acme".to_string(), "web".to_string())], "once, on the way down");
+        assert!(fleet.attention().take().is_empty(), "taken");
+        let mut stored = b.stored();
+        stored.state = ServerState::Down;
+        fleet.restore(b, stored.clone());
+        assert_eq!(fleet.attention().take(), [("acme".to_string(), "api".to_string())], "a restore marks too");
+        // A rebuild marks every service with a server down; a start from stored statuses too.
+        let (next, _) = fleet.rebuild(&config, 5);
+        let mut marked = next.attention().take();
+        marked.sort();
+        assert_eq!(marked, [("acme".to_string(), "api".to_string()), ("acme".to_string(), "web".to_string())]);
+        let restarted = Fleet::new(&config, vec![stored], 0);
+        assert_eq!(restarted.attention().take(), [("acme".to_string(), "api".to_string())]);
     }
 
     #[test]

@@ -157,6 +157,26 @@ impl Store {
         Ok(rows.iter().map(case_from).collect::<Result<_, _>>()?)
     }
 
+    /// The cases written at or after `since` (Unix ms on the database's clock; `None`: the
+    /// latest case of every service instead), and the database's clock as of the read: what
+    /// the sweep needs to know of cases changed since its last look.
+    pub async fn cases_written_since(&self, since: Option<i64>) -> Result<(Vec<CaseRow>, i64), StoreError> {
+        let now: i64 = sqlx::query(&format!("SELECT {} AS now", self.backend.now_ms_sql()))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("now")?;
+        let rows = match since {
+            None => return Ok((self.latest_cases().await?, now)),
+            Some(since) => {
+                sqlx::query(&format!("SELECT {CASE_COLS} FROM cases WHERE written_at >= $1 ORDER BY id"))
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        Ok((rows.iter().map(case_from).collect::<Result<_, _>>()?, now))
+    }
+
     /// Timeline events of every case after event `after`, oldest first (for live views).
     pub async fn events_since(&self, after: i64, limit: i64) -> Result<Vec<CaseEventRow>, StoreError> {
         let rows = sqlx::query(
@@ -237,11 +257,12 @@ impl Tx {
     /// Insert a new case (its `id` is ignored) and return its id. [`StoreError::Conflict`]
     /// when the service already has an active case.
     pub async fn insert_case(&mut self, c: &CaseRow) -> Result<i64, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "INSERT INTO cases (customer, service, server, severity, status, opened_at, updated_at, consecutive_failures, \
-             last_error, response_due_at, sla_breached, severity1_since, last_update_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-        )
+             last_error, response_due_at, sla_breached, severity1_since, last_update_at, written_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, {now}) RETURNING id",
+            now = self.backend.now_ms_sql()
+        ))
         .bind(c.customer.as_str())
         .bind(c.service.as_str())
         .bind(c.server.as_str())
@@ -264,12 +285,13 @@ impl Tx {
     /// Write every mutable column of `c`. [`StoreError::Conflict`] when reactivating it would
     /// give its service a second active case.
     pub async fn update_case(&mut self, c: &CaseRow) -> Result<(), StoreError> {
-        sqlx::query(
+        sqlx::query(&format!(
             "UPDATE cases SET severity = $2, status = $3, updated_at = $4, acknowledged_at = $5, acknowledged_by = $6, \
              recovered_at = $7, resolved_at = $8, closed_at = $9, consecutive_failures = $10, last_error = $11, \
              response_due_at = $12, sla_breached = $13, server = $14, opened_at = $15, severity1_since = $16, \
-             last_update_at = $17 WHERE id = $1",
-        )
+             last_update_at = $17, written_at = {now} WHERE id = $1",
+            now = self.backend.now_ms_sql()
+        ))
         .bind(c.id)
         .bind(c.severity.number())
         .bind(c.status.as_str())

@@ -19,9 +19,16 @@ pub struct MaintenanceRow {
 
 impl Store {
     pub async fn maintenance_windows(&self) -> Result<Vec<MaintenanceRow>, StoreError> {
+        self.maintenance_windows_after(i64::MIN).await
+    }
+
+    /// The windows added after window `after` (windows are only ever added), oldest first.
+    pub async fn maintenance_windows_after(&self, after: i64) -> Result<Vec<MaintenanceRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, customer, server, start_at, end_at, reason, created_by, created_at FROM maintenance_windows ORDER BY id",
+            "SELECT id, customer, server, start_at, end_at, reason, created_by, created_at FROM maintenance_windows \
+             WHERE id > $1 ORDER BY id",
         )
+        .bind(after)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(MaintenanceRow::from_row).collect::<Result<_, _>>()?)

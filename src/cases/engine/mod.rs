@@ -19,6 +19,7 @@ mod inventory;
 mod outbound;
 mod reconcile;
 mod targets;
+mod watch;
 
 use crate::domain::Severity;
 use crate::domain::TimelineKind;
@@ -110,6 +111,10 @@ pub struct CaseEngine {
     /// Whether the guard is tripped, as this engine last saw it (the flag row is the truth):
     /// hints then open nothing and ask no guard; `run_due` asks it once per tick.
     guard_tripped: AtomicBool,
+    /// The latest case of each service, read incrementally by the sweep.
+    latest: tokio::sync::Mutex<watch::LatestCases>,
+    /// The maintenance windows added at run time, read incrementally.
+    stored_windows: tokio::sync::Mutex<watch::StoredWindows>,
 }
 
 /// What the engine needs from the rest of the app.
@@ -151,6 +156,8 @@ impl CaseEngine {
             healed_at: AtomicI64::new(0),
             guard_asked_at: AtomicI64::new(i64::MIN / 2),
             guard_tripped: AtomicBool::new(false),
+            latest: tokio::sync::Mutex::default(),
+            stored_windows: tokio::sync::Mutex::default(),
         }
     }
 
@@ -344,8 +351,9 @@ impl CaseEngine {
     /// Pick up maintenance windows added at run time by any instance or the CLI.
     async fn reload_windows(&self) -> Result<(), CaseError> {
         let mut windows = Windows::from_config(&self.config().maintenance);
-        for row in self.store.maintenance_windows().await? {
-            windows.add(&row);
+        let mut stored = self.stored_windows.lock().await;
+        for row in stored.refresh(&self.store, self.clock.now_ms()).await? {
+            windows.add(row);
         }
         crate::maintenance::replace(&self.windows, windows);
         Ok(())

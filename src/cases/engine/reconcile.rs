@@ -320,28 +320,31 @@ impl CaseEngine {
         Ok(tx.save_statuses(&statuses).await?)
     }
 
-    /// The sweep: reconcile every service whose stored case disagrees with its servers. One
-    /// query for every service's latest case, then a transaction only where a step is due. A
-    /// service that fails is logged and skipped; database trouble ends the sweep (the next
-    /// one starts over).
+    /// The sweep: reconcile every service whose stored case disagrees with its servers, looking
+    /// only at the services with an active case or a server down (`watch.rs`; all of them now
+    /// and then), with the cases written since the last look read first. A transaction only
+    /// where a step is due. A service that fails is logged and skipped; database trouble ends
+    /// the sweep (the next one starts over).
     pub(super) async fn sweep(&self, gate: &mut Gate) -> Result<(), CaseError> {
         let fleet = self.fleet();
-        let mut latest: Vec<Option<CaseRow>> = vec![None; fleet.services().len()];
-        let mut orphans = Vec::new();
-        for case in self.store.latest_cases().await? {
-            if case.status.is_active() && super::inventory::stranded(&fleet, &case) {
-                // Its server left its service (see `inventory.rs`).
-                orphans.push(case);
-            } else if let Some(idx) = fleet.service_index(&case.customer, &case.service) {
-                latest[idx] = Some(case);
+        let mut latest = self.latest.lock().await;
+        let whole = latest.refresh(&self.store).await?;
+        let orphans: Vec<CaseRow> =
+            latest.active().filter(|case| super::inventory::stranded(&fleet, case)).cloned().collect();
+        for service_idx in super::watch::to_look_at(&fleet, &latest, whole) {
+            let service = &fleet.services()[service_idx];
+            let view = ServiceView::of(&fleet, service_idx);
+            if !view.down.is_empty() {
+                // Still down: looked at again next time, whoever decides for it then.
+                fleet.attention().mark(&service.customer, &service.service);
             }
-        }
-        for (service_idx, service) in fleet.services().iter().enumerate() {
             if !self.decides_for(&fleet, service_idx) {
                 continue;
             }
-            let view = ServiceView::of(&fleet, service_idx);
-            if !self.step_due(&fleet, latest[service_idx].as_ref(), &view, *gate) {
+            let case = latest.get(&service.customer, &service.service);
+            // A stranded case is the inventory's (below), not this service's.
+            let case = case.filter(|c| !(c.status.is_active() && super::inventory::stranded(&fleet, c)));
+            if !self.step_due(&fleet, case, &view, *gate) {
                 continue;
             }
             match self.reconcile(&fleet, service_idx, None, gate).await {
@@ -354,6 +357,7 @@ impl CaseEngine {
                 }
             }
         }
+        drop(latest);
         if !orphans.is_empty() && self.ownership.is_leader() {
             super::unless_fenced(self.retire_removed(orphans).await)?;
         }
