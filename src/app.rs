@@ -78,6 +78,13 @@ impl App {
         let (config, managed) = crate::inventory::managed::load(&store, config).await?;
         let (stored, loaded_at) = store.statuses_written_since(i64::MIN).await.context("loading server statuses")?;
         let fleet = Arc::new(Fleet::new(&config, stored, clock.now_ms()));
+        let filled = store
+            .fill_service_days(|id| fleet.get(id).map(|e| (e.customer.clone(), e.service.clone())))
+            .await
+            .context("summing the roll-ups of an older database per service")?;
+        if filled > 0 {
+            tracing::info!(rows = filled, "per-service day totals summed from the stored roll-ups");
+        }
         let prober = Prober::new(&config.dns)?;
         let metrics = Arc::new(Metrics::new(&config));
         let mut windows = Windows::from_config(&config.maintenance);

@@ -55,7 +55,9 @@ fn main() -> ExitCode {
                         Some(url) => bench::run_cluster(n, servers, interval, duration, &url, lease_ttl).await,
                         None => Err(anyhow::anyhow!("--instances needs --database postgres://…")),
                     },
-                    (None, None, None, None) => bench::run(servers, interval, duration, bare).await,
+                    (None, None, None, None) => {
+                        bench::run(bench::Options { servers, interval, duration, bare, database }).await
+                    }
                 };
                 measured.map_err(CliError::from)
             }

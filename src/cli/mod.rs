@@ -147,7 +147,8 @@ pub enum Command {
         /// `kill -9` of one, e.g. --instances 2.
         #[arg(long)]
         instances: Option<usize>,
-        /// The PostgreSQL server for --instances (a throw-away database is created on it).
+        /// The PostgreSQL server to measure on (a throw-away database is created on it); the
+        /// probe path runs on SQLite without it. Needed by --instances.
         #[arg(long)]
         database: Option<String>,
         /// The `[cluster] lease_ttl` of the instances for --instances.

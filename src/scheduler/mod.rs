@@ -507,6 +507,8 @@ impl Scheduler {
             .drain()
             .map(|((idx, _), mut delta)| {
                 delta.server_id = entries[idx].id.clone();
+                delta.customer = entries[idx].customer.clone();
+                delta.service = entries[idx].service.clone();
                 delta
             })
             .collect();

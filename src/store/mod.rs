@@ -12,6 +12,7 @@ mod inventory;
 mod leases;
 mod maintenance;
 mod outbox;
+mod service_days;
 mod sessions;
 mod tracking;
 pub mod views;
@@ -28,6 +29,7 @@ pub use inventory::InventoryRow;
 pub use leases::{Held, Lease, LeaseTable};
 pub use maintenance::MaintenanceRow;
 pub use outbox::{AttemptOutcome, NewOutboxRow, OutboxRow};
+pub use service_days::ServiceDay;
 pub use sessions::SessionRow;
 pub use tracking::{Batch, FailureRow, RollupDelta, StateChangeRow, StoredStatus, PRUNE_CHUNK};
 

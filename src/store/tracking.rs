@@ -51,6 +51,9 @@ pub struct FailureRow {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RollupDelta {
     pub server_id: String,
+    /// The customer and service of the server, for the per-service day totals (empty: none).
+    pub customer: String,
+    pub service: String,
     /// Unix milliseconds of the hour's start.
     pub hour: i64,
     pub probes: i64,
@@ -63,6 +66,8 @@ impl RollupDelta {
     /// Add another delta of the same server and hour to this one.
     pub fn add(&mut self, other: &RollupDelta) {
         self.server_id.clone_from(&other.server_id);
+        self.customer.clone_from(&other.customer);
+        self.service.clone_from(&other.service);
         self.hour = other.hour;
         self.probes += other.probes;
         self.failures += other.failures;
@@ -114,7 +119,7 @@ impl Batch {
 /// `INSERT INTO table (cols) VALUES ($1,…),(…)` for `rows` rows of `cols.len()` columns.
 /// SQLite gets anonymous `?` placeholders instead: looking up a numbered parameter's name is
 /// linear in SQLite, which made binding a 1,800-parameter statement quadratic.
-fn multi_row_insert(backend: Backend, table: &str, cols: &[&str], rows: usize) -> String {
+pub(super) fn multi_row_insert(backend: Backend, table: &str, cols: &[&str], rows: usize) -> String {
     multi_row_insert_with(backend, table, cols, rows, &[])
 }
 
@@ -203,7 +208,9 @@ impl Store {
     /// servers whose shard this instance no longer holds (a former owner, paused past its
     /// lease, never overwrites the new owner's counts).
     pub async fn save_batch(&self, batch: &Batch) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // The write lock first: a transaction that reads (the fence) and then writes would fail at
+        // once on SQLite if another writer committed in between, instead of waiting its turn.
+        let mut tx = self.begin_write().await?;
         let fenced_batch;
         let batch = match super::leases::fence(&mut tx, self.backend, self.fence.as_deref()).await? {
             Some(held) => {
@@ -262,6 +269,7 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
+        super::service_days::add_rollups(&mut tx, self.backend, &batch.rollups).await?;
         // Last, just before the commit: `written_at` is then as close as it gets to the
         // moment other instances can see the row.
         upsert_statuses(&mut tx, self.backend, &batch.statuses).await?;
@@ -335,6 +343,8 @@ impl Store {
                     failures: row.try_get("failures")?,
                     latency_sum_ms: row.try_get("latency_sum_ms")?,
                     latency_max_ms: row.try_get("latency_max_ms")?,
+                    // Per-server rows: their service is the fleet's to say.
+                    ..RollupDelta::default()
                 })
             })
             .collect()
@@ -369,7 +379,9 @@ impl Store {
     /// Returns how many rows went.
     pub async fn prune_history(&self, before: i64) -> Result<u64, StoreError> {
         let mut removed = 0;
-        for (table, column) in [("probe_failures", "at"), ("state_changes", "at"), ("probe_rollups", "hour")] {
+        for (table, column) in
+            [("probe_failures", "at"), ("state_changes", "at"), ("probe_rollups", "hour"), ("service_days", "day")]
+        {
             let rows = format!("SELECT {{row}} FROM {table} WHERE {column} < $1 LIMIT {PRUNE_CHUNK}");
             let sql = format!("DELETE FROM {table} WHERE {}", self.backend.row_in(&rows));
             loop {

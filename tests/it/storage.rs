@@ -11,6 +11,7 @@ use crate::helpers::db::{Backend, TestDb};
 use crate::helpers::targets::{Behavior, FakeTarget};
 
 on_both_backends!(
+    service_day_totals_sum_every_server_of_the_service_and_an_older_database_is_filled_once,
     failure_counts_continue_after_the_engine_is_dropped_mid_sequence,
     failure_counts_continue_after_kill_9,
     results_roll_up_per_hour_and_state_changes_are_kept,
@@ -171,6 +172,7 @@ async fn history_past_retention_is_pruned(backend: Backend) {
         failures: 1,
         latency_sum_ms: 8,
         latency_max_ms: 3,
+        ..RollupDelta::default()
     };
     let batch = Batch {
         statuses: vec![status(1, 1)],
@@ -190,6 +192,67 @@ async fn history_past_retention_is_pruned(backend: Backend) {
     assert_eq!(store.failures("acme-eu-1", 10).await.expect("failures").len(), 1);
     assert_eq!(store.state_changes("acme-eu-1", 10).await.expect("changes").len(), 1);
     assert_eq!(store.load_statuses().await.expect("statuses").len(), 1, "the current status is never pruned");
+    store.close().await;
+}
+
+async fn service_day_totals_sum_every_server_of_the_service_and_an_older_database_is_filled_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = Store::connect(&db.url).await.expect("connect");
+    let day = 86_400_000;
+    let delta = |server: &str, service: &str, hour: i64, probes: i64, failures: i64| RollupDelta {
+        server_id: server.into(),
+        customer: "acme".into(),
+        service: service.into(),
+        hour,
+        probes,
+        failures,
+        ..RollupDelta::default()
+    };
+    let rollups = vec![
+        delta("web-1", "web", day + 3_600_000, 4, 1),
+        delta("web-2", "web", day + 7_200_000, 4, 0),
+        delta("api-1", "api", day + 3_600_000, 2, 2),
+        delta("web-1", "web", 2 * day, 1, 0),
+    ];
+    store.save_batch(&Batch { rollups, ..Batch::default() }).await.expect("save");
+    let totals = |rows: Vec<firstwatch::store::ServiceDay>| {
+        let mut rows: Vec<(String, i64, i64, i64)> =
+            rows.into_iter().map(|r| (r.service, r.day, r.probes, r.failures)).collect();
+        rows.sort();
+        rows
+    };
+    let stored = totals(store.service_days(0, i64::MAX).await.expect("service days"));
+    assert_eq!(
+        stored,
+        [("api".into(), day, 2, 2), ("web".into(), day, 8, 1), ("web".into(), 2 * day, 1, 0)],
+        "one row per service and day, the servers' probes summed"
+    );
+    assert_eq!(totals(store.service_days(2 * day, 3 * day).await.expect("one day")).len(), 1);
+    // A service's day totals are kept no longer than the roll-ups they sum.
+    store.prune_history(2 * day).await.expect("prune");
+    assert_eq!(totals(store.service_days(0, i64::MAX).await.expect("after prune")), [("web".into(), 2 * day, 1, 0)]);
+    let service_of =
+        |id: &str| Some(("acme".to_string(), if id.starts_with("web") { "web" } else { "api" }.to_string()));
+    assert_eq!(store.fill_service_days(service_of).await.expect("fill"), 0, "totals exist: nothing to fill");
+
+    // An older database: per-server roll-ups only.
+    let older = TestDb::new(backend).await;
+    let store = Store::connect(&older.url).await.expect("connect");
+    let rollups = vec![
+        RollupDelta { server_id: "web-1".into(), hour: day, probes: 3, failures: 1, ..RollupDelta::default() },
+        RollupDelta {
+            server_id: "web-2".into(),
+            hour: day + 3_600_000,
+            probes: 3,
+            failures: 0,
+            ..RollupDelta::default()
+        },
+    ];
+    store.save_batch(&Batch { rollups, ..Batch::default() }).await.expect("save");
+    assert!(store.service_days(0, i64::MAX).await.expect("none yet").is_empty());
+    assert_eq!(store.fill_service_days(service_of).await.expect("fill"), 1);
+    assert_eq!(totals(store.service_days(0, i64::MAX).await.expect("filled")), [("web".into(), day, 6, 1)]);
+    assert_eq!(store.fill_service_days(service_of).await.expect("fill again"), 0, "once");
     store.close().await;
 }
 

@@ -15,7 +15,7 @@ use sqlx::{Connection, Executor};
 use tokio::process::Child;
 use tokio::time::Instant;
 
-use super::{cpu_seconds_of, fleet_config, start_fleet, tempfile_dir, ADDRESSES};
+use super::{cpu_seconds_of, inventory, start_fleet, tempfile_dir, ADDRESSES};
 use crate::clock::{Clock, SystemClock};
 use crate::store::{Backend, Store};
 
@@ -47,7 +47,7 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// A fresh database on the server of `base`; returns its URL and name.
-async fn create_database(base: &str) -> anyhow::Result<(String, String)> {
+pub(super) async fn create_database(base: &str) -> anyhow::Result<(String, String)> {
     let name = format!("firstwatch_bench_{}", std::process::id());
     let mut conn = sqlx::PgConnection::connect(base).await.context("connecting to --database")?;
     conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await?;
@@ -58,17 +58,18 @@ async fn create_database(base: &str) -> anyhow::Result<(String, String)> {
     Ok((url.to_string(), name))
 }
 
-async fn drop_database(base: &str, name: &str) {
+pub(super) async fn drop_database(base: &str, name: &str) {
     if let Ok(mut conn) = sqlx::PgConnection::connect(base).await {
         let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
         let _ = conn.close().await;
     }
 }
 
-fn spawn(dir: &Path, i: usize, text: &str) -> anyhow::Result<Node> {
+fn spawn(dir: &Path, i: usize, url: &str, interval: Duration, tail: &str) -> anyhow::Result<Node> {
     let port = free_port()?;
     let config = dir.join(format!("instance-{i}.toml"));
-    std::fs::write(&config, format!("{text}[server]\nlisten = \"127.0.0.1:{port}\"\n"))?;
+    let listen = format!("listen = \"127.0.0.1:{port}\"");
+    std::fs::write(&config, inventory::main_file(url, interval, &listen, tail))?;
     let log = std::fs::File::create(dir.join(format!("instance-{i}.log")))?;
     let child = tokio::process::Command::new(std::env::current_exe()?)
         .arg("run")
@@ -131,16 +132,13 @@ async fn measure(
 ) -> anyhow::Result<ExitCode> {
     let (mut fleet, port) = start_fleet().await?;
     let dir = tempfile_dir()?;
-    let text = format!(
-        "{}[cluster]\nlease_ttl = \"{}\"\n",
-        fleet_config(url, servers, interval, port),
-        humantime::format_duration(lease_ttl)
-    );
+    inventory::write_customers(&dir, servers, port)?;
+    let cluster = format!("[cluster]\nlease_ttl = \"{}\"\n", humantime::format_duration(lease_ttl));
     // The schema first, so the instances do not race to migrate.
     let store = Store::connect(url).await?;
     let mut nodes = Vec::new();
     for i in 0..instances {
-        nodes.push(spawn(&dir, i, &text)?);
+        nodes.push(spawn(&dir, i, url, interval, &cluster)?);
     }
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
     let fair = crate::cluster::fair_share(instances);

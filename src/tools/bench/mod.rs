@@ -1,8 +1,11 @@
 //! `firstwatch bench`: the probe path under load, measured in-process. A child process
 //! (`bench --serve-fleet N`) serves a loopback fleet on N addresses 127.0.1.x (so ephemeral
-//! ports last at 1,000 fresh connections a second); this process runs the production `App`
-//! against it with a temporary SQLite file and reports probes/s, CPU seconds per 10,000
-//! probes, peak RSS and scheduler lag p50/p99. CPU and RSS come from /proc (Linux).
+//! ports last at 1,000 fresh connections a second); this process reads the fleet from include
+//! files as an operator's would be (`inventory.rs`), runs the production `App` against it with
+//! a temporary SQLite file (or a throw-away PostgreSQL database) and reports start-up time,
+//! probes/s, CPU seconds per 10,000 probes, peak RSS, scheduler lag p50/p99, and the latency
+//! of `GET /` and `GET /api/v1/servers?limit=500` at that size. CPU and RSS come from /proc
+//! (Linux).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{ExitCode, Stdio};
@@ -19,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::tools::sim::SimServer;
 
 mod cluster;
+mod inventory;
 mod paging;
 mod web;
 
@@ -115,44 +119,85 @@ fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
     lower.0
 }
 
-pub async fn run(servers: usize, interval: Duration, duration: Duration, bare: bool) -> anyhow::Result<ExitCode> {
-    if servers == 0 {
+/// What `firstwatch bench` (the probe path) is asked to measure.
+pub struct Options {
+    pub servers: usize,
+    pub interval: Duration,
+    pub duration: Duration,
+    pub bare: bool,
+    /// A PostgreSQL server to measure on (a throw-away database is made there); else SQLite.
+    pub database: Option<String>,
+}
+
+pub async fn run(o: Options) -> anyhow::Result<ExitCode> {
+    if o.servers == 0 {
         bail!("--servers must be at least 1");
     }
     let (mut child, port) = start_fleet().await?;
     let dir = tempfile_dir()?;
-    let db = dir.join("bench.db");
-    let text = fleet_config(&format!("sqlite://{}", db.display()), servers, interval, port);
-    let config = Config::from_toml(&text, |_| None).map_err(|e| anyhow::anyhow!("bench configuration: {e}"))?;
-    if bare {
-        let result = bare_loop(&config, duration).await;
-        let _ = child.kill().await;
-        let _ = std::fs::remove_dir_all(&dir);
-        return result;
+    let (db_url, pg) = match &o.database {
+        Some(base) => {
+            let (url, name) = cluster::create_database(base).await?;
+            (url, Some((base.clone(), name)))
+        }
+        None => (format!("sqlite://{}", dir.join("bench.db").display()), None),
+    };
+    let result = measure(&o, &dir, &db_url, port).await;
+    let _ = child.kill().await;
+    if let Some((base, name)) = pg {
+        cluster::drop_database(&base, &name).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn measure(o: &Options, dir: &std::path::Path, db_url: &str, port: u16) -> anyhow::Result<ExitCode> {
+    let main = inventory::write(dir, db_url, o.servers, o.interval, port)?;
+    let started = tokio::time::Instant::now();
+    let config = Config::load(&main).map_err(|e| anyhow::anyhow!("bench configuration: {e}"))?;
+    let loaded = started.elapsed();
+    if o.bare {
+        return bare_loop(&config, o.duration).await;
     }
     let app = App::build(config).await?;
+    let built = started.elapsed();
     let metrics = app.metrics();
     let shutdown = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
     let running = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
-
-    println!("bench: {servers} servers over {ADDRESSES} loopback addresses, interval {}, measuring {} after one interval of warm-up",
-        humantime::format_duration(interval), humantime::format_duration(duration));
-    tokio::time::sleep(interval).await;
+    let backend = if o.database.is_some() { "PostgreSQL" } else { "SQLite" };
+    println!(
+        "bench: {} servers over {ADDRESSES} loopback addresses on {backend}, interval {}, from {} include files",
+        o.servers,
+        humantime::format_duration(o.interval),
+        o.servers.div_ceil(inventory::PER_FILE)
+    );
+    println!(
+        "start-up:        config read and validated in {:.1}s, ready to probe (store, fleet, leases) at {:.1}s; RSS then {:.0} MiB",
+        loaded.as_secs_f64(),
+        built.as_secs_f64(),
+        peak_rss_mib()?
+    );
+    // Servers are spread over the interval by their offsets: the rate is steady from the
+    // start, so a short warm-up (connections, first batches) is enough.
+    let warm_up = o.interval.min(Duration::from_secs(20));
+    println!(
+        "measuring {} after {} of warm-up",
+        humantime::format_duration(o.duration),
+        humantime::format_duration(warm_up)
+    );
+    tokio::time::sleep(warm_up).await;
     let (cpu0, probes0, lag0) = (cpu_seconds()?, probes(&metrics), lag_buckets(&metrics));
     let t0 = tokio::time::Instant::now();
-    tokio::time::sleep(duration).await;
+    tokio::time::sleep(o.duration).await;
     let (cpu1, probes1, lag1) = (cpu_seconds()?, probes(&metrics), lag_buckets(&metrics));
     let elapsed = t0.elapsed().as_secs_f64();
-    shutdown.cancel();
-    running.await??;
-    let _ = child.kill().await;
-    let _ = std::fs::remove_dir_all(&dir);
 
     let ok = probes1.0 - probes0.0;
     let failed = probes1.1 - probes0.1;
     let total = ok + failed;
-    let expected = servers as f64 * elapsed / interval.as_secs_f64();
+    let expected = o.servers as f64 * elapsed / o.interval.as_secs_f64();
     println!(
         "probes:          {total} in {elapsed:.1}s = {:.0}/s (planned {:.0}/s), {failed} failed",
         total as f64 / elapsed,
@@ -169,6 +214,22 @@ pub async fn run(servers: usize, interval: Duration, duration: Duration, bare: b
         quantile(&lag0, &lag1, 0.5) * 1000.0,
         quantile(&lag0, &lag1, 0.99) * 1000.0
     );
+    // The reads an operator makes, one client at a time, while the fleet is probed.
+    let bearer = Some(("authorization", format!("Bearer {}", inventory::VIEWER)));
+    for (name, path) in [("GET /", "/"), ("GET /api/v1/servers?limit=500", "/api/v1/servers?limit=500")] {
+        let url = format!("http://{addr}{path}");
+        web::load(url.clone(), bearer.clone(), 1, Duration::from_millis(500)).await?;
+        let (latencies, errors) = web::load(url, bearer.clone(), 1, Duration::from_secs(10)).await?;
+        println!(
+            "{name:<30} {} requests, {errors} errors; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (one client)",
+            latencies.len(),
+            web::pick(&latencies, 0.5),
+            web::pick(&latencies, 0.99),
+            web::pick(&latencies, 1.0),
+        );
+    }
+    shutdown.cancel();
+    running.await??;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -188,25 +249,6 @@ async fn start_fleet() -> anyhow::Result<(tokio::process::Child, u16)> {
         tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.context("fleet start timed out")??;
     let port: u16 = ready.as_deref().and_then(|l| l.strip_prefix("READY ")).context("fleet did not start")?.parse()?;
     Ok((child, port))
-}
-
-/// The bench configuration: `servers` servers at `interval`, 100 per customer, spread over
-/// the fleet's loopback addresses on `port`.
-fn fleet_config(db_url: &str, servers: usize, interval: Duration, port: u16) -> String {
-    let mut text = format!(
-        "[database]\nurl = \"{db_url}\"\n[probing]\ninterval = \"{i}\"\nretry_interval = \"{i}\"\ntimeout = \"5s\"\nmax_concurrency = 4096\n",
-        i = humantime::format_duration(interval)
-    );
-    for c in 0..servers.div_ceil(100) {
-        text.push_str(&format!("[[customers]]\nid = \"c{c}\"\nname = \"Customer {c}\"\n[[customers.services]]\nid = \"web\"\nname = \"Web\"\n"));
-        for s in (c * 100)..((c + 1) * 100).min(servers) {
-            text.push_str(&format!(
-                "[[customers.services.servers]]\nid = \"s{s}\"\ntarget = \"http://{}:{port}/health\"\n",
-                fleet_ip(s)
-            ));
-        }
-    }
-    text
 }
 
 /// The same status requests at the same rate, from a plain loop: one spawned task per request,

@@ -53,6 +53,8 @@ async fn seed_history(store: &Store, servers: usize, now: i64) -> anyhow::Result
                     failures,
                     latency_sum_ms: 96 * 4,
                     latency_max_ms: 9,
+                    customer: format!("c{}", s / 100),
+                    service: format!("svc{}", (s % 100) / 25),
                 });
             }
         }
@@ -62,7 +64,7 @@ async fn seed_history(store: &Store, servers: usize, now: i64) -> anyhow::Result
 }
 
 /// `concurrency` clients requesting `url` for `duration`; latencies in ms, sorted.
-async fn load(
+pub(super) async fn load(
     url: String,
     header: Option<(&'static str, String)>,
     concurrency: usize,
@@ -104,7 +106,7 @@ async fn load(
     Ok((all, errors))
 }
 
-fn pick(sorted: &[f64], q: f64) -> f64 {
+pub(super) fn pick(sorted: &[f64], q: f64) -> f64 {
     sorted.get(((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN)
 }
 

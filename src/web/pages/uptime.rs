@@ -1,6 +1,5 @@
-//! 90-day uptime per service, from the hourly roll-ups summed per UTC day (`probes`,
-//! `failures`). The store answers ONE query over every server (`Store::daily_rollups`), summed
-//! here per service through the fleet's server → service map.
+//! 90-day uptime per service, from the per-service day totals (`Store::service_days`: one row
+//! per service and UTC day, whatever the number of servers).
 //!
 //! Finished days do not change, so they are kept in memory per running app until the date
 //! moves on; only today's totals are queried again, at most every [`TODAY_TTL`]. A cold start
@@ -10,9 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::fleet::Fleet;
-use crate::store::views::{DayRollup, DAY_MS};
-use crate::store::StoreError;
+use crate::store::views::DAY_MS;
+use crate::store::{ServiceDay, StoreError};
 use crate::web::AppState;
 
 /// Days in a bar, today included.
@@ -45,26 +43,25 @@ struct Totals {
 }
 
 impl Totals {
-    /// Sum `rows` per service and day, for `days` days from `first_day`. Keys borrow the
-    /// fleet's strings while summing, so only one owned key is made per service.
-    fn sum<'a>(fleet: &Fleet, rows: impl Iterator<Item = &'a DayRollup>, first_day: i64, days: usize) -> Totals {
-        let mut sums: HashMap<(&str, &str), Vec<DayTotal>> = HashMap::new();
+    /// Place `rows` per service and day, for `days` days from `first_day`.
+    fn sum<'a>(rows: impl Iterator<Item = &'a ServiceDay>, first_day: i64, days: usize) -> Totals {
+        let mut map: HashMap<String, HashMap<String, Vec<DayTotal>>> = HashMap::new();
         for row in rows {
-            let Some(entry) = fleet.get(&row.server_id) else { continue };
             let offset = row.day - first_day;
             if offset < 0 || offset % DAY_MS != 0 {
                 continue;
             }
             let Some(index) = usize::try_from(offset / DAY_MS).ok().filter(|&i| i < days) else { continue };
-            let totals = sums
-                .entry((entry.customer.as_str(), entry.service.as_str()))
-                .or_insert_with(|| vec![DayTotal::default(); days]);
+            let services = match map.get_mut(&row.customer) {
+                Some(services) => services,
+                None => map.entry(row.customer.clone()).or_default(),
+            };
+            let totals = match services.get_mut(&row.service) {
+                Some(totals) => totals,
+                None => services.entry(row.service.clone()).or_insert_with(|| vec![DayTotal::default(); days]),
+            };
             totals[index].probes += row.probes;
             totals[index].failures += row.failures;
-        }
-        let mut map: HashMap<String, HashMap<String, Vec<DayTotal>>> = HashMap::new();
-        for ((customer, service), totals) in sums {
-            map.entry(customer.to_string()).or_default().insert(service.to_string(), totals);
         }
         Totals { map }
     }
@@ -120,15 +117,15 @@ pub async fn bars(state: &AppState) -> Result<Bars, StoreError> {
     let bars = match (past, today) {
         (Some(past), Some(today)) => return Ok(Bars { first_day, past, today }),
         (Some(past), None) => {
-            let rows = state.store.daily_rollups(today_start, today_start + DAY_MS).await?;
-            let today = Totals::sum(&state.fleet(), rows.iter(), today_start, 1);
+            let rows = state.store.service_days(today_start, today_start + DAY_MS).await?;
+            let today = Totals::sum(rows.iter(), today_start, 1);
             Bars { first_day, past, today: Arc::new(today) }
         }
         _ => {
-            let rows = state.store.daily_rollups(first_day, today_start + DAY_MS).await?;
-            let (done, current): (Vec<&DayRollup>, Vec<&DayRollup>) = rows.iter().partition(|r| r.day < today_start);
-            let past = Totals::sum(&state.fleet(), done.into_iter(), first_day, DAYS - 1);
-            let today = Totals::sum(&state.fleet(), current.into_iter(), today_start, 1);
+            let rows = state.store.service_days(first_day, today_start + DAY_MS).await?;
+            let (done, current): (Vec<&ServiceDay>, Vec<&ServiceDay>) = rows.iter().partition(|r| r.day < today_start);
+            let past = Totals::sum(done.into_iter(), first_day, DAYS - 1);
+            let today = Totals::sum(current.into_iter(), today_start, 1);
             Bars { first_day, past: Arc::new(past), today: Arc::new(today) }
         }
     };
