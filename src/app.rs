@@ -79,7 +79,7 @@ impl App {
         let (stored, loaded_at) = store.statuses_written_since(i64::MIN).await.context("loading server statuses")?;
         let fleet = Arc::new(Fleet::new(&config, stored, clock.now_ms()));
         let filled = store
-            .fill_service_days(|id| fleet.get(id).map(|e| (e.customer.clone(), e.service.clone())))
+            .fill_service_days(|id| fleet.get(id).map(|e| (e.customer.to_string(), e.service.to_string())))
             .await
             .context("summing the roll-ups of an older database per service")?;
         if filled > 0 {

@@ -22,11 +22,14 @@ use crate::tracker::Status;
 #[derive(Debug)]
 pub struct FleetEntry {
     pub id: String,
-    pub customer: String,
-    pub service: String,
+    /// Shared by every server of the service.
+    pub customer: Arc<str>,
+    pub service: Arc<str>,
     pub role: ServerRole,
-    pub target: Target,
-    pub settings: ProbeSettings,
+    /// Shared with the config's server.
+    pub target: Arc<Target>,
+    /// Shared with the config's server (and so with the service's servers without overrides).
+    pub settings: Arc<ProbeSettings>,
     /// Index into [`Fleet::services`]: the service this server belongs to.
     pub service_idx: usize,
     /// Its shard (`domain::shard`): the instance holding that shard's lease probes it.
@@ -97,8 +100,8 @@ impl FleetEntry {
 /// One service and its servers, so per-service decisions never scan the whole fleet.
 #[derive(Debug)]
 pub struct ServiceMembers {
-    pub customer: String,
-    pub service: String,
+    pub customer: Arc<str>,
+    pub service: Arc<str>,
     /// Indexes into [`Fleet::entries`].
     pub members: Vec<usize>,
 }
@@ -207,7 +210,7 @@ impl Fleet {
             if old.target == f.server.target {
                 return old.status.clone();
             }
-            changes.retargeted.push((old.id.clone(), old.target.clone(), f.server.target.clone()));
+            changes.retargeted.push((old.id.clone(), (*old.target).clone(), (*f.server.target).clone()));
             let status = fresh(now_ms, old.with_status(|s| s.seq) + 1);
             Arc::new(Mutex::new(Tracked { status, counted: false }))
         });
@@ -244,17 +247,18 @@ impl Fleet {
                 let key = (f.customer.id.clone(), f.service.id.clone());
                 let service_idx = *service_by_id.entry(key).or_insert_with(|| {
                     services.push(ServiceMembers {
-                        customer: f.customer.id.clone(),
-                        service: f.service.id.clone(),
+                        customer: Arc::from(f.customer.id.as_str()),
+                        service: Arc::from(f.service.id.as_str()),
                         members: Vec::new(),
                     });
                     services.len() - 1
                 });
-                services[service_idx].members.push(idx);
+                let members = &mut services[service_idx];
+                members.members.push(idx);
                 FleetEntry {
                     id: f.server.id.clone(),
-                    customer: f.customer.id.clone(),
-                    service: f.service.id.clone(),
+                    customer: members.customer.clone(),
+                    service: members.service.clone(),
                     role: f.server.role,
                     target: f.server.target.clone(),
                     settings: f.server.probe.clone(),

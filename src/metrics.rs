@@ -313,7 +313,7 @@ impl Metrics {
             family.reset();
             for e in fleet.entries() {
                 let up = e.with_status(|s| s.state == ServerState::Up);
-                family.with_label_values(&[e.id.as_str(), e.customer.as_str(), e.service.as_str()]).set(i64::from(up));
+                family.with_label_values(&[e.id.as_str(), &e.customer, &e.service]).set(i64::from(up));
             }
         }
     }

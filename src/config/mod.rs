@@ -273,10 +273,12 @@ impl ServerRole {
 #[derive(Debug, Clone)]
 pub struct Server {
     pub id: String,
-    pub target: Target,
+    /// Shared with the live fleet's entry (a million servers hold one copy each).
+    pub target: std::sync::Arc<Target>,
     pub role: ServerRole,
-    /// Effective settings: `[probing]` overridden by customer, service, then server.
-    pub probe: ProbeSettings,
+    /// Effective settings: `[probing]` overridden by customer, service, then server. Servers
+    /// without overrides of their own share their service's.
+    pub probe: std::sync::Arc<ProbeSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

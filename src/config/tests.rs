@@ -236,7 +236,7 @@ fn full_config_loads_with_its_values() {
     assert_eq!(acme.contacts[0].phone.as_deref(), Some("+15550100"));
     let roles: Vec<_> = acme.services[0].servers.iter().map(|s| s.role).collect();
     assert_eq!(roles, [ServerRole::Primary, ServerRole::Secondary]);
-    assert_eq!(acme.services[0].servers[0].probe, c.probing.defaults);
+    assert_eq!(*acme.services[0].servers[0].probe, c.probing.defaults);
     assert_eq!(c.maintenance[0].scope, MaintenanceScope::Customer("acme".into()));
     assert_eq!(
         (c.maintenance[0].start, c.maintenance[0].end),

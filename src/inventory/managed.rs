@@ -75,7 +75,7 @@ impl Inventory {
             return Err(ChangeError::FileDefined(id.to_string(), describe(file)));
         }
         let fleet = self.live.fleet();
-        let owner = |server: &str| fleet.get(server).map(|e| e.customer.clone());
+        let owner = |server: &str| fleet.get(server).map(|e| e.customer.to_string());
         let (customer, body) = config.managed_customer(id, body, &owner).map_err(ChangeError::Invalid)?;
         let outcome = match managed.bodies.get(id) {
             Some(known) if *known == body => return Ok(Put::Unchanged),
@@ -148,7 +148,7 @@ impl Inventory {
             let owner = |server: &str| {
                 let now =
                     changed.iter().find_map(|(id, c)| c.as_ref().filter(|c| has_server(c, server)).map(|_| id.clone()));
-                now.or_else(|| fleet.get(server).map(|e| e.customer.clone()).filter(|id| !changed.contains_key(id)))
+                now.or_else(|| fleet.get(server).map(|e| e.customer.to_string()).filter(|id| !changed.contains_key(id)))
             };
             match config.managed_customer(&row.id, body, &owner) {
                 Ok((customer, body)) => {

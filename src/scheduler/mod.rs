@@ -507,8 +507,8 @@ impl Scheduler {
             .drain()
             .map(|((idx, _), mut delta)| {
                 delta.server_id = entries[idx].id.clone();
-                delta.customer = entries[idx].customer.clone();
-                delta.service = entries[idx].service.clone();
+                delta.customer = entries[idx].customer.to_string();
+                delta.service = entries[idx].service.to_string();
                 delta
             })
             .collect();

@@ -48,7 +48,7 @@ impl CaseEngine {
         let mut noted = false;
         for (id, from, to) in retargeted {
             let Some(entry) = fleet.get(id) else { continue };
-            for case in cases.iter().filter(|c| c.customer == entry.customer && c.service == entry.service) {
+            for case in cases.iter().filter(|c| *c.customer == *entry.customer && *c.service == *entry.service) {
                 let text = format!(
                     "The target of {id} changed from {from} to {to} in the inventory; its count of failed \
                      status requests starts afresh."

@@ -155,8 +155,8 @@ impl CaseEngine {
             None => {
                 let mut case = CaseRow {
                     id: 0,
-                    customer: service.customer.clone(),
-                    service: service.service.clone(),
+                    customer: service.customer.to_string(),
+                    service: service.service.to_string(),
                     server: primary.id.clone(),
                     severity,
                     status: CaseStatus::Open,

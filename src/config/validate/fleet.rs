@@ -2,6 +2,7 @@
 //! settings of every server (`[probing]`, then customer, service, server; nearest wins).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use humantime::format_duration;
@@ -199,6 +200,7 @@ fn service(
 ) -> Service {
     let name = c.name(&format!("{base}.name"), raw.name.as_deref(), &raw.id);
     let settings = customer.apply(c, base, 3, raw.overrides());
+    let shared = Arc::new(settings.settings.clone());
     let mut servers = Vec::with_capacity(raw.servers.len());
     for (i, rs) in raw.servers.iter().enumerate() {
         let base = format!("{base}.servers[{i}]");
@@ -206,14 +208,20 @@ fn service(
         if c.id(&format!("{base}.id"), &rs.id) {
             c.unique(server_ids, "server", &rs.id, &format!("{base}.id"));
         }
-        if let Some(server) = server(c, &base, rs, &settings) {
+        if let Some(server) = server(c, &base, rs, &settings, &shared) {
             servers.push(server);
         }
     }
     Service { id: raw.id.clone(), name, servers }
 }
 
-fn server(c: &mut Checker, base: &str, raw: &RawServer, service: &Effective) -> Option<Server> {
+fn server(
+    c: &mut Checker,
+    base: &str,
+    raw: &RawServer,
+    service: &Effective,
+    shared: &Arc<ProbeSettings>,
+) -> Option<Server> {
     let target = match raw.target.parse::<Target>() {
         Ok(t) => Some(t),
         Err(e) => {
@@ -231,7 +239,8 @@ fn server(c: &mut Checker, base: &str, raw: &RawServer, service: &Effective) -> 
     };
     let effective = service.apply(c, base, 4, raw.overrides());
     effective.check_order(c);
-    Some(Server { id: raw.id.clone(), target: target?, role: role?, probe: effective.settings })
+    let probe = if effective.settings == **shared { shared.clone() } else { Arc::new(effective.settings) };
+    Some(Server { id: raw.id.clone(), target: Arc::new(target?), role: role?, probe })
 }
 
 fn contact(c: &mut Checker, base: &str, raw: &RawContact, channel_ids: &HashSet<&str>) -> Contact {

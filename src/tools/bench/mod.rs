@@ -255,7 +255,7 @@ async fn start_fleet() -> anyhow::Result<(tokio::process::Child, u16)> {
 /// no scheduler, tracker, store or metrics.
 async fn bare_loop(config: &Config, duration: Duration) -> anyhow::Result<ExitCode> {
     let prober = crate::probe::Prober::new(&config.dns)?;
-    let targets: Vec<crate::domain::Target> = config.fleet().map(|f| f.server.target.clone()).collect();
+    let targets: Vec<crate::domain::Target> = config.fleet().map(|f| (*f.server.target).clone()).collect();
     let settings = &config.probing.defaults;
     let limits = crate::probe::Limits { timeout: settings.timeout, expect_status: settings.expect_status.clone() };
     let per_second = targets.len() as f64 / settings.interval.as_secs_f64();

@@ -79,8 +79,8 @@ pub async fn list(
             let status = entry.status();
             ServerView {
                 id: entry.id.clone(),
-                customer: entry.customer.clone(),
-                service: entry.service.clone(),
+                customer: entry.customer.to_string(),
+                service: entry.service.to_string(),
                 role: entry.role.as_str(),
                 state: status.state.as_str(),
                 consecutive_failures: status.consecutive_failures,

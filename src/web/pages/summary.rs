@@ -62,7 +62,7 @@ impl<'f> Summary<'f> {
     pub fn of(fleet: &'f Fleet, customer: Option<&str>, keep: impl Fn(&Status) -> bool) -> Summary<'f> {
         let mut summary = Summary::default();
         for entry in fleet.entries() {
-            if customer.is_some_and(|c| c != entry.customer) {
+            if customer.is_some_and(|c| c != &*entry.customer) {
                 continue;
             }
             let status = entry.status();
@@ -78,7 +78,7 @@ impl<'f> Summary<'f> {
     }
 
     fn count(&mut self, entry: &'f FleetEntry, state: ServerState) {
-        self.services.entry(entry.customer.as_str()).or_default().entry(entry.service.as_str()).or_default().add(state);
+        self.services.entry(&*entry.customer).or_default().entry(&*entry.service).or_default().add(state);
     }
 
     /// The counts of one service (zero when it has no server).
