@@ -18,6 +18,7 @@ use axum::Extension;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 
+use super::cache::Lookup;
 use super::layout::{self, Nav};
 use super::summary::{Counts, Row, Summary, WORST_FIRST};
 use super::uptime::{self, Bars};
@@ -33,6 +34,8 @@ const CUSTOMERS_PER_PAGE: usize = 25;
 /// Open cases read and shown at most.
 const CASE_LIMIT: i64 = 500;
 const CASE_ROWS: usize = 200;
+/// How long a request waits for a fresh render before it is served the last one.
+const WAIT_FOR_RENDER: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[derive(Debug, Deserialize)]
 pub struct OpsQuery {
@@ -53,9 +56,36 @@ pub async fn page(
     let Query(query) = query.map_err(|e| PageError::BadRequest(e.body_text()))?;
     let signed_in = who.session;
     let key = format!("{signed_in}?{}", uri.query().unwrap_or(""));
-    if let Some(html) = state.pages.rendered(&key) {
-        return Ok(html_response(StatusCode::OK, PreEscaped(html)));
+    match state.pages.lookup(&key) {
+        Some(Lookup::Fresh(html)) => return Ok(html_response(StatusCode::OK, PreEscaped(html))),
+        Some(Lookup::Stale { html, renew }) => {
+            if renew {
+                let state = state.clone();
+                let rendering = tokio::spawn(async move {
+                    let fresh = render(&state, signed_in, &query).await;
+                    match &fresh {
+                        Ok(fresh) => state.pages.keep(key, fresh.clone()),
+                        Err(error) => tracing::warn!(?error, "cannot render the operations page"),
+                    }
+                    fresh
+                });
+                // A render that is quick (most fleets) is waited for; a slow one (a million
+                // servers) goes on in the background while the page of the last render is served.
+                if let Ok(Ok(Ok(fresh))) = tokio::time::timeout(WAIT_FOR_RENDER, rendering).await {
+                    return Ok(html_response(StatusCode::OK, PreEscaped(fresh)));
+                }
+            }
+            return Ok(html_response(StatusCode::OK, PreEscaped(html)));
+        }
+        None => {}
     }
+    let html = render(&state, signed_in, &query).await?;
+    state.pages.keep(key, html.clone());
+    Ok(html_response(StatusCode::OK, PreEscaped(html)))
+}
+
+/// The operations page for `query`, as HTML.
+async fn render(state: &AppState, signed_in: bool, query: &OpsQuery) -> Result<String, PageError> {
     let now = state.clock.now_ms();
     let (config, fleet) = (state.config(), state.fleet());
     let focus = match query.customer.as_deref() {
@@ -97,7 +127,7 @@ pub async fn page(
         .collect();
 
     let summary = Summary::of(&fleet, focus.map(|c| c.id.as_str()), |s| focus.is_some() || s.state != ServerState::Up);
-    let bars = uptime::bars(&state).await?;
+    let bars = uptime::bars(state).await?;
 
     let customers: Vec<&Customer> = match focus {
         Some(c) => vec![c],
@@ -148,9 +178,7 @@ pub async fn page(
         }
     };
     let nav = Nav::Operator { signed_in };
-    let html = layout::page(&title, nav, true, body).into_string();
-    state.pages.keep(key, html.clone());
-    Ok(html_response(StatusCode::OK, PreEscaped(html)))
+    Ok(layout::page(&title, nav, true, body).into_string())
 }
 
 fn header_counts(servers: &Counts, cases: &HashMap<Severity, i64>) -> Markup {
