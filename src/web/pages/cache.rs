@@ -2,7 +2,7 @@
 //! uptime bars, and the rendered operations page for [`RENDERED_TTL`], so a wall of dashboards
 //! refreshing at once costs one render a second instead of one per screen. A page older than
 //! that but younger than [`STALE_TTL`] is served when a fresh render (one request's at a time)
-//! does not finish within a few tens of milliseconds; the render goes on in the background (the
+//! does not finish within 15 ms; the render goes on in the background (the
 //! page's "Updated" line says how old it is): with a million servers a render walks the whole
 //! fleet, and a viewer should not wait for it.
 

@@ -35,7 +35,7 @@ const CUSTOMERS_PER_PAGE: usize = 25;
 const CASE_LIMIT: i64 = 500;
 const CASE_ROWS: usize = 200;
 /// How long a request waits for a fresh render before it is served the last one.
-const WAIT_FOR_RENDER: std::time::Duration = std::time::Duration::from_millis(50);
+const WAIT_FOR_RENDER: std::time::Duration = std::time::Duration::from_millis(15);
 
 #[derive(Debug, Deserialize)]
 pub struct OpsQuery {
