@@ -198,17 +198,7 @@ impl TestApp {
     /// `POST path` with `token` as bearer (if any) and a JSON `body` (if any); the status and
     /// the JSON answer (every answer of the API is JSON, errors included).
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, serde_json::Value) {
-        let client = reqwest::Client::new();
-        let mut request = client.post(format!("http://{}{path}", self.addr));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.header("Content-Type", "application/json").body(body.to_string());
-        }
-        let response = request.send().await.expect("request to app");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("response body");
+        let (status, text) = self.send("POST", path, token, body).await;
         (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path} answered non-JSON ({e}): {text}")))
     }
 
