@@ -13,6 +13,8 @@ use super::fleet_ip;
 pub const PER_FILE: usize = 10_000;
 /// The viewer token the bench reads pages and the API with.
 pub const VIEWER: &str = "bench-viewer";
+/// The operator token it changes the inventory with.
+pub const OPERATOR: &str = "bench-operator";
 
 /// Write the customers into `dir/customers.d`, and the main file `dir/bench.toml`; returns
 /// the main file's path.
@@ -28,6 +30,7 @@ pub fn write(dir: &Path, db_url: &str, servers: usize, interval: Duration, port:
 pub fn main_file(db_url: &str, interval: Duration, server_keys: &str, tail: &str) -> String {
     format!(
         "include = [\"customers.d/*.toml\"]\n[server]\nviewer_tokens = [{{ name = \"bench\", token = \"{VIEWER}\" }}]\n\
+         operator_tokens = [{{ name = \"bench-operator\", token = \"{OPERATOR}\" }}]\n\
          {server_keys}\n[database]\nurl = \"{db_url}\"\n[probing]\ninterval = \"{i}\"\nretry_interval = \"{i}\"\n\
          timeout = \"5s\"\nmax_concurrency = 4096\n{tail}",
         i = humantime::format_duration(interval)

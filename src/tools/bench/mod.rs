@@ -246,6 +246,25 @@ async fn measure(o: &Options, dir: &std::path::Path, db_url: &str, port: u16) ->
         web::pick(&spaced, 0.5),
         web::pick(&spaced, 1.0),
     );
+    // One customer of 100 servers put through the inventory API, then deleted: what a change
+    // costs at this size (the fleet is rebuilt).
+    let servers: Vec<serde_json::Value> = (0..100)
+        .map(|i| serde_json::json!({ "id": format!("api-{i}"), "target": format!("http://{}:{port}/health", fleet_ip(i)) }))
+        .collect();
+    let body = serde_json::json!({ "services": [{ "id": "web", "servers": servers }] });
+    let url = format!("http://{addr}/api/v1/inventory/customers/bench-api");
+    let started = tokio::time::Instant::now();
+    let put = client.put(&url).bearer_auth(inventory::OPERATOR).header("content-type", "application/json");
+    let put = put.body(body.to_string()).send().await?.status();
+    let put_took = started.elapsed();
+    let started = tokio::time::Instant::now();
+    let deleted = client.delete(&url).bearer_auth(inventory::OPERATOR).send().await?.status();
+    println!(
+        "{:<30} PUT {put} in {:.0} ms, DELETE {deleted} in {:.0} ms (one customer of 100 servers)",
+        "inventory API change",
+        put_took.as_secs_f64() * 1000.0,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     shutdown.cancel();
     running.await??;
     Ok(ExitCode::SUCCESS)
