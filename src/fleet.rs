@@ -141,16 +141,16 @@ impl StateCounts {
 /// state is `down`, and the sweep takes the marks before it reads the states, so no outage is
 /// missed between the two; the sweep marks again every service it still finds down.
 #[derive(Debug, Default)]
-pub struct Attention(Mutex<HashSet<(String, String)>>);
+pub struct Attention(Mutex<HashSet<(Arc<str>, Arc<str>)>>);
 
 impl Attention {
-    pub fn mark(&self, customer: &str, service: &str) {
+    pub fn mark(&self, customer: &Arc<str>, service: &Arc<str>) {
         let mut marked = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        marked.insert((customer.to_string(), service.to_string()));
+        marked.insert((customer.clone(), service.clone()));
     }
 
     /// Every mark, cleared.
-    pub fn take(&self) -> Vec<(String, String)> {
+    pub fn take(&self) -> Vec<(Arc<str>, Arc<str>)> {
         let mut marked = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         marked.drain().collect()
     }
@@ -406,25 +406,28 @@ mod tests {
                     [[customers.services]]\nid = \"api\"\n\
                     [[customers.services.servers]]\nid = \"b\"\ntarget = \"tcp://127.0.0.1:9\"\n";
         let config = Config::from_toml(text, |_| None).unwrap_or_else(|e| panic!("{e}"));
+        let marks = |fleet: &Fleet| -> Vec<(String, String)> {
+            fleet.attention().take().into_iter().map(|(c, s)| (c.to_string(), s.to_string())).collect()
+        };
         let fleet = Fleet::new(&config, Vec::new(), 0);
-        assert!(fleet.attention().take().is_empty(), "nothing down, nothing to look at");
+        assert!(marks(&fleet).is_empty(), "nothing down, nothing to look at");
         let (a, b) = (&fleet.entries()[0], &fleet.entries()[1]);
         fleet.update(b, |s| s.state = ServerState::Failing);
         fleet.update(a, |s| s.state = ServerState::Down);
         fleet.update(a, |s| s.consecutive_failures = 9);
-        assert_eq!(fleet.attention().take(), [("acme".to_string(), "web".to_string())], "once, on the way down");
-        assert!(fleet.attention().take().is_empty(), "taken");
+        assert_eq!(marks(&fleet), [("acme".to_string(), "web".to_string())], "once, on the way down");
+        assert!(marks(&fleet).is_empty(), "taken");
         let mut stored = b.stored();
         stored.state = ServerState::Down;
         fleet.restore(b, stored.clone());
-        assert_eq!(fleet.attention().take(), [("acme".to_string(), "api".to_string())], "a restore marks too");
+        assert_eq!(marks(&fleet), [("acme".to_string(), "api".to_string())], "a restore marks too");
         // A rebuild marks every service with a server down; a start from stored statuses too.
         let (next, _) = fleet.rebuild(&config, 5);
-        let mut marked = next.attention().take();
+        let mut marked = marks(&next);
         marked.sort();
         assert_eq!(marked, [("acme".to_string(), "api".to_string()), ("acme".to_string(), "web".to_string())]);
         let restarted = Fleet::new(&config, vec![stored], 0);
-        assert_eq!(restarted.attention().take(), [("acme".to_string(), "api".to_string())]);
+        assert_eq!(marks(&restarted), [("acme".to_string(), "api".to_string())]);
     }
 
     #[test]

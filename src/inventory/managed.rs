@@ -59,10 +59,17 @@ pub enum Put {
     Unchanged,
 }
 
-fn describe(customer: &Customer) -> String {
-    match &customer.source {
-        Some(file) => format!("the included file {file}"),
-        None => "the config file".to_string(),
+/// Refuse a change of customer `id` if `config`'s files define it.
+fn not_file_defined(config: &Config, id: &str) -> Result<(), ChangeError> {
+    match config.customers.iter().find(|c| c.id == id && !c.managed) {
+        Some(file) => {
+            let place = match &file.source {
+                Some(file) => format!("the included file {file}"),
+                None => "the config file".to_string(),
+            };
+            Err(ChangeError::FileDefined(id.to_string(), place))
+        }
+        None => Ok(()),
     }
 }
 
@@ -71,9 +78,7 @@ impl Inventory {
     pub async fn put_customer(&self, id: &str, body: Value, by: &str) -> Result<Put, ChangeError> {
         let mut managed = self.changing.lock().await;
         let config = self.live.config();
-        if let Some(file) = config.customers.iter().find(|c| c.id == id && !c.managed) {
-            return Err(ChangeError::FileDefined(id.to_string(), describe(file)));
-        }
+        not_file_defined(&config, id)?;
         let fleet = self.live.fleet();
         let owner = |server: &str| fleet.get(server).map(|e| e.customer.to_string());
         let (customer, body) = config.managed_customer(id, body, &owner).map_err(ChangeError::Invalid)?;
@@ -85,7 +90,8 @@ impl Inventory {
         let text = body.to_string();
         self.store.put_inventory(id, Some(&text), self.clock.now_ms(), by).await?;
         managed.bodies.insert(id.to_string(), body);
-        let next = replaced(&config, id, Some(customer));
+        let mut next = (*config).clone();
+        replace(&mut next, id, Some(customer));
         self.put_in_force(next).map_err(ChangeError::Failed)?;
         tracing::info!(customer = id, by, ?outcome, "inventory customer put");
         Ok(outcome)
@@ -96,15 +102,15 @@ impl Inventory {
     pub async fn delete_customer(&self, id: &str, by: &str) -> Result<(), ChangeError> {
         let mut managed = self.changing.lock().await;
         let config = self.live.config();
-        if let Some(file) = config.customers.iter().find(|c| c.id == id && !c.managed) {
-            return Err(ChangeError::FileDefined(id.to_string(), describe(file)));
-        }
+        not_file_defined(&config, id)?;
         if !managed.bodies.contains_key(id) {
             return Err(ChangeError::Unknown(id.to_string()));
         }
         self.store.put_inventory(id, None, self.clock.now_ms(), by).await?;
         managed.bodies.remove(id);
-        self.put_in_force(replaced(&config, id, None)).map_err(ChangeError::Failed)?;
+        let mut next = (*config).clone();
+        replace(&mut next, id, None);
+        self.put_in_force(next).map_err(ChangeError::Failed)?;
         tracing::info!(customer = id, by, "inventory customer deleted");
         Ok(())
     }
@@ -136,7 +142,7 @@ impl Inventory {
             if body.as_ref() == managed.bodies.get(&row.id) {
                 continue;
             }
-            if config.customers.iter().any(|c| c.id == row.id && !c.managed) {
+            if not_file_defined(&config, &row.id).is_err() {
                 tracing::error!(customer = %row.id, "an inventory customer has the id of a file customer here; skipped");
                 continue;
             }
@@ -165,7 +171,7 @@ impl Inventory {
         if count > 0 {
             let mut next = (*config).clone();
             for (id, customer) in changed {
-                next = replaced(&next, &id, customer);
+                replace(&mut next, &id, customer);
             }
             self.put_in_force(next).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tracing::info!(customers = count, "inventory changes of another instance put in force");
@@ -194,20 +200,18 @@ fn has_server(customer: &Customer, server: &str) -> bool {
     customer.services.iter().any(|s| s.servers.iter().any(|x| x.id == server))
 }
 
-/// `config` with customer `id` replaced by `customer` (kept in place), added at the end, or
-/// (`None`) removed.
-fn replaced(config: &Config, id: &str, customer: Option<Customer>) -> Config {
-    let mut next = config.clone();
-    let at = next.customers.iter().position(|c| c.id == id);
+/// Replace customer `id` of `config` by `customer` (kept in place), add it at the end, or
+/// (`None`) remove it.
+fn replace(config: &mut Config, id: &str, customer: Option<Customer>) {
+    let at = config.customers.iter().position(|c| c.id == id);
     match (at, customer) {
-        (Some(i), Some(customer)) => next.customers[i] = customer,
-        (None, Some(customer)) => next.customers.push(customer),
+        (Some(i), Some(customer)) => config.customers[i] = customer,
+        (None, Some(customer)) => config.customers.push(customer),
         (Some(i), None) => {
-            next.customers.remove(i);
+            config.customers.remove(i);
         }
         (None, None) => {}
     }
-    next
 }
 
 /// `files` (a config read from the files, without API customers) with the API customers of

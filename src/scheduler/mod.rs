@@ -20,8 +20,11 @@
 
 pub mod backlog;
 pub mod heartbeat;
+mod pending;
 pub mod plan;
 pub mod writer;
+
+use pending::Pending;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -42,12 +45,11 @@ use crate::live::Live;
 use crate::maintenance::SharedWindows;
 use crate::metrics::Metrics;
 use crate::probe::{Limits, ProbeResult, Prober};
-use crate::store::{Batch, FailureRow, RollupDelta, StateChangeRow};
+use crate::store::StateChangeRow;
 use crate::tracker::{self, Observation, Thresholds, Transition};
 use backlog::Backlog;
 use heartbeat::Heartbeat;
 
-const HOUR_MS: i64 = 3_600_000;
 /// How far ahead of its plan a request may leave to share a wake-up with others.
 const LAUNCH_WINDOW: Duration = Duration::from_millis(10);
 /// The loop turns at least this often, to beat the heartbeat when nothing is due.
@@ -82,18 +84,6 @@ struct Completed {
     /// request that left a little early (see `LAUNCH_WINDOW`) never lands on its own slot again.
     planned_ms: i64,
     result: ProbeResult,
-}
-
-/// Results gathered since the last flush, turned into a [`Batch`] at flush time.
-#[derive(Default)]
-struct Pending {
-    dirty: Vec<usize>,
-    is_dirty: Vec<bool>,
-    changes: Vec<StateChangeRow>,
-    failures: Vec<FailureRow>,
-    rollups: HashMap<(usize, i64), RollupDelta>,
-    /// The lease epoch of each shard with rows here (one epoch per shard per window).
-    epochs: std::collections::BTreeMap<u8, i64>,
 }
 
 pub struct Scheduler {
@@ -182,7 +172,7 @@ impl Scheduler {
             queue: BinaryHeap::with_capacity(n),
             in_flight: JoinSet::new(),
             tasks: HashMap::new(),
-            pending: Pending { is_dirty: vec![false; n], ..Pending::default() },
+            pending: Pending::new(n),
             anchor,
             probe_counters,
             probe_durations,
@@ -266,7 +256,7 @@ impl Scheduler {
             }
             None => false,
         });
-        self.pending.is_dirty = vec![false; next.len()];
+        self.pending.reindex(next.len());
         for (j, entry) in next.entries().iter().enumerate().filter(|(j, _)| !planned[*j]) {
             if let Some(former) = old.get(&entry.id) {
                 // Re-targeted: what the former cell wrote since the rebuild must not win.
@@ -275,8 +265,7 @@ impl Scheduler {
             let due = plan::first_due(&entry.id, &entry.status(), &entry.settings, now);
             self.queue.push(Reverse((self.instant_of(due), j)));
             if self.ownership.owns(entry.shard) {
-                self.pending.is_dirty[j] = true;
-                self.pending.dirty.push(j);
+                self.pending.mark(j);
             }
         }
     }
@@ -394,11 +383,11 @@ impl Scheduler {
             self.queue.push(Reverse((self.instant_of(next), idx)));
             return;
         }
-        if self.pending.epochs.get(&entry.shard).is_some_and(|&e| e != epoch) {
+        if self.pending.other_epoch(entry.shard, epoch) {
             // Rows of two epochs of one shard never share a batch.
             self.flush();
         }
-        self.pending.epochs.insert(entry.shard, epoch);
+        self.pending.set_epoch(entry.shard, epoch);
         let kind = result.kind;
         let ok = result.is_success();
         if let Some(counters) = self.probe_counters.get(&kind) {
@@ -424,9 +413,9 @@ impl Scheduler {
         self.queue.push(Reverse((at, idx)));
 
         let duration_ms = i64::try_from(result.duration.as_millis()).unwrap_or(i64::MAX);
-        self.record(idx, at_ms, duration_ms, error.as_ref());
+        self.pending.record(&fleet, idx, at_ms, duration_ms, error.as_ref());
         if transition.state_changed() {
-            self.pending.changes.push(StateChangeRow {
+            self.pending.change(StateChangeRow {
                 server_id: entry.id.clone(),
                 at: at_ms,
                 from: transition.from,
@@ -464,63 +453,11 @@ impl Scheduler {
         }
     }
 
-    fn record(&mut self, idx: usize, started_ms: i64, duration_ms: i64, error: Option<&String>) {
-        let p = &mut self.pending;
-        if !p.is_dirty[idx] {
-            p.is_dirty[idx] = true;
-            p.dirty.push(idx);
-        }
-        let hour = started_ms - started_ms.rem_euclid(HOUR_MS);
-        let rollup = p.rollups.entry((idx, hour)).or_default();
-        rollup.hour = hour;
-        rollup.probes += 1;
-        rollup.latency_sum_ms += duration_ms;
-        rollup.latency_max_ms = rollup.latency_max_ms.max(duration_ms);
-        if let Some(error) = error {
-            rollup.failures += 1;
-            p.failures.push(FailureRow {
-                server_id: self.fleet.entries()[idx].id.clone(),
-                at: started_ms,
-                error: error.clone(),
-                duration_ms,
-            });
-        }
-    }
-
     /// Hand everything gathered since the last flush to the backlog (never waits).
     fn flush(&mut self) {
-        let p = &mut self.pending;
-        if p.dirty.is_empty() && p.changes.is_empty() {
-            return;
+        if let Some(batch) = self.pending.take(&self.fleet) {
+            self.backlog.push(batch);
         }
-        let entries = self.fleet.entries();
-        let statuses = p
-            .dirty
-            .drain(..)
-            .map(|idx| {
-                p.is_dirty[idx] = false;
-                entries[idx].stored()
-            })
-            .collect();
-        let rollups = p
-            .rollups
-            .drain()
-            .map(|((idx, _), mut delta)| {
-                delta.server_id = entries[idx].id.clone();
-                delta.customer = entries[idx].customer.to_string();
-                delta.service = entries[idx].service.to_string();
-                delta
-            })
-            .collect();
-        let batch = Batch {
-            statuses,
-            changes: std::mem::take(&mut p.changes),
-            failures: std::mem::take(&mut p.failures),
-            rollups,
-            // Each shard's epoch as its results were launched (`complete` keeps one per window).
-            epochs: std::mem::take(&mut p.epochs),
-        };
-        self.backlog.push(batch);
     }
 }
 

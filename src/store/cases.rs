@@ -161,10 +161,7 @@ impl Store {
     /// latest case of every service instead), and the database's clock as of the read: what
     /// the sweep needs to know of cases changed since its last look.
     pub async fn cases_written_since(&self, since: Option<i64>) -> Result<(Vec<CaseRow>, i64), StoreError> {
-        let now: i64 = sqlx::query(&format!("SELECT {} AS now", self.backend.now_ms_sql()))
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("now")?;
+        let now = self.database_now().await?;
         let rows = match since {
             None => return Ok((self.latest_cases().await?, now)),
             Some(since) => {

@@ -97,6 +97,13 @@ impl Store {
         self.backend
     }
 
+    /// The database's clock (Unix ms): the watermark of the reads of what changed since.
+    pub(crate) async fn database_now(&self) -> Result<i64, StoreError> {
+        use sqlx::Row;
+        let row = sqlx::query(&format!("SELECT {} AS now", self.backend.now_ms_sql())).fetch_one(&self.pool).await?;
+        Ok(row.try_get("now")?)
+    }
+
     /// A cheap round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -72,9 +72,7 @@ pub(super) async fn add_rollups(
     backend: Backend,
     rollups: &[RollupDelta],
 ) -> Result<(), StoreError> {
-    let rows = per_service_day(
-        rollups.iter().map(|r| (r.customer.as_str(), r.service.as_str(), r.hour, r.probes, r.failures)),
-    );
+    let rows = per_service_day(rollups.iter().map(|r| (&*r.customer, &*r.service, r.hour, r.probes, r.failures)));
     add(tx, backend, &rows).await
 }
 

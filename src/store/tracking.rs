@@ -51,9 +51,10 @@ pub struct FailureRow {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RollupDelta {
     pub server_id: String,
-    /// The customer and service of the server, for the per-service day totals (empty: none).
-    pub customer: String,
-    pub service: String,
+    /// The customer and service of the server, for the per-service day totals (empty: none);
+    /// shared with the fleet, so a delta costs no copy of them.
+    pub customer: std::sync::Arc<str>,
+    pub service: std::sync::Arc<str>,
     /// Unix milliseconds of the hour's start.
     pub hour: i64,
     pub probes: i64,
@@ -287,10 +288,7 @@ impl Store {
     /// The statuses written at or after `since` (Unix ms on the database's clock), and the
     /// database's clock as of the read: what other instances changed since the last look.
     pub async fn statuses_written_since(&self, since: i64) -> Result<(Vec<StoredStatus>, i64), StoreError> {
-        let now: i64 = sqlx::query(&format!("SELECT {} AS now", self.backend.now_ms_sql()))
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("now")?;
+        let now = self.database_now().await?;
         let rows = sqlx::query(&format!("SELECT {} FROM server_status WHERE written_at >= $1", STATUS_COLS.join(", ")))
             .bind(since)
             .fetch_all(&self.pool)

@@ -53,8 +53,8 @@ async fn seed_history(store: &Store, servers: usize, now: i64) -> anyhow::Result
                     failures,
                     latency_sum_ms: 96 * 4,
                     latency_max_ms: 9,
-                    customer: format!("c{}", s / 100),
-                    service: format!("svc{}", (s % 100) / 25),
+                    customer: format!("c{}", s / 100).into(),
+                    service: format!("svc{}", (s % 100) / 25).into(),
                 });
             }
         }
