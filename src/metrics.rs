@@ -311,9 +311,9 @@ impl Metrics {
         }
         if let Some(family) = &self.server_up {
             family.reset();
-            for e in fleet.entries() {
+            for (_, e) in fleet.iter() {
                 let up = e.with_status(|s| s.state == ServerState::Up);
-                family.with_label_values(&[e.id.as_str(), &e.customer, &e.service]).set(i64::from(up));
+                family.with_label_values(&[&*e.id, &*e.customer, &*e.service]).set(i64::from(up));
             }
         }
     }

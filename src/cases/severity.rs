@@ -28,8 +28,9 @@ impl ServiceView {
         let mut view = ServiceView::default();
         let Some(members) = fleet.services().get(service_idx) else { return view };
         for &idx in &members.members {
+            let Some(entry) = fleet.entry(idx) else { continue };
             // The sweep looks at every server each second: copy a status only when it is down.
-            fleet.entries()[idx].with_status(|status| {
+            entry.with_status(|status| {
                 view.serving |= matches!(status.state, ServerState::Up | ServerState::Failing);
                 view.any_confirmed_down |= status.confirmed_down;
                 if status.state == ServerState::Down {

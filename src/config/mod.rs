@@ -14,6 +14,7 @@ mod validate;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::domain::Target;
@@ -48,7 +49,7 @@ pub struct Config {
     pub people: Vec<Person>,
     pub schedules: Vec<Schedule>,
     pub escalation: Vec<EscalationLevel>,
-    pub customers: Vec<Customer>,
+    pub customers: Vec<Arc<Customer>>,
     pub maintenance: Vec<MaintenanceWindow>,
     /// The file it was read from (`None` for text): what a reload reads again.
     pub file: Option<std::path::PathBuf>,
@@ -328,7 +329,8 @@ impl Config {
         let mut config = validate::validate(raw, env)
             .map_err(|errors| ConfigErrors(errors.0.into_iter().map(|e| origins.locate(e)).collect()))?;
         for (customer, file) in config.customers.iter_mut().zip(origins.files()) {
-            customer.source = file.map(str::to_string);
+            // Not shared yet: no copy is made.
+            Arc::make_mut(customer).source = file.map(str::to_string);
         }
         Ok(config)
     }

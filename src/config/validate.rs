@@ -68,7 +68,7 @@ pub fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<
             people,
             schedules,
             escalation,
-            customers,
+            customers: customers.into_iter().map(std::sync::Arc::new).collect(),
             maintenance,
             file: None,
         }),

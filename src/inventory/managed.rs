@@ -8,6 +8,7 @@
 //! (`store::inventory`), carrying state across the change (`fleet::Fleet::rebuild`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -92,7 +93,7 @@ impl Inventory {
         managed.bodies.insert(id.to_string(), body);
         let mut next = (*config).clone();
         replace(&mut next, id, Some(customer));
-        self.put_in_force(next).map_err(ChangeError::Failed)?;
+        self.put_in_force(next, Some(&[id])).map_err(ChangeError::Failed)?;
         tracing::info!(customer = id, by, ?outcome, "inventory customer put");
         Ok(outcome)
     }
@@ -110,7 +111,7 @@ impl Inventory {
         managed.bodies.remove(id);
         let mut next = (*config).clone();
         replace(&mut next, id, None);
-        self.put_in_force(next).map_err(ChangeError::Failed)?;
+        self.put_in_force(next, Some(&[id])).map_err(ChangeError::Failed)?;
         tracing::info!(customer = id, by, "inventory customer deleted");
         Ok(())
     }
@@ -170,10 +171,12 @@ impl Inventory {
         let count = changed.len();
         if count > 0 {
             let mut next = (*config).clone();
+            let ids: Vec<String> = changed.keys().cloned().collect();
             for (id, customer) in changed {
                 replace(&mut next, &id, customer);
             }
-            self.put_in_force(next).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            self.put_in_force(next, Some(&ids)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tracing::info!(customers = count, "inventory changes of another instance put in force");
         }
         Ok(count)
@@ -205,8 +208,8 @@ fn has_server(customer: &Customer, server: &str) -> bool {
 fn replace(config: &mut Config, id: &str, customer: Option<Customer>) {
     let at = config.customers.iter().position(|c| c.id == id);
     match (at, customer) {
-        (Some(i), Some(customer)) => config.customers[i] = customer,
-        (None, Some(customer)) => config.customers.push(customer),
+        (Some(i), Some(customer)) => config.customers[i] = Arc::new(customer),
+        (None, Some(customer)) => config.customers.push(Arc::new(customer)),
         (Some(i), None) => {
             config.customers.remove(i);
         }
@@ -251,7 +254,7 @@ pub fn compose(mut files: Config, managed: &Managed) -> Result<Config, ConfigErr
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    files.customers.extend(added);
+    files.customers.extend(added.into_iter().map(Arc::new));
     Ok(files)
 }
 

@@ -133,7 +133,7 @@ impl Inventory {
             .map_err(ReloadError::Invalid)?;
         let (next, restart_needed) = keep_bound_at_start(&current, loaded);
         let next = managed::compose(next, managed).map_err(ReloadError::Invalid)?;
-        let changes = self.put_in_force(next).map_err(ReloadError::Channels)?;
+        let changes = self.put_in_force(next, None).map_err(ReloadError::Channels)?;
         Ok(Applied {
             servers: self.live.fleet().len(),
             added: changes.added,
@@ -144,9 +144,16 @@ impl Inventory {
     }
 
     /// Rebuild the channels (the one step that can fail), then the fleet, and swap both in.
-    fn put_in_force(&self, next: Config) -> Result<Changes, String> {
+    /// `customers` names the only customers that changed (an inventory API change: the fleet
+    /// changes only there); `None` rebuilds the whole fleet (a reload).
+    fn put_in_force(&self, next: Config, customers: Option<&[&str]>) -> Result<Changes, String> {
         self.notifier.refresh(&next).map_err(|e| e.to_string())?;
-        let (fleet, changes) = self.live.fleet().rebuild(&next, self.clock.now_ms());
+        let fleet = self.live.fleet();
+        let now = self.clock.now_ms();
+        let (fleet, changes) = match customers {
+            Some(ids) => fleet.change(&next, ids, now),
+            None => fleet.rebuild(&next, now),
+        };
         self.live.replace(Arc::new(next), Arc::new(fleet));
         if !changes.retargeted.is_empty() {
             let engine = self.engine.clone();

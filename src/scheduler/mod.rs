@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::cluster::Ownership;
 use crate::domain::{ProbeKind, ServerState};
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, FleetEntry};
 use crate::live::Live;
 use crate::maintenance::SharedWindows;
 use crate::metrics::Metrics;
@@ -62,11 +62,11 @@ const TAKE_OVER_SPREAD: Duration = Duration::from_secs(5);
 /// Something worth telling other parts about: a state change, a threshold reached, a recovery.
 #[derive(Debug, Clone)]
 pub struct FleetEvent {
-    /// Index into `Fleet::entries` of the fleet of `generation`.
+    /// The server's slot (`Fleet::entry`) in the fleet layout `layout`.
     pub server: usize,
-    /// The fleet generation `server` indexes (`Fleet::generation`): a hint about another
-    /// generation is ignored (the sweep decides from state).
-    pub generation: u64,
+    /// The fleet layout `server` is a slot of (`Fleet::layout`): a hint about another layout
+    /// is ignored (the sweep decides from state).
+    pub layout: u64,
     pub transition: Transition,
     /// Unix ms of the request that caused it.
     pub at: i64,
@@ -153,7 +153,7 @@ impl Scheduler {
             .into_iter()
             .map(|k| (k, parts.metrics.probe_duration_seconds.with_label_values(&[k.as_str()])))
             .collect();
-        let n = fleet.len();
+        let n = fleet.slots();
         let mut scheduler = Scheduler {
             live: parts.live,
             fleet,
@@ -178,7 +178,7 @@ impl Scheduler {
             probe_durations,
         };
         let now = scheduler.now_ms();
-        for (idx, entry) in scheduler.fleet.entries().iter().enumerate() {
+        for (idx, entry) in scheduler.fleet.iter() {
             let due = plan::first_due(&entry.id, &entry.status(), &entry.settings, now);
             let at = scheduler.instant_of(due);
             scheduler.queue.push(Reverse((at, idx)));
@@ -227,23 +227,37 @@ impl Scheduler {
     }
 
     /// A reload or an inventory change put a new fleet in force: write what was gathered
-    /// under the old indexes, then re-key the queue and the running requests by server id. A
+    /// under the old slots, then carry the queue over.
+    ///
+    /// Within one layout (an inventory change, `fleet::change`) a slot still in use is the
+    /// same server with the same cell: its planned request stays (new settings apply from its
+    /// next one), only the new slots at the end are planned, and the queued or running
+    /// request of an emptied slot is dropped. O(servers changed).
+    ///
+    /// A new layout (a reload) re-keys the queue and the running requests by server id: a
     /// kept server keeps its planned slot (or an earlier one its new settings give); a new or
     /// re-targeted one is planned from its offset and its fresh status is written; a removed
     /// one leaves the queue, and a result of its still running request is dropped.
     pub fn adopt(&mut self, next: Arc<Fleet>) {
         self.flush();
         let old = std::mem::replace(&mut self.fleet, next.clone());
-        let kept = |idx: usize| {
-            let entry = old.entries().get(idx)?;
-            next.index_of(&entry.id).filter(|&j| next.entries()[j].same_cell(entry))
-        };
-        let mut planned = vec![false; next.len()];
         let now = self.now_ms();
+        if old.layout() == next.layout() && next.slots() >= old.slots() {
+            self.tasks.retain(|_, (idx, _, _)| next.entry(*idx).is_some());
+            self.pending.reindex(next.slots());
+            for (j, entry) in next.iter_from(old.slots()) {
+                self.plan_fresh(&old, j, entry, now);
+            }
+            return;
+        }
+        let kept = |idx: usize| {
+            let entry = old.entry(idx)?;
+            next.index_of(&entry.id).filter(|&j| next.entry(j).is_some_and(|e| e.same_cell(entry)))
+        };
+        let mut planned = vec![false; next.slots()];
         let queue = std::mem::take(&mut self.queue).into_vec();
         for Reverse((at, idx)) in queue {
-            let Some(j) = kept(idx) else { continue };
-            let entry = &next.entries()[j];
+            let Some((j, entry)) = kept(idx).and_then(|j| next.entry(j).map(|e| (j, e))) else { continue };
             let sooner = self.instant_of(plan::first_due(&entry.id, &entry.status(), &entry.settings, now));
             planned[j] = true;
             self.queue.push(Reverse((at.min(sooner), j)));
@@ -256,17 +270,23 @@ impl Scheduler {
             }
             None => false,
         });
-        self.pending.reindex(next.len());
-        for (j, entry) in next.entries().iter().enumerate().filter(|(j, _)| !planned[*j]) {
-            if let Some(former) = old.get(&entry.id) {
-                // Re-targeted: what the former cell wrote since the rebuild must not win.
-                next.supersede(entry, former);
-            }
-            let due = plan::first_due(&entry.id, &entry.status(), &entry.settings, now);
-            self.queue.push(Reverse((self.instant_of(due), j)));
-            if self.ownership.owns(entry.shard) {
-                self.pending.mark(j);
-            }
+        self.pending.reindex(next.slots());
+        for (j, entry) in next.iter().filter(|(j, _)| !planned[*j]) {
+            self.plan_fresh(&old, j, entry, now);
+        }
+    }
+
+    /// Plan a new or re-targeted server (slot `j` of the fleet just adopted) from its offset
+    /// and write its fresh status; a re-targeted one's status supersedes what its former cell
+    /// (in `old`) wrote since the change.
+    fn plan_fresh(&mut self, old: &Fleet, j: usize, entry: &FleetEntry, now: i64) {
+        if let Some(former) = old.get(&entry.id) {
+            self.fleet.supersede(entry, former);
+        }
+        let due = plan::first_due(&entry.id, &entry.status(), &entry.settings, now);
+        self.queue.push(Reverse((self.instant_of(due), j)));
+        if self.ownership.owns(entry.shard) {
+            self.pending.mark(j);
         }
     }
 
@@ -280,10 +300,10 @@ impl Scheduler {
         let queue = std::mem::take(&mut self.queue).into_vec();
         self.queue = queue
             .into_iter()
-            .map(|Reverse((at, idx))| {
-                let entry = &fleet.entries()[idx];
+            .filter_map(|Reverse((at, idx))| {
+                let entry = fleet.entry(idx)?;
                 if !self.ownership.owns(entry.shard) {
-                    return Reverse((at, idx));
+                    return Some(Reverse((at, idx)));
                 }
                 let settings = &entry.settings;
                 let due = entry.with_status(|status| {
@@ -295,7 +315,7 @@ impl Scheduler {
                         first
                     }
                 });
-                Reverse((at.min(self.instant_of(due)), idx))
+                Some(Reverse((at.min(self.instant_of(due)), idx)))
             })
             .collect();
     }
@@ -317,9 +337,11 @@ impl Scheduler {
                         // A probe task panicked or was cancelled: reschedule the server so it is
                         // never silently dropped from monitoring.
                         if let Some((idx, planned, _)) = self.tasks.remove(&error.id()) {
-                            tracing::error!(server = %self.fleet.entries()[idx].id, %error, "probe task failed");
-                            let retry = planned + self.fleet.entries()[idx].settings.retry_interval;
-                            self.queue.push(Reverse((retry.max(Instant::now()), idx)));
+                            if let Some(entry) = self.fleet.entry(idx) {
+                                tracing::error!(server = %entry.id, %error, "probe task failed");
+                                let retry = planned + entry.settings.retry_interval;
+                                self.queue.push(Reverse((retry.max(Instant::now()), idx)));
+                            }
                         }
                     }
                 }
@@ -341,7 +363,8 @@ impl Scheduler {
                 _ => break,
             }
             let Some(Reverse((planned, idx))) = self.queue.pop() else { break };
-            let entry = &self.fleet.entries()[idx];
+            // An emptied slot (its server removed or re-targeted by a change) leaves the queue.
+            let Some(entry) = self.fleet.entry(idx) else { continue };
             if !self.ownership.owns(entry.shard) {
                 // Another instance probes it now; look again one interval later (a shard
                 // taken over is probed within one interval of the claim).
@@ -373,7 +396,7 @@ impl Scheduler {
     /// the case engine. Never awaits: nothing can interrupt it half-way.
     fn complete(&mut self, idx: usize, done: Completed, epoch: i64) {
         let fleet = self.fleet.clone();
-        let entry = &fleet.entries()[idx];
+        let Some(entry) = fleet.entry(idx) else { return };
         let Completed { at_ms, started_ms, planned_ms, result } = done;
         if self.ownership.epoch(entry.shard) != epoch {
             // The lease ended (and was claimed again) while the request ran: its result belongs
@@ -416,7 +439,7 @@ impl Scheduler {
         self.pending.record(&fleet, idx, at_ms, duration_ms, error.as_ref());
         if transition.state_changed() {
             self.pending.change(StateChangeRow {
-                server_id: entry.id.clone(),
+                server_id: entry.id.to_string(),
                 at: at_ms,
                 from: transition.from,
                 to: transition.to,
@@ -429,7 +452,7 @@ impl Scheduler {
         if noteworthy || transition.to == ServerState::Down {
             let event = FleetEvent {
                 server: idx,
-                generation: fleet.generation(),
+                layout: fleet.layout(),
                 transition,
                 at: at_ms,
                 consecutive_failures: failures,

@@ -1,6 +1,6 @@
 //! What the scheduler gathered since its last flush (statuses changed, state changes, failures,
 //! hourly roll-up deltas, and the lease epoch of each shard with rows), turned into one
-//! [`Batch`] for the backlog. Indexes are those of the scheduler's fleet; a new generation
+//! [`Batch`] for the backlog. Indexes are the slots of the scheduler's fleet; a new fleet
 //! re-keys them ([`Pending::reindex`]) right after a flush.
 //!
 //! Not here: when to flush (the scheduler), writing (`writer`).
@@ -29,14 +29,17 @@ impl Pending {
         Pending { is_dirty: vec![false; servers], ..Pending::default() }
     }
 
-    /// Index a fleet of `servers` from now on (after a flush: nothing is marked).
-    pub fn reindex(&mut self, servers: usize) {
+    /// Index a fleet of `slots` from now on (after a flush: nothing is marked).
+    pub fn reindex(&mut self, slots: usize) {
         self.dirty.clear();
-        self.is_dirty = vec![false; servers];
+        self.is_dirty = vec![false; slots];
     }
 
     /// Server `idx`'s status is written with the next batch.
     pub fn mark(&mut self, idx: usize) {
+        if idx >= self.is_dirty.len() {
+            self.is_dirty.resize(idx + 1, false);
+        }
         if !self.is_dirty[idx] {
             self.is_dirty[idx] = true;
             self.dirty.push(idx);
@@ -59,6 +62,7 @@ impl Pending {
     /// One status request of server `idx`: its status is marked, its hour's roll-up counts it,
     /// and a failure is kept with its error.
     pub fn record(&mut self, fleet: &Fleet, idx: usize, started_ms: i64, duration_ms: i64, error: Option<&String>) {
+        let Some(entry) = fleet.entry(idx) else { return };
         self.mark(idx);
         let hour = started_ms - started_ms.rem_euclid(HOUR_MS);
         let rollup = self.rollups.entry((idx, hour)).or_default();
@@ -69,7 +73,7 @@ impl Pending {
         if let Some(error) = error {
             rollup.failures += 1;
             self.failures.push(FailureRow {
-                server_id: fleet.entries()[idx].id.clone(),
+                server_id: entry.id.to_string(),
                 at: started_ms,
                 error: error.clone(),
                 duration_ms,
@@ -82,24 +86,24 @@ impl Pending {
         if self.dirty.is_empty() && self.changes.is_empty() {
             return None;
         }
-        let entries = fleet.entries();
         let is_dirty = &mut self.is_dirty;
         let statuses = self
             .dirty
             .drain(..)
-            .map(|idx| {
+            .filter_map(|idx| {
                 is_dirty[idx] = false;
-                entries[idx].stored()
+                fleet.entry(idx).map(|e| e.stored())
             })
             .collect();
         let rollups = self
             .rollups
             .drain()
-            .map(|((idx, _), mut delta)| {
-                delta.server_id = entries[idx].id.clone();
-                delta.customer = entries[idx].customer.clone();
-                delta.service = entries[idx].service.clone();
-                delta
+            .filter_map(|((idx, _), mut delta)| {
+                let entry = fleet.entry(idx)?;
+                delta.server_id = entry.id.to_string();
+                delta.customer = entry.customer.clone();
+                delta.service = entry.service.clone();
+                Some(delta)
             })
             .collect();
         Some(Batch {

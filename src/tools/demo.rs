@@ -95,7 +95,7 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
             }
             event = events.recv() => match event {
                 Ok(event) => {
-                    let entry = &fleet.entries()[event.server];
+                    let Some(entry) = fleet.entry(event.server) else { continue };
                     let t = event.transition;
                     let change = if t.from == t.to { t.to.to_string() } else { format!("{} -> {}", t.from, t.to) };
                     let mut line = format!("{:>6.1}s  {:<18} {change}", start.elapsed().as_secs_f64(), entry.id);

@@ -282,7 +282,7 @@ async fn a_storm_that_takes_the_canary_down_opens_no_case_and_pages_about_the_mo
     let app = TestApp::spawn(&config_paging(&db.url, FAST, &servers, "", &guard)).await;
 
     wait_until(Duration::from_secs(15), "all 200 servers down", || async {
-        app.fleet.entries().iter().all(|e| e.status().state == ServerState::Down)
+        app.fleet.iter().all(|(_, e)| e.status().state == ServerState::Down)
     })
     .await;
     app.engine.run_due().await.expect("a sweep during the storm");

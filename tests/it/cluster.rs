@@ -167,7 +167,7 @@ async fn a_storm_on_three_instances_opens_no_case_and_pages_about_the_monitor_on
     };
     wait_until(Duration::from_secs(20), "the guard to trip", || async { events("monitor.degraded").await > 0 }).await;
     wait_until(Duration::from_secs(20), "every instance to see all 200 servers down", || async {
-        apps.iter().all(|app| app.fleet.entries().iter().all(|e| e.status().state == ServerState::Down))
+        apps.iter().all(|app| app.fleet.iter().all(|(_, e)| e.status().state == ServerState::Down))
     })
     .await;
     for app in &apps {
@@ -181,7 +181,7 @@ async fn a_storm_on_three_instances_opens_no_case_and_pages_about_the_monitor_on
     target.set(Behavior::Healthy);
     wait_until(Duration::from_secs(20), "the guard to heal", || async { events("monitor.recovered").await > 0 }).await;
     wait_until(Duration::from_secs(20), "every server up again", || async {
-        apps.iter().all(|app| app.fleet.entries().iter().all(|e| e.status().state == ServerState::Up))
+        apps.iter().all(|app| app.fleet.iter().all(|(_, e)| e.status().state == ServerState::Up))
     })
     .await;
     // A few more sweeps on every instance: nobody trips it again or opens a case.

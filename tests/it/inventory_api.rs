@@ -46,7 +46,7 @@ fn paths(body: &Value) -> Vec<String> {
 }
 
 fn servers(app: &TestApp) -> Vec<String> {
-    app.live.fleet().entries().iter().map(|e| e.id.clone()).collect()
+    app.live.fleet().iter().map(|(_, e)| e.id.to_string()).collect()
 }
 
 fn write(path: &Path, text: &str) {
@@ -200,4 +200,47 @@ async fn a_change_on_one_instance_is_in_force_on_another_within_seconds() {
     assert_eq!(first.send("DELETE", &format!("{PATH}/globex"), Some(OPERATOR_TOKEN), None).await.0, 404);
     second.stop().await;
     first.stop().await;
+}
+
+/// An API change touches only its customer (`fleet::change`): every other server keeps its
+/// slot and count, the customer's unchanged servers keep theirs, a re-targeted one counts
+/// afresh, a new one is probed, and the fleet stays in its layout (no rebuild).
+#[tokio::test]
+async fn an_api_change_moves_only_its_customer_and_keeps_every_count_it_does_not_change() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let web = FakeTarget::start(Behavior::Healthy).await;
+    let refused = format!("tcp://{}", refused_addr());
+    let app = TestApp::spawn(&config_toml(&db.url, SLOW, &[Srv::new("acme-1", refused.clone())])).await;
+    let body = |servers: &[(&str, &str)]| {
+        let servers: Vec<Value> = servers.iter().map(|(id, target)| json!({ "id": id, "target": target })).collect();
+        json!({ "services": [{ "id": "web", "servers": servers }] })
+    };
+    let first = body(&[("g-1", &refused), ("g-2", &web.url())]);
+    assert_eq!(put(&app, "globex", &first).await.0, 201);
+    let failures = |id: &str| app.status(id).consecutive_failures;
+    wait_until(Duration::from_secs(10), "g-1 and acme-1 failing twice, g-2 up", || async {
+        failures("g-1") >= 2 && failures("acme-1") >= 2 && app.status("g-2").state.as_str() == "up"
+    })
+    .await;
+    let fleet = app.live.fleet();
+    let acme_slot = fleet.index_of("acme-1");
+    let (acme_before, g1_before) = (failures("acme-1"), failures("g-1"));
+
+    // g-1 unchanged, g-2 re-targeted to the refused address, g-3 new.
+    let second = body(&[("g-1", &refused), ("g-2", &refused), ("g-3", &web.url())]);
+    assert_eq!(put(&app, "globex", &second).await.0, 200);
+    let next = app.live.fleet();
+    assert_eq!(next.layout(), fleet.layout(), "a change, not a rebuild");
+    assert_eq!(next.index_of("acme-1"), acme_slot, "another customer's server keeps its slot");
+    assert!(failures("acme-1") >= acme_before, "and its count");
+    assert!(failures("g-1") >= g1_before, "an unchanged server keeps its count");
+    let g2 = app.status("g-2");
+    assert!(g2.state.as_str() != "up" && g2.consecutive_failures < 2, "g-2 counts afresh: {g2:?}");
+    wait_until(Duration::from_secs(10), "g-3 probed and up", || async { app.status("g-3").state.as_str() == "up" })
+        .await;
+    wait_until(Duration::from_secs(10), "g-2 failing on its new target", || async { failures("g-2") >= 1 }).await;
+    assert_eq!(servers(&app), ["acme-1", "g-1", "g-2", "g-3"]);
+    let (was, is) = (fleet.index_of("g-2").expect("g-2"), next.index_of("g-2").expect("g-2"));
+    assert!(is > was && next.entry(was).is_none(), "a re-targeted server takes a new slot; its old one is empty");
+    app.stop().await;
 }

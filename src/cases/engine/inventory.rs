@@ -16,7 +16,7 @@ use crate::store::{CaseRow, Lease};
 /// service's (removed, or moved to another service; or the service is gone)?
 pub(super) fn stranded(fleet: &Fleet, case: &CaseRow) -> bool {
     let Some(idx) = fleet.service_index(&case.customer, &case.service) else { return true };
-    !fleet.members(idx).any(|e| e.id == case.server)
+    !fleet.members(idx).any(|e| *e.id == *case.server)
 }
 
 /// Another server of the stranded case's service that is down, to carry the case on.
@@ -25,7 +25,7 @@ fn heir(fleet: &Fleet, case: &CaseRow) -> Option<(String, i64, Option<String>)> 
     fleet.members(idx).find_map(|e| {
         e.with_status(|s| {
             (s.state == ServerState::Down)
-                .then(|| (e.id.clone(), i64::from(s.consecutive_failures), s.last_error.clone()))
+                .then(|| (e.id.to_string(), i64::from(s.consecutive_failures), s.last_error.clone()))
         })
     })
 }

@@ -214,11 +214,12 @@ impl CaseEngine {
     /// transitions that can change a decision lead to a transaction.
     pub async fn on_fleet_event(&self, event: &FleetEvent) -> Result<(), CaseError> {
         let fleet = self.fleet();
-        if event.generation != fleet.generation() {
-            // It indexes a fleet replaced since: the sweep looks at its service.
+        if event.layout != fleet.layout() {
+            // Its slot is of a layout replaced since: the sweep looks at its service.
             return Ok(());
         }
-        let Some(entry) = fleet.entries().get(event.server) else { return Ok(()) };
+        // A slot in use means the same server within a layout (`fleet::change`).
+        let Some(entry) = fleet.entry(event.server) else { return Ok(()) };
         let t = event.transition;
         let relevant = t.to == ServerState::Down || t.from == ServerState::Down || t.recovered || t.threshold_reached;
         if !relevant {

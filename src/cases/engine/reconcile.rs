@@ -110,7 +110,7 @@ impl CaseEngine {
     async fn open(&self, fleet: &Fleet, service_idx: usize, view: &ServiceView) -> Result<(), CaseError> {
         let Some((primary_idx, status)) = view.down.first() else { return Ok(()) };
         let Some(service) = fleet.services().get(service_idx) else { return Ok(()) };
-        let primary = &fleet.entries()[*primary_idx];
+        let Some(primary) = fleet.entry(*primary_idx) else { return Ok(()) };
         let now = self.clock.now_ms();
         let error = status.last_error.clone().unwrap_or_default();
         let mut fx = Effects::default();
@@ -135,7 +135,7 @@ impl CaseEngine {
             Some(mut case) => {
                 case.status = CaseStatus::Resolved.apply(Action::Reopen)?;
                 case.severity = severity;
-                case.server = primary.id.clone();
+                case.server = primary.id.to_string();
                 case.resolved_at = None;
                 case.recovered_at = None;
                 case.acknowledged_at = None;
@@ -157,7 +157,7 @@ impl CaseEngine {
                     id: 0,
                     customer: service.customer.to_string(),
                     service: service.service.to_string(),
-                    server: primary.id.clone(),
+                    server: primary.id.to_string(),
                     severity,
                     status: CaseStatus::Open,
                     opened_at: now,
@@ -190,7 +190,7 @@ impl CaseEngine {
         }
         // Other servers already down when the case opens are on its timeline from the start.
         for (idx, other) in view.down.iter().skip(1) {
-            let id = &fleet.entries()[*idx].id;
+            let Some(id) = fleet.entry(*idx).map(|e| &e.id) else { continue };
             let error = other.last_error.as_deref().unwrap_or_default();
             tx.add_event(
                 case.id,
@@ -261,10 +261,10 @@ impl CaseEngine {
 
     /// The timeline note a hint carries, if any. Returns whether it wrote one.
     async fn note(&self, tx: &mut Tx, fleet: &Fleet, case: &CaseRow, hint: Hint, now: i64) -> Result<bool, CaseError> {
-        let Some(entry) = fleet.entries().get(hint.server) else { return Ok(false) };
+        let Some(entry) = fleet.entry(hint.server) else { return Ok(false) };
         let status = entry.status();
         let t = hint.transition;
-        let text = if t.threshold_reached && entry.id != case.server && status.state == ServerState::Down {
+        let text = if t.threshold_reached && *entry.id != *case.server && status.state == ServerState::Down {
             let error = status.last_error.as_deref().unwrap_or_default();
             (TimelineKind::ServerDown, texts::server_down(&entry.id, status.consecutive_failures, error))
         } else if t.recovered {
@@ -405,7 +405,7 @@ impl Steps {
         if view.down.is_empty() {
             return Steps::default();
         }
-        let primary = view.down.iter().find(|(idx, _)| fleet.entries()[*idx].id == case.server);
+        let primary = view.down.iter().find(|(idx, _)| fleet.entry(*idx).is_some_and(|e| *e.id == *case.server));
         let refresh_count = primary
             .map(|(_, s)| (i64::from(s.consecutive_failures), s.last_error.clone()))
             .filter(|(failures, error)| case.consecutive_failures != *failures || case.last_error != *error);

@@ -102,7 +102,9 @@ pub async fn run_pages(cases: usize) -> anyhow::Result<ExitCode> {
             event = events.recv() => {
                 if let Ok(event) = event {
                     if event.transition.threshold_reached {
-                        crossed.insert(fleet.entries()[event.server].id.clone(), Instant::now());
+                        if let Some(entry) = fleet.entry(event.server) {
+                            crossed.insert(entry.id.to_string(), Instant::now());
+                        }
                     }
                 }
             }

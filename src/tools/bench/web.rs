@@ -152,12 +152,10 @@ pub async fn run_web(concurrency: usize, duration: Duration) -> anyhow::Result<E
     let addr = listener.local_addr()?;
     let running = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
     let settle = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < settle
-        && fleet.entries().iter().filter(|e| e.status().state == ServerState::Down).count() < 100
-    {
+    while Instant::now() < settle && fleet.counts().get(ServerState::Down) < 100 {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let down = fleet.entries().iter().filter(|e| e.status().state == ServerState::Down).count();
+    let down = fleet.counts().get(ServerState::Down);
     println!(
         "{down} servers down, the rest unknown or failing; {concurrency} clients for {}s per page",
         duration.as_secs()

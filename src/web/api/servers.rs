@@ -62,7 +62,6 @@ pub async fn list(
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = page::limit(query.limit)?;
     let fleet = state.fleet();
-    let entries = fleet.entries();
     let start = match &query.cursor {
         None => 0,
         Some(cursor) => match fleet.index_of(cursor) {
@@ -70,15 +69,16 @@ pub async fn list(
             None => return Err(ApiError::BadRequest(format!("unknown cursor {cursor:?}: start again without one"))),
         },
     };
-    let end = start.saturating_add(limit).min(entries.len());
-    let servers = entries
-        .get(start..end)
-        .unwrap_or_default()
-        .iter()
+    // One past the page says whether there is a next one.
+    let mut page: Vec<_> = fleet.iter_from(start).take(limit.saturating_add(1)).map(|(_, e)| e).collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let servers = page
+        .into_iter()
         .map(|entry| {
             let status = entry.status();
             ServerView {
-                id: entry.id.clone(),
+                id: entry.id.to_string(),
                 customer: entry.customer.to_string(),
                 service: entry.service.to_string(),
                 role: entry.role.as_str(),
@@ -89,6 +89,6 @@ pub async fn list(
             }
         })
         .collect::<Vec<_>>();
-    let next = if end < entries.len() { servers.last().map(|s| s.id.clone()) } else { None };
+    let next = if more { servers.last().map(|s| s.id.clone()) } else { None };
     Ok(Json(ServerList { servers, next }))
 }

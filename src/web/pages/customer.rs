@@ -21,7 +21,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{self, Nav};
-use super::summary::{Row, Summary};
+use super::summary::{Row, Rows, Summary};
 use super::{html_response, page_number, see_other, uptime, PageError, PAGE_ROWS};
 use crate::config::constant_time_eq;
 use crate::config::Customer;
@@ -123,7 +123,7 @@ fn refused(state: &AppState, id: &str, status: StatusCode, forget: bool) -> Resp
 async fn render(state: &AppState, customer: &Customer, page: usize) -> Result<Response, PageError> {
     let now = state.clock.now_ms();
     let fleet = state.fleet();
-    let summary = Summary::of(&fleet, Some(&customer.id), |_| true);
+    let summary = Summary::of(&fleet, Some(&customer.id), Rows::All);
     let bars = uptime::bars(state).await?;
     let cases = state.store.customer_cases(&customer.id, now - RECENT_MS, CASE_LIMIT).await?;
     let ids: Vec<i64> = cases.iter().map(|c| c.id).collect();

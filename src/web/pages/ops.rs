@@ -20,11 +20,11 @@ use serde::Deserialize;
 
 use super::cache::Lookup;
 use super::layout::{self, Nav};
-use super::summary::{Counts, Row, Summary, WORST_FIRST};
+use super::summary::{Counts, Row, Rows, Summary, WORST_FIRST};
 use super::uptime::{self, Bars};
 use super::{html_response, page_number, PageError, PAGE_ROWS};
 use crate::config::Customer;
-use crate::domain::{CaseNumber, ServerState, Severity};
+use crate::domain::{CaseNumber, Severity};
 use crate::store::{CaseEventRow, CaseRow};
 use crate::web::credential::Credential;
 use crate::web::AppState;
@@ -126,12 +126,13 @@ async fn render(state: &AppState, signed_in: bool, query: &OpsQuery) -> Result<S
         .map(|e| (e.case_id, e))
         .collect();
 
-    let summary = Summary::of(&fleet, focus.map(|c| c.id.as_str()), |s| focus.is_some() || s.state != ServerState::Up);
+    let summary =
+        Summary::of(&fleet, focus.map(|c| c.id.as_str()), if focus.is_some() { Rows::All } else { Rows::NotUp });
     let bars = uptime::bars(state).await?;
 
     let customers: Vec<&Customer> = match focus {
         Some(c) => vec![c],
-        None => config.customers.iter().collect(),
+        None => config.customers.iter().map(|c| &**c).collect(),
     };
     let customer_pages = layout::page_count(customers.len(), CUSTOMERS_PER_PAGE);
     let customers_page = page_number(query.customers_page.as_deref()).min(customer_pages);

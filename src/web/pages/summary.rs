@@ -1,11 +1,13 @@
-//! Counts and server rows from the live fleet, each built in ONE pass over
-//! [`Fleet::entries`]: totals per state, per-service counts, and the rows a table shows, worst
-//! state first. Only copies of statuses are taken, so the probe path is never held up.
+//! Counts and server rows from the live fleet: totals per state and per service from the
+//! fleet's per-service counts (kept with every status change, so no server is visited to
+//! count), and the rows a table shows, worst state first, from the services that have any.
+//! O(services + rows), not O(fleet). Only copies of statuses are taken, so the probe path is
+//! never held up.
 
 use std::collections::HashMap;
 
 use crate::domain::ServerState;
-use crate::fleet::{Fleet, FleetEntry};
+use crate::fleet::{Fleet, FleetEntry, StateCounts};
 use crate::tracker::Status;
 
 /// The order tables and counts list states in: what needs attention first.
@@ -21,7 +23,8 @@ fn rank(state: ServerState) -> usize {
 pub struct Counts([usize; 5]);
 
 impl Counts {
-    pub fn add(&mut self, state: ServerState) {
+    #[cfg(test)]
+    fn add(&mut self, state: ServerState) {
         if let Some(n) = self.0.get_mut(rank(state)) {
             *n += 1;
         }
@@ -38,6 +41,31 @@ impl Counts {
     pub fn not_up(&self) -> usize {
         self.total() - self.get(ServerState::Up)
     }
+
+    fn of(counts: &StateCounts) -> Counts {
+        let mut of = Counts::default();
+        for state in ServerState::ALL {
+            if let Some(n) = of.0.get_mut(rank(state)) {
+                *n += counts.get(state);
+            }
+        }
+        of
+    }
+
+    fn plus(&mut self, other: Counts) {
+        for (t, n) in self.0.iter_mut().zip(other.0) {
+            *t += n;
+        }
+    }
+}
+
+/// Which servers become rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Every server (a customer's page).
+    All,
+    /// The servers not up (the operations page): only services with one are visited.
+    NotUp,
 }
 
 /// One server as a table shows it.
@@ -57,28 +85,35 @@ pub struct Summary<'f> {
 }
 
 impl<'f> Summary<'f> {
-    /// One pass over the fleet. `customer` limits everything to one customer; `keep` says
-    /// which servers become rows.
-    pub fn of(fleet: &'f Fleet, customer: Option<&str>, keep: impl Fn(&Status) -> bool) -> Summary<'f> {
+    /// The counts of the whole fleet, or of `customer`'s servers only, and the rows `rows`
+    /// asks for.
+    pub fn of(fleet: &'f Fleet, customer: Option<&str>, rows: Rows) -> Summary<'f> {
         let mut summary = Summary::default();
-        for entry in fleet.entries() {
-            if customer.is_some_and(|c| c != &*entry.customer) {
+        let services: Vec<usize> = match customer {
+            Some(customer) => fleet.customer_services(customer).map(|(_, idx)| idx).collect(),
+            None => (0..fleet.services().len()).collect(),
+        };
+        for service in services.into_iter().filter_map(|idx| fleet.services().get(idx)) {
+            let counts = Counts::of(&service.counts);
+            if counts.total() == 0 {
                 continue;
             }
-            let status = entry.status();
-            summary.totals.add(status.state);
-            summary.count(entry, status.state);
-            if keep(&status) {
-                summary.rows.push(Row { entry, status });
+            summary.totals.plus(counts);
+            summary.services.entry(&*service.customer).or_default().insert(&*service.service, counts);
+            if rows == Rows::NotUp && counts.not_up() == 0 {
+                continue;
+            }
+            for &slot in &service.members {
+                let Some(entry) = fleet.entry(slot) else { continue };
+                let status = entry.status();
+                if rows == Rows::All || status.state != ServerState::Up {
+                    summary.rows.push(Row { entry, status });
+                }
             }
         }
         // A stable sort keeps config order within a state.
         summary.rows.sort_by_key(|row| rank(row.status.state));
         summary
-    }
-
-    fn count(&mut self, entry: &'f FleetEntry, state: ServerState) {
-        self.services.entry(&*entry.customer).or_default().entry(&*entry.service).or_default().add(state);
     }
 
     /// The counts of one service (zero when it has no server).
@@ -90,9 +125,7 @@ impl<'f> Summary<'f> {
     pub fn customer(&self, customer: &str) -> Counts {
         let mut total = Counts::default();
         for counts in self.services.get(customer).into_iter().flat_map(|s| s.values()) {
-            for (t, n) in total.0.iter_mut().zip(counts.0) {
-                *t += n;
-            }
+            total.plus(*counts);
         }
         total
     }
