@@ -372,6 +372,44 @@ impl Fleet {
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
+
+    /// The bytes this fleet holds, accounted from its structures' sizes and capacities (each
+    /// allocation rounded as glibc's malloc does), not counting the targets and probe
+    /// settings it shares with the config. What `firstwatch bench` reports per server.
+    pub fn footprint(&self) -> Footprint {
+        let malloc = |bytes: usize| (bytes + 8).div_ceil(16).max(2) * 16;
+        let entries: usize =
+            self.chunks.iter().map(|c| malloc(c.capacity() * std::mem::size_of::<Option<FleetEntry>>())).sum();
+        let cell = malloc(2 * std::mem::size_of::<usize>() + std::mem::size_of::<Mutex<Tracked>>());
+        let ids: usize = self.iter().map(|(_, e)| malloc(2 * std::mem::size_of::<usize>() + e.id.len())).sum();
+        let bucket = std::mem::size_of::<(Arc<str>, usize)>() + 1;
+        let index: usize = self.index.iter().map(|s| malloc(s.capacity() * 8 / 7 * bucket)).sum();
+        let services: usize = self.services.iter().map(|s| malloc(s.members.capacity() * 8)).sum();
+        Footprint { servers: self.live, entries, cells: cell * self.live, ids, index, services }
+    }
+}
+
+/// What [`Fleet::footprint`] accounts, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Footprint {
+    pub servers: usize,
+    /// The slots (chunks of entries).
+    pub entries: usize,
+    /// The status cells.
+    pub cells: usize,
+    /// The server id strings (shared by entry and index).
+    pub ids: usize,
+    /// The by-id index.
+    pub index: usize,
+    /// The services' member lists.
+    pub services: usize,
+}
+
+impl Footprint {
+    /// Bytes per server beyond its id string.
+    pub fn per_server(&self) -> f64 {
+        (self.entries + self.cells + self.index + self.services) as f64 / self.servers.max(1) as f64
+    }
 }
 
 /// The status of a server counted afresh (new, or with a new target). Its `seq` starts at the

@@ -130,9 +130,9 @@ async fn measure(
     url: &str,
     lease_ttl: Duration,
 ) -> anyhow::Result<ExitCode> {
-    let (mut fleet, port) = start_fleet().await?;
+    let (mut fleet, targets) = start_fleet().await?;
     let dir = tempfile_dir()?;
-    inventory::write_customers(&dir, servers, port)?;
+    inventory::write_customers(&dir, servers, &targets)?;
     let cluster = format!("[cluster]\nlease_ttl = \"{}\"\n", humantime::format_duration(lease_ttl));
     // The schema first, so the instances do not race to migrate.
     let store = Store::connect(url).await?;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::fleet_ip;
+use super::LoopbackFleet;
 
 /// Servers per include file.
 pub const PER_FILE: usize = 10_000;
@@ -18,8 +18,14 @@ pub const OPERATOR: &str = "bench-operator";
 
 /// Write the customers into `dir/customers.d`, and the main file `dir/bench.toml`; returns
 /// the main file's path.
-pub fn write(dir: &Path, db_url: &str, servers: usize, interval: Duration, port: u16) -> anyhow::Result<PathBuf> {
-    write_customers(dir, servers, port)?;
+pub fn write(
+    dir: &Path,
+    db_url: &str,
+    servers: usize,
+    interval: Duration,
+    fleet: &LoopbackFleet,
+) -> anyhow::Result<PathBuf> {
+    write_customers(dir, servers, fleet)?;
     let main = dir.join("bench.toml");
     std::fs::write(&main, main_file(db_url, interval, "", ""))?;
     Ok(main)
@@ -38,7 +44,7 @@ pub fn main_file(db_url: &str, interval: Duration, server_keys: &str, tail: &str
 }
 
 /// `servers` servers in files of [`PER_FILE`] in `dir/customers.d`.
-pub fn write_customers(dir: &Path, servers: usize, port: u16) -> anyhow::Result<()> {
+pub fn write_customers(dir: &Path, servers: usize, fleet: &LoopbackFleet) -> anyhow::Result<()> {
     let included = dir.join("customers.d");
     std::fs::create_dir_all(&included)?;
     for part in 0..servers.div_ceil(PER_FILE) {
@@ -53,11 +59,7 @@ pub fn write_customers(dir: &Path, servers: usize, port: u16) -> anyhow::Result<
                     "[[customers]]\nid = \"c{c}\"\nname = \"Customer {c}\"\n[[customers.services]]\nid = \"web\"\n"
                 );
             }
-            let _ = write!(
-                text,
-                "[[customers.services.servers]]\nid = \"s{s}\"\ntarget = \"http://{}:{port}/health\"\n",
-                fleet_ip(s)
-            );
+            let _ = write!(text, "[[customers.services.servers]]\nid = \"s{s}\"\ntarget = \"{}\"\n", fleet.target(s));
         }
         std::fs::write(included.join(format!("part-{part:04}.toml")), text)?;
     }

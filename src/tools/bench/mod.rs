@@ -1,6 +1,7 @@
 //! `firstwatch bench`: the probe path under load, measured in-process. A child process
-//! (`bench --serve-fleet N`) serves a loopback fleet on N addresses 127.0.1.x (so ephemeral
-//! ports last at 1,000 fresh connections a second); this process reads the fleet from include
+//! (`bench --serve-fleet N`) serves a loopback fleet on N addresses 127.0.1.x with [`PORTS`]
+//! ports each (so ephemeral ports last at 1,000 fresh connections a second, and no one
+//! listener takes every connection); this process reads the fleet from include
 //! files as an operator's would be (`inventory.rs`), runs the production `App` against it with
 //! a temporary SQLite file (or a throw-away PostgreSQL database) and reports start-up time,
 //! probes/s, CPU seconds per 10,000 probes, peak RSS, scheduler lag p50/p99, and the latency
@@ -32,24 +33,47 @@ pub use web::run_web;
 
 /// Loopback addresses the fleet is spread over.
 const ADDRESSES: usize = 64;
+/// Ports each address serves on.
+const PORTS: usize = 100;
 
 fn fleet_ip(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 1, u8::try_from(i % ADDRESSES + 1).unwrap_or(1)))
 }
 
-/// Child side: serve `200 OK` on `addresses` loopback addresses sharing one port; print it.
-pub async fn serve_fleet(addresses: usize) -> anyhow::Result<ExitCode> {
-    let first = SimServer::start(SocketAddr::new(fleet_ip(0), 0)).await.context("binding 127.0.1.1")?;
-    let port = first.addr().port();
-    let mut servers = vec![first];
-    for i in 1..addresses.min(ADDRESSES) {
-        servers.push(
-            SimServer::start(SocketAddr::new(fleet_ip(i), port))
-                .await
-                .with_context(|| format!("binding {}", fleet_ip(i)))?,
-        );
+/// Where the loopback fleet listens: [`PORTS`] ports, each on every address.
+#[derive(Debug, Clone)]
+pub struct LoopbackFleet {
+    ports: Vec<u16>,
+}
+
+impl LoopbackFleet {
+    /// The target of bench server `i`: addresses first, then ports, so consecutive servers
+    /// spread over every address and each (address, port) serves 1 in 6,400.
+    pub fn target(&self, i: usize) -> String {
+        let port = self.ports.get((i / ADDRESSES) % self.ports.len().max(1)).copied().unwrap_or(0);
+        format!("http://{}:{port}/health", fleet_ip(i))
     }
-    println!("READY {port}");
+}
+
+/// Child side: serve `200 OK` on `addresses` loopback addresses, each on the same [`PORTS`]
+/// ports; print them.
+pub async fn serve_fleet(addresses: usize) -> anyhow::Result<ExitCode> {
+    let mut servers = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..PORTS {
+        let first = SimServer::start(SocketAddr::new(fleet_ip(0), 0)).await.context("binding 127.0.1.1")?;
+        let port = first.addr().port();
+        servers.push(first);
+        for i in 1..addresses.min(ADDRESSES) {
+            servers.push(
+                SimServer::start(SocketAddr::new(fleet_ip(i), port))
+                    .await
+                    .with_context(|| format!("binding {}:{port}", fleet_ip(i)))?,
+            );
+        }
+        ports.push(port.to_string());
+    }
+    println!("READY {}", ports.join(","));
     // Serve until the parent closes our stdin or kills us.
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(_)) = stdin.next_line().await {}
@@ -133,7 +157,7 @@ pub async fn run(o: Options) -> anyhow::Result<ExitCode> {
     if o.servers == 0 {
         bail!("--servers must be at least 1");
     }
-    let (mut child, port) = start_fleet().await?;
+    let (mut child, fleet) = start_fleet().await?;
     let dir = tempfile_dir()?;
     let (db_url, pg) = match &o.database {
         Some(base) => {
@@ -142,7 +166,7 @@ pub async fn run(o: Options) -> anyhow::Result<ExitCode> {
         }
         None => (format!("sqlite://{}", dir.join("bench.db").display()), None),
     };
-    let result = measure(&o, &dir, &db_url, port).await;
+    let result = measure(&o, &dir, &db_url, &fleet).await;
     let _ = child.kill().await;
     if let Some((base, name)) = pg {
         cluster::drop_database(&base, &name).await;
@@ -151,8 +175,8 @@ pub async fn run(o: Options) -> anyhow::Result<ExitCode> {
     result
 }
 
-async fn measure(o: &Options, dir: &std::path::Path, db_url: &str, port: u16) -> anyhow::Result<ExitCode> {
-    let main = inventory::write(dir, db_url, o.servers, o.interval, port)?;
+async fn measure(o: &Options, dir: &std::path::Path, db_url: &str, fleet: &LoopbackFleet) -> anyhow::Result<ExitCode> {
+    let main = inventory::write(dir, db_url, o.servers, o.interval, fleet)?;
     let started = tokio::time::Instant::now();
     let config = Config::load(&main).map_err(|e| anyhow::anyhow!("bench configuration: {e}"))?;
     let loaded = started.elapsed();
@@ -161,6 +185,7 @@ async fn measure(o: &Options, dir: &std::path::Path, db_url: &str, port: u16) ->
     }
     let app = App::build(config).await?;
     let built = started.elapsed();
+    let app_fleet = app.fleet();
     let metrics = app.metrics();
     let shutdown = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -168,7 +193,7 @@ async fn measure(o: &Options, dir: &std::path::Path, db_url: &str, port: u16) ->
     let running = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
     let backend = if o.database.is_some() { "PostgreSQL" } else { "SQLite" };
     println!(
-        "bench: {} servers over {ADDRESSES} loopback addresses on {backend}, interval {}, from {} include files",
+        "bench: {} servers over {ADDRESSES} loopback addresses x {PORTS} ports on {backend}, interval {}, from {} include files",
         o.servers,
         humantime::format_duration(o.interval),
         o.servers.div_ceil(inventory::PER_FILE)
@@ -178,6 +203,16 @@ async fn measure(o: &Options, dir: &std::path::Path, db_url: &str, port: u16) ->
         loaded.as_secs_f64(),
         built.as_secs_f64(),
         peak_rss_mib()?
+    );
+    let held = app_fleet.footprint();
+    println!(
+        "fleet:           {:.0} B per server beyond its id (slots {:.0}, status cells {:.0}, index {:.0}, services {:.0}); ids {:.0} B",
+        held.per_server(),
+        held.entries as f64 / held.servers.max(1) as f64,
+        held.cells as f64 / held.servers.max(1) as f64,
+        held.index as f64 / held.servers.max(1) as f64,
+        held.services as f64 / held.servers.max(1) as f64,
+        held.ids as f64 / held.servers.max(1) as f64,
     );
     // Servers are spread over the interval by their offsets: the rate is steady from the
     // start, so a short warm-up (connections, first batches) is enough.
@@ -247,10 +282,9 @@ async fn measure(o: &Options, dir: &std::path::Path, db_url: &str, port: u16) ->
         web::pick(&spaced, 1.0),
     );
     // One customer of 100 servers put through the inventory API, then deleted: what a change
-    // costs at this size (the fleet is rebuilt).
-    let servers: Vec<serde_json::Value> = (0..100)
-        .map(|i| serde_json::json!({ "id": format!("api-{i}"), "target": format!("http://{}:{port}/health", fleet_ip(i)) }))
-        .collect();
+    // costs at this size.
+    let servers: Vec<serde_json::Value> =
+        (0..100).map(|i| serde_json::json!({ "id": format!("api-{i}"), "target": fleet.target(i) })).collect();
     let body = serde_json::json!({ "services": [{ "id": "web", "servers": servers }] });
     let url = format!("http://{addr}/api/v1/inventory/customers/bench-api");
     let started = tokio::time::Instant::now();
@@ -270,8 +304,9 @@ async fn measure(o: &Options, dir: &std::path::Path, db_url: &str, port: u16) ->
     Ok(ExitCode::SUCCESS)
 }
 
-/// Start the loopback fleet in a child process (`bench --serve-fleet`); returns it and its port.
-async fn start_fleet() -> anyhow::Result<(tokio::process::Child, u16)> {
+/// Start the loopback fleet in a child process (`bench --serve-fleet`); returns it and where
+/// it listens.
+async fn start_fleet() -> anyhow::Result<(tokio::process::Child, LoopbackFleet)> {
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(exe)
         .args(["bench", "--serve-fleet", &ADDRESSES.to_string()])
@@ -284,8 +319,9 @@ async fn start_fleet() -> anyhow::Result<(tokio::process::Child, u16)> {
     let mut lines = BufReader::new(stdout).lines();
     let ready =
         tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.context("fleet start timed out")??;
-    let port: u16 = ready.as_deref().and_then(|l| l.strip_prefix("READY ")).context("fleet did not start")?.parse()?;
-    Ok((child, port))
+    let ports = ready.as_deref().and_then(|l| l.strip_prefix("READY ")).context("fleet did not start")?;
+    let ports = ports.split(',').map(str::parse).collect::<Result<Vec<u16>, _>>().context("fleet ports")?;
+    Ok((child, LoopbackFleet { ports }))
 }
 
 /// The same status requests at the same rate, from a plain loop: one spawned task per request,

@@ -62,7 +62,9 @@ pub async fn page(
             if renew {
                 let state = state.clone();
                 let rendering = tokio::spawn(async move {
+                    let started = std::time::Instant::now();
                     let fresh = render(&state, signed_in, &query).await;
+                    tracing::debug!(took_ms = started.elapsed().as_secs_f64() * 1000.0, "operations page rendered");
                     match &fresh {
                         Ok(fresh) => state.pages.keep(key, fresh.clone()),
                         Err(error) => tracing::warn!(?error, "cannot render the operations page"),
@@ -126,8 +128,11 @@ async fn render(state: &AppState, signed_in: bool, query: &OpsQuery) -> Result<S
         .map(|e| (e.case_id, e))
         .collect();
 
-    let summary =
-        Summary::of(&fleet, focus.map(|c| c.id.as_str()), if focus.is_some() { Rows::All } else { Rows::NotUp });
+    let summary = Summary::of(
+        &fleet,
+        focus.map(|c| c.id.as_str()),
+        if focus.is_some() { Rows::All } else { Rows::WorstFirst(PAGE_ROWS) },
+    );
     let bars = uptime::bars(state).await?;
 
     let customers: Vec<&Customer> = match focus {
@@ -168,7 +173,7 @@ async fn render(state: &AppState, signed_in: bool, query: &OpsQuery) -> Result<S
         (open_cases(now, &cases, cases_total, &latest))
         @match focus {
             Some(customer) => (all_servers(now, &summary.rows, &customer.id, page_number(query.page.as_deref()))),
-            None => (problem_servers(now, &summary.rows, summary.totals.total())),
+            None => (problem_servers(now, &summary.rows, summary.totals.not_up(), summary.totals.total())),
         }
         section #customers {
             h2 { "Customers" }
@@ -248,18 +253,19 @@ fn open_cases(now: i64, cases: &[CaseRow], total: usize, latest: &HashMap<i64, C
 }
 
 /// The servers that are not up, worst first, at most [`PAGE_ROWS`].
-fn problem_servers(now: i64, rows: &[Row<'_>], total: usize) -> Markup {
+/// The first of the `not_up` servers (`rows`, worst first) on the operations page.
+fn problem_servers(now: i64, rows: &[Row<'_>], not_up: usize, total: usize) -> Markup {
     let shown: Vec<&Row<'_>> = rows.iter().take(PAGE_ROWS).collect();
     html! {
         section #servers {
-            h2 { "Servers needing attention (" (rows.len()) ")" }
+            h2 { "Servers needing attention (" (not_up) ")" }
             @if rows.is_empty() {
                 p.ok { "All " (total) " servers are up." }
             } @else {
                 (layout::server_table(now, &shown, true))
-                @if rows.len() > shown.len() {
+                @if not_up > shown.len() {
                     p.muted #more-servers {
-                        (rows.len() - shown.len()) " more not shown; open a customer below to see all of its servers."
+                        (not_up - shown.len()) " more not shown; open a customer below to see all of its servers."
                     }
                 }
             }

@@ -64,8 +64,10 @@ impl Counts {
 pub enum Rows {
     /// Every server (a customer's page).
     All,
-    /// The servers not up (the operations page): only services with one are visited.
-    NotUp,
+    /// The first `n` servers not up, worst state first (the operations page): only services
+    /// with a server in a state that still has room are visited, so a mass outage costs
+    /// O(services + n), not O(fleet).
+    WorstFirst(usize),
 }
 
 /// One server as a table shows it.
@@ -93,6 +95,13 @@ impl<'f> Summary<'f> {
             Some(customer) => fleet.customer_services(customer).map(|(_, idx)| idx).collect(),
             None => (0..fleet.services().len()).collect(),
         };
+        // Rows per state (by rank), each in config order.
+        let mut buckets: [Vec<Row<'f>>; 5] = Default::default();
+        // Would a row of rank `r` still be among the first `n`?
+        let room = |buckets: &[Vec<Row<'f>>; 5], r: usize| match rows {
+            Rows::All => true,
+            Rows::WorstFirst(n) => buckets[..=r].iter().map(Vec::len).sum::<usize>() < n,
+        };
         for service in services.into_iter().filter_map(|idx| fleet.services().get(idx)) {
             let counts = Counts::of(&service.counts);
             if counts.total() == 0 {
@@ -100,19 +109,27 @@ impl<'f> Summary<'f> {
             }
             summary.totals.plus(counts);
             summary.services.entry(&*service.customer).or_default().insert(&*service.service, counts);
-            if rows == Rows::NotUp && counts.not_up() == 0 {
+            let wanted = |buckets: &[Vec<Row<'f>>; 5]| {
+                WORST_FIRST.iter().enumerate().any(|(r, &state)| {
+                    counts.get(state) > 0 && (rows == Rows::All || state != ServerState::Up) && room(buckets, r)
+                })
+            };
+            if !wanted(&buckets) {
                 continue;
             }
             for &slot in &service.members {
                 let Some(entry) = fleet.entry(slot) else { continue };
-                let status = entry.status();
-                if rows == Rows::All || status.state != ServerState::Up {
-                    summary.rows.push(Row { entry, status });
+                let state = entry.with_status(|s| s.state);
+                let r = rank(state);
+                if (rows == Rows::All || state != ServerState::Up) && r < buckets.len() && room(&buckets, r) {
+                    buckets[r].push(Row { entry, status: entry.status() });
                 }
             }
         }
-        // A stable sort keeps config order within a state.
-        summary.rows.sort_by_key(|row| rank(row.status.state));
+        summary.rows = buckets.into_iter().flatten().collect();
+        if let Rows::WorstFirst(n) = rows {
+            summary.rows.truncate(n);
+        }
         summary
     }
 
@@ -143,5 +160,46 @@ mod tests {
         }
         assert_eq!((c.get(ServerState::Up), c.get(ServerState::Down), c.total(), c.not_up()), (2, 1, 4, 2));
         assert!(rank(ServerState::Down) < rank(ServerState::Failing));
+    }
+
+    #[test]
+    fn counts_come_from_the_services_and_rows_are_the_worst_first_up_to_the_limit() {
+        let mut text = String::new();
+        for (customer, service, servers) in [("acme", "web", 3), ("acme", "api", 2), ("globex", "db", 2)] {
+            if service != "api" {
+                text.push_str(&format!("[[customers]]\nid = \"{customer}\"\n"));
+            }
+            text.push_str(&format!("[[customers.services]]\nid = \"{service}\"\n"));
+            for i in 0..servers {
+                text.push_str(&format!(
+                    "[[customers.services.servers]]\nid = \"{service}-{i}\"\ntarget = \"tcp://127.0.0.1:9\"\n"
+                ));
+            }
+        }
+        let config = crate::config::Config::from_toml(&text, |_| None).unwrap_or_else(|e| panic!("{e}"));
+        let fleet = Fleet::new(&config, Vec::new(), 0);
+        let states = [
+            ("web-0", ServerState::Up),
+            ("web-1", ServerState::Failing),
+            ("web-2", ServerState::Up),
+            ("api-0", ServerState::Up),
+            ("api-1", ServerState::Up),
+            ("db-0", ServerState::Down),
+        ];
+        for (id, state) in states {
+            fleet.update(fleet.get(id).expect("server"), |s| s.state = state);
+        }
+        let ids = |s: &Summary<'_>| s.rows.iter().map(|r| r.entry.id.to_string()).collect::<Vec<_>>();
+        let all = Summary::of(&fleet, None, Rows::WorstFirst(10));
+        assert_eq!(ids(&all), ["db-0", "web-1", "db-1"], "down, failing, unknown; none up");
+        assert_eq!((all.totals.total(), all.totals.not_up()), (7, 3));
+        assert_eq!(all.service("acme", "web").get(ServerState::Up), 2);
+        assert_eq!(all.customer("acme").total(), 5);
+        let two = Summary::of(&fleet, None, Rows::WorstFirst(2));
+        assert_eq!(ids(&two), ["db-0", "web-1"], "the limit keeps the worst");
+        assert_eq!(two.totals.not_up(), 3, "counts are whole whatever the limit");
+        let acme = Summary::of(&fleet, Some("acme"), Rows::All);
+        assert_eq!(ids(&acme), ["web-1", "web-0", "web-2", "api-0", "api-1"], "a customer's: all, worst first");
+        assert_eq!(acme.totals.total(), 5);
     }
 }
