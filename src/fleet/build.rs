@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 
 use super::{cell, fresh, restore, Changes, Fleet, FleetEntry, ServiceMembers, StateCounts, Tracked, CHUNK};
 use crate::config::{Config, FleetServer};
-use crate::domain::ServerState;
 use crate::store::StoredStatus;
 use crate::tracker::Status;
 
@@ -96,21 +95,9 @@ impl Fleet {
                 let mut members = Vec::with_capacity(service.servers.len());
                 for server in &service.servers {
                     let slot = fleet.slots;
-                    let entry = FleetEntry {
-                        id: Arc::from(server.id.as_str()),
-                        customer: customer_id.clone(),
-                        service: service_id.clone(),
-                        role: server.role,
-                        target: server.target.clone(),
-                        settings: server.probe.clone(),
-                        service_idx,
-                        shard: crate::domain::shard::shard_of(&server.id),
-                        status: cell_of(&FleetServer { customer, service, server }),
-                    };
-                    entry.count_in(&fleet.counts, &counts);
-                    if entry.with_status(|s| s.state == ServerState::Down) {
-                        fleet.attention.mark(&entry.customer, &entry.service);
-                    }
+                    let status = cell_of(&FleetServer { customer, service, server });
+                    let entry = FleetEntry::of(server, (&customer_id, &service_id), service_idx, status);
+                    entry.place(&fleet.counts, &counts, &fleet.attention);
                     index[fleet.shard(&entry.id)].insert(entry.id.clone(), slot);
                     members.push(slot);
                     chunk.push(Some(entry));

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::{cell, fresh, Changes, Fleet, FleetEntry, ServiceMembers, StateCounts, CHUNK};
 use crate::config::Config;
-use crate::domain::{ServerState, Target};
+use crate::domain::Target;
 
 impl Fleet {
     /// The fleet with the customers `ids` as `config` has them now: added, replaced, or
@@ -85,21 +85,12 @@ impl Fleet {
                             cell(fresh(now_ms, 0))
                         }
                     };
-                    let entry = FleetEntry {
-                        id: former.map_or_else(|| Arc::from(server.id.as_str()), |(_, old)| old.id.clone()),
-                        customer: customer_id.clone(),
-                        service: service_id.clone(),
-                        role: server.role,
-                        target: server.target.clone(),
-                        settings: server.probe.clone(),
-                        service_idx,
-                        shard: crate::domain::shard::shard_of(&server.id),
-                        status,
-                    };
-                    entry.count_in(&next.counts, &counts);
-                    if entry.with_status(|s| s.state == ServerState::Down) {
-                        next.attention.mark(&entry.customer, &entry.service);
+                    let mut entry = FleetEntry::of(server, (&customer_id, &service_id), service_idx, status);
+                    if let Some((_, old)) = former {
+                        // One id string per server, shared with the index.
+                        entry.id = old.id.clone();
                     }
+                    entry.place(&next.counts, &counts, &next.attention);
                     let slot = match former {
                         Some((slot, old)) if entry.same_cell(old) => {
                             kept.insert(slot);

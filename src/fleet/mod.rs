@@ -65,6 +65,26 @@ struct Tracked {
 }
 
 impl FleetEntry {
+    /// The entry of `server` in service `service_idx` (`customer`, `service`) with `status`.
+    fn of(
+        server: &crate::config::Server,
+        (customer, service): (&Arc<str>, &Arc<str>),
+        service_idx: usize,
+        status: Arc<Mutex<Tracked>>,
+    ) -> FleetEntry {
+        FleetEntry {
+            id: Arc::from(server.id.as_str()),
+            customer: customer.clone(),
+            service: service.clone(),
+            role: server.role,
+            target: server.target.clone(),
+            settings: server.probe.clone(),
+            service_idx,
+            shard: crate::domain::shard::shard_of(&server.id),
+            status,
+        }
+    }
+
     /// A copy of the current status.
     pub fn status(&self) -> Status {
         self.lock().status.clone()
@@ -116,6 +136,15 @@ impl FleetEntry {
                 fleet.add(state);
                 service.add(state);
             }
+        }
+    }
+
+    /// Count the cell where a build or a change places it (its service's `counts`), and mark
+    /// its service for the sweep if it is down.
+    fn place(&self, fleet: &StateCounts, service: &Arc<StateCounts>, attention: &Attention) {
+        self.count_in(fleet, service);
+        if self.with_status(|s| s.state == ServerState::Down) {
+            attention.mark(&self.customer, &self.service);
         }
     }
 
