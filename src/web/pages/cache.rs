@@ -3,8 +3,8 @@
 //! refreshing at once costs one render a second instead of one per screen. A page older than
 //! that but younger than [`STALE_TTL`] is served when a fresh render (one request's at a time)
 //! does not finish within 15 ms; the render goes on in the background (the
-//! page's "Updated" line says how old it is): with a million servers a render walks the whole
-//! fleet, and a viewer should not wait for it.
+//! page's "Updated" line says how old it is): a render takes a few milliseconds even with a
+//! million servers, but a slow database read should not make a viewer wait.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

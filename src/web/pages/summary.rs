@@ -1,10 +1,8 @@
 //! Counts and server rows from the live fleet: totals per state and per service from the
 //! fleet's per-service counts (kept with every status change, so no server is visited to
 //! count), and the rows a table shows, worst state first, from the services that have any.
-//! O(services + rows), not O(fleet). Only copies of statuses are taken, so the probe path is
+//! O(services + rows), not O(fleet), and no map is built per view. Only copies of statuses are taken, so the probe path is
 //! never held up.
-
-use std::collections::HashMap;
 
 use crate::domain::ServerState;
 use crate::fleet::{Fleet, FleetEntry, StateCounts};
@@ -76,12 +74,12 @@ pub struct Row<'f> {
     pub status: Status,
 }
 
-/// Per-state counts of a whole fleet or one customer, per service, plus the wanted rows.
-#[derive(Default)]
+/// Per-state counts of a whole fleet or one customer, and the wanted rows. The counts of a
+/// service or customer are looked up in the fleet when asked for (a page asks for the few it
+/// shows), so a summary costs O(services) atomic reads plus its rows, and no map is built.
 pub struct Summary<'f> {
+    fleet: &'f Fleet,
     pub totals: Counts,
-    /// customer id → service id → counts.
-    services: HashMap<&'f str, HashMap<&'f str, Counts>>,
     /// The selected rows, worst state first, then in config order.
     pub rows: Vec<Row<'f>>,
 }
@@ -90,11 +88,11 @@ impl<'f> Summary<'f> {
     /// The counts of the whole fleet, or of `customer`'s servers only, and the rows `rows`
     /// asks for.
     pub fn of(fleet: &'f Fleet, customer: Option<&str>, rows: Rows) -> Summary<'f> {
-        let mut summary = Summary::default();
         let services: Vec<usize> = match customer {
             Some(customer) => fleet.customer_services(customer).map(|(_, idx)| idx).collect(),
             None => (0..fleet.services().len()).collect(),
         };
+        let mut totals = Counts::default();
         // Rows per state (by rank), each in config order.
         let mut buckets: [Vec<Row<'f>>; 5] = Default::default();
         // Would a row of rank `r` still be among the first `n`?
@@ -104,11 +102,7 @@ impl<'f> Summary<'f> {
         };
         for service in services.into_iter().filter_map(|idx| fleet.services().get(idx)) {
             let counts = Counts::of(&service.counts);
-            if counts.total() == 0 {
-                continue;
-            }
-            summary.totals.plus(counts);
-            summary.services.entry(&*service.customer).or_default().insert(&*service.service, counts);
+            totals.plus(counts);
             let wanted = |buckets: &[Vec<Row<'f>>; 5]| {
                 WORST_FIRST.iter().enumerate().any(|(r, &state)| {
                     counts.get(state) > 0 && (rows == Rows::All || state != ServerState::Up) && room(buckets, r)
@@ -126,23 +120,26 @@ impl<'f> Summary<'f> {
                 }
             }
         }
-        summary.rows = buckets.into_iter().flatten().collect();
+        let mut rows_of = buckets.into_iter().flatten().collect::<Vec<_>>();
         if let Rows::WorstFirst(n) = rows {
-            summary.rows.truncate(n);
+            rows_of.truncate(n);
         }
-        summary
+        Summary { fleet, totals, rows: rows_of }
     }
 
-    /// The counts of one service (zero when it has no server).
+    /// The counts of one service now (zero when it has no server).
     pub fn service(&self, customer: &str, service: &str) -> Counts {
-        self.services.get(customer).and_then(|s| s.get(service)).copied().unwrap_or_default()
+        let idx = self.fleet.service_index(customer, service);
+        idx.and_then(|idx| self.fleet.services().get(idx)).map(|s| Counts::of(&s.counts)).unwrap_or_default()
     }
 
-    /// The counts of one customer over all its services.
+    /// The counts of one customer over all its services now.
     pub fn customer(&self, customer: &str) -> Counts {
         let mut total = Counts::default();
-        for counts in self.services.get(customer).into_iter().flat_map(|s| s.values()) {
-            total.plus(*counts);
+        for (_, idx) in self.fleet.customer_services(customer) {
+            if let Some(service) = self.fleet.services().get(idx) {
+                total.plus(Counts::of(&service.counts));
+            }
         }
         total
     }

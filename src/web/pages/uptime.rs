@@ -2,8 +2,9 @@
 //! per service and UTC day, whatever the number of servers).
 //!
 //! Finished days do not change, so they are kept in memory per running app until the date
-//! moves on; only today's totals are queried again, at most every [`TODAY_TTL`]. A cold start
-//! makes one query over all 90 days. The cache lives in the app's `PageCache`.
+//! moves on; only today's totals are queried again, at most every [`TODAY_TTL`], in the
+//! background while the last ones are shown. A cold start or a new day makes one query over
+//! all 90 days. The cache lives in the app's `PageCache`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -98,40 +99,67 @@ pub struct Cached {
     past: Arc<Totals>,
     today: Arc<Totals>,
     today_at: Instant,
+    /// A background query of today's totals is under way (since then).
+    refreshing: Option<Instant>,
 }
 
-/// The bars for now: cached finished days, and today's totals at most [`TODAY_TTL`] old.
+/// A background refresh of today's totals not finished within this long is tried again.
+const REFRESH_GIVE_UP: Duration = Duration::from_secs(30);
+
+/// The bars for now: cached finished days, and today's totals at most [`TODAY_TTL`] old. Once
+/// today's totals are older, they are still used while one background query reads them
+/// afresh (a query of every service's day takes tens of milliseconds at 10,000 services, more
+/// than a page view should wait); only a cold start or a new day waits for the query.
 pub async fn bars(state: &AppState) -> Result<Bars, StoreError> {
     let now = state.clock.now_ms();
     let today_start = now - now.rem_euclid(DAY_MS);
     let first_day = today_start - (DAYS as i64 - 1) * DAY_MS;
-    let (past, today) = {
-        let cache = state.pages.uptime.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match cache.as_ref() {
+    let cached = {
+        let mut cache = state.pages.uptime.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match cache.as_mut() {
             Some(c) if c.first_day == first_day => {
-                (Some(c.past.clone()), (c.today_at.elapsed() < TODAY_TTL).then(|| c.today.clone()))
+                let stale = c.today_at.elapsed() >= TODAY_TTL;
+                let idle = c.refreshing.is_none_or(|since| since.elapsed() >= REFRESH_GIVE_UP);
+                let refresh = stale && idle;
+                if refresh {
+                    c.refreshing = Some(Instant::now());
+                }
+                Some((Bars { first_day, past: c.past.clone(), today: c.today.clone() }, refresh))
             }
-            _ => (None, None),
+            _ => None,
         }
     };
-    let bars = match (past, today) {
-        (Some(past), Some(today)) => return Ok(Bars { first_day, past, today }),
-        (Some(past), None) => {
-            let rows = state.store.service_days(today_start, today_start + DAY_MS).await?;
-            let today = Totals::sum(rows.iter(), today_start, 1);
-            Bars { first_day, past, today: Arc::new(today) }
+    if let Some((bars, refresh)) = cached {
+        if refresh {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let today = state.store.service_days(today_start, today_start + DAY_MS).await;
+                let mut cache = state.pages.uptime.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let Some(c) = cache.as_mut().filter(|c| c.first_day == first_day) else { return };
+                c.refreshing = None;
+                match today {
+                    Ok(rows) => {
+                        c.today = Arc::new(Totals::sum(rows.iter(), today_start, 1));
+                        c.today_at = Instant::now();
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot read today's uptime totals"),
+                }
+            });
         }
-        _ => {
-            let rows = state.store.service_days(first_day, today_start + DAY_MS).await?;
-            let (done, current): (Vec<&ServiceDay>, Vec<&ServiceDay>) = rows.iter().partition(|r| r.day < today_start);
-            let past = Totals::sum(done.into_iter(), first_day, DAYS - 1);
-            let today = Totals::sum(current.into_iter(), today_start, 1);
-            Bars { first_day, past: Arc::new(past), today: Arc::new(today) }
-        }
-    };
-    *state.pages.uptime.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
-        Some(Cached { first_day, past: bars.past.clone(), today: bars.today.clone(), today_at: Instant::now() });
-    Ok(bars)
+        return Ok(bars);
+    }
+    let rows = state.store.service_days(first_day, today_start + DAY_MS).await?;
+    let (done, current): (Vec<&ServiceDay>, Vec<&ServiceDay>) = rows.iter().partition(|r| r.day < today_start);
+    let past = Arc::new(Totals::sum(done.into_iter(), first_day, DAYS - 1));
+    let today = Arc::new(Totals::sum(current.into_iter(), today_start, 1));
+    *state.pages.uptime.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Cached {
+        first_day,
+        past: past.clone(),
+        today: today.clone(),
+        today_at: Instant::now(),
+        refreshing: None,
+    });
+    Ok(Bars { first_day, past, today })
 }
 
 #[cfg(test)]
