@@ -67,7 +67,18 @@ impl App {
         let instance = cluster::instance_id();
         let url = config.database.url.expose();
         let sqlite_lock = match Backend::sqlite_path(url) {
-            Some(path) => Some(cluster::sqlite_lock::acquire(&path, &instance)?),
+            Some(path) => {
+                let lock = cluster::sqlite_lock::acquire(&path, &instance)?;
+                if let Some(fs_type) = crate::store::network_file_system(&path) {
+                    tracing::warn!(
+                        path = %path.display(),
+                        fs_type,
+                        "the SQLite database is on a network file system, where its locks do not hold: \
+                         a second writer or a lost lock can corrupt it. Keep it on a local disk, or use PostgreSQL"
+                    );
+                }
+                Some(lock)
+            }
             None => None,
         };
         let store = Store::connect(url).await.context("opening the database")?.fenced(&instance);

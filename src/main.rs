@@ -34,6 +34,11 @@ fn main() -> ExitCode {
             }
             Command::Cases { config, command } => done(cli::cases::cases(&config, command).await),
             Command::Maintenance { config, command } => done(cli::maintenance::maintenance(&config, command).await),
+            Command::Healthcheck { url } => done(cli::upkeep::healthcheck(&url).await),
+            Command::Backup { config, to } => done(cli::upkeep::backup(&config, &to).await),
+            Command::DeadLetters { config, command: cli::DeadLettersCommand::List { limit } } => {
+                done(cli::upkeep::dead_letters(&config, limit).await)
+            }
             Command::Demo { duration, listen } => demo::run(listen, duration).await.map_err(CliError::from),
             Command::Bench {
                 servers,

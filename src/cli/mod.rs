@@ -1,6 +1,7 @@
 //! The command line: the clap tree (`Cli`, one `Command` per verb) and [`CliError`], the one
 //! error every verb returns, which `main.rs` turns into the exit status. One file per verb
-//! group: `service.rs` (run, check-config, probe), `cases.rs`, `maintenance.rs`; `output.rs`
+//! group: `service.rs` (run, check-config, probe), `cases.rs`, `maintenance.rs`, `upkeep.rs`
+//! (healthcheck, backup, dead-letters); `output.rs`
 //! is what they print with. The tools that are not the product live in `crate::tools`.
 //!
 //! Exit statuses: 0 done; 2 a refused configuration, argument or input (clap refuses
@@ -11,6 +12,7 @@ pub mod cases;
 pub mod maintenance;
 mod output;
 pub mod service;
+pub mod upkeep;
 
 /// Why a verb did not succeed; [`CliError::exit_code`] is the process's exit status.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +115,31 @@ pub enum Command {
         #[command(subcommand)]
         command: MaintenanceCommand,
     },
+    /// Ask a running instance whether it is ready (GET /readyz): exit 0 ready, 1 not. For
+    /// container health checks on images without curl.
+    Healthcheck {
+        /// The readiness endpoint to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
+    /// Copy the configured SQLite database to a new file while firstwatch runs, and check the
+    /// copy. For PostgreSQL, use pg_dump.
+    Backup {
+        /// The configuration file; its database is the one copied.
+        #[arg(long, default_value = "config/firstwatch.toml")]
+        config: PathBuf,
+        /// The file to write (it must not exist yet).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Messages given up on after their retry budget (the outbox's dead letters).
+    DeadLetters {
+        /// The configuration file; its database is the one read.
+        #[arg(long, global = true, default_value = "config/firstwatch.toml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: DeadLettersCommand,
+    },
     /// A self-contained showcase: a simulated fleet on loopback with scripted outages.
     Demo {
         /// Stop by itself after this long (default: run until Ctrl-C).
@@ -206,6 +233,17 @@ pub enum CasesCommand {
         id: CaseNumber,
         #[command(flatten)]
         actor: Actor,
+    },
+}
+
+/// `firstwatch dead-letters …`.
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// The messages given up on, newest first, with the last error of each.
+    List {
+        /// Show at most this many.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
     },
 }
 

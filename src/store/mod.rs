@@ -5,6 +5,7 @@
 //! `dialect.rs`; migrations live in `migrations/sqlite` and `migrations/postgres` with the same
 //! version numbers. Nothing outside this module names a pool type or writes SQL.
 
+pub mod backup;
 mod cases;
 mod dialect;
 mod flags;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use backup::{backup, network_file_system, BackupError, BackupReport};
 pub use cases::{CaseEventRow, CaseRow, Tx};
 pub use dialect::Backend;
 pub use inventory::InventoryRow;

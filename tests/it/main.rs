@@ -12,6 +12,7 @@ mod cli;
 mod clients;
 mod cluster;
 mod cluster_faults;
+mod deploy;
 mod docs;
 mod escalation;
 mod faults;
