@@ -10,11 +10,18 @@ use firstwatch::tools::{bench, demo};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The demo tells its own story on stdout; its log shows only errors unless --verbose.
+    let default_filter = match cli.command {
+        Command::Demo { verbose: false, .. } => "error",
+        _ => "info,sqlx=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
+        // Colour codes only for a person at a terminal, never into a file or a journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -39,7 +46,7 @@ fn main() -> ExitCode {
             Command::DeadLetters { config, command: cli::DeadLettersCommand::List { limit } } => {
                 done(cli::upkeep::dead_letters(&config, limit).await)
             }
-            Command::Demo { duration, listen } => demo::run(listen, duration).await.map_err(CliError::from),
+            Command::Demo { duration, listen, .. } => demo::run(listen, duration).await.map_err(CliError::from),
             Command::Bench {
                 servers,
                 interval,

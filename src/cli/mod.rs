@@ -148,6 +148,9 @@ pub enum Command {
         /// Where to serve the status page and API.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Also show the monitor's own log (info and up) on stderr, between the story's lines.
+        #[arg(long)]
+        verbose: bool,
     },
     /// Measure the probe path against a loopback fleet and print throughput, CPU, memory, lag.
     Bench {

@@ -69,7 +69,10 @@ pub fn merge(raw: &mut RawConfig, base: Option<&Path>) -> Result<Origins, Config
             match entry {
                 Ok(path) if path.is_file() => files.push(path),
                 Ok(_) => {}
-                Err(e) => errors.push(ConfigError { path: at.clone(), msg: format!("cannot read {e}") }),
+                Err(e) => errors.push(ConfigError {
+                    path: at.clone(),
+                    msg: format!("cannot read {}: {}", e.path().display(), e.error()),
+                }),
             }
         }
         files.sort();

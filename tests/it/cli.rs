@@ -125,4 +125,18 @@ fn demo_runs_a_scripted_outage_on_loopback_and_stops_by_itself() {
     assert!(stdout.contains("acme-web-1") && stdout.contains("failing -> down"), "{stdout}");
     assert!(stdout.contains("THRESHOLD REACHED"), "{stdout}");
     assert!(stdout.contains("demo stopped"), "{stdout}");
+    // The story alone: no log lines in between, no colour codes, and a summary at the end.
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains(" INFO ") && !stderr.contains('\u{1b}'), "no log without --verbose: {stderr}");
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+    let summary = stdout.split("summary after").nth(1).unwrap_or_else(|| panic!("a summary: {stdout}"));
+    assert!(summary.contains("outages confirmed") && summary.contains("cases opened"), "{summary}");
+    assert!(summary.contains("/pager") || summary.contains("phone"), "what the receivers got: {summary}");
+    assert!(summary.contains("where to look next"), "{summary}");
+
+    // --verbose adds the monitor's log on stderr, still without colour codes off a terminal.
+    let out = firstwatch(&["demo", "--for", "1s", "--listen", "127.0.0.1:0", "--verbose"], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("INFO") && !stderr.contains('\u{1b}'), "{stderr}");
 }

@@ -224,12 +224,26 @@ pub fn uptime_bar(first_day: i64, days: &[DayTotal]) -> Markup {
                 span class={ "day " (day_class(day)) } title=(day_title(start, day)) {}
             }
         }
-        div.muted {
-            @match total.uptime() {
-                Some(u) => { (format!("{:.2}", (u * 100.0).floor() / 100.0)) "% up over " (days.len()) " days" },
-                None => { "no data yet" },
-            }
-        }
+        div.muted.uptime-total { (uptime_total(first_day, days, total)) }
+    }
+}
+
+/// "99.95% up over 90 days" only when there is data from the first day on; a younger fleet
+/// says since when ("… since 2026-12-01 (3 days)", "… today, the first day with data").
+fn uptime_total(first_day: i64, days: &[DayTotal], total: DayTotal) -> String {
+    let (Some(uptime), Some(first)) = (total.uptime(), days.iter().position(|d| d.probes > 0)) else {
+        return "no data yet".to_string();
+    };
+    let percent = format!("{:.2}%", (uptime * 100.0).floor() / 100.0);
+    let with_data = days.len() - first;
+    if first == 0 {
+        format!("{percent} up over {} days", days.len())
+    } else if with_data == 1 {
+        format!("{percent} up today, the first day with data")
+    } else {
+        let since: String =
+            rfc3339_ms(first_day + first as i64 * crate::store::views::DAY_MS).chars().take(10).collect();
+        format!("{percent} up since {since} ({with_data} days with data)")
     }
 }
 
@@ -276,6 +290,28 @@ mod tests {
         assert_eq!(day_title(0, &DayTotal::default()), "1970-01-01: no data");
         assert_eq!(day_class(&day), "u4");
         assert_eq!(day_class(&DayTotal { probes: 10, failures: 10 }), "u0");
+    }
+
+    #[test]
+    fn the_total_says_since_when_there_is_data() {
+        let mut days = vec![DayTotal::default(); 90];
+        let total = |days: &[DayTotal]| {
+            uptime_total(
+                0,
+                days,
+                days.iter().fold(DayTotal::default(), |a, d| DayTotal {
+                    probes: a.probes + d.probes,
+                    failures: a.failures + d.failures,
+                }),
+            )
+        };
+        assert_eq!(total(&days), "no data yet");
+        days[89] = DayTotal { probes: 100, failures: 1 };
+        assert_eq!(total(&days), "99.00% up today, the first day with data");
+        days[87] = DayTotal { probes: 100, failures: 0 };
+        assert_eq!(total(&days), "99.50% up since 1970-03-29 (3 days with data)", "day 87 from 1970-01-01");
+        days[0] = DayTotal { probes: 100, failures: 0 };
+        assert_eq!(total(&days), "99.66% up over 90 days");
     }
 
     #[test]

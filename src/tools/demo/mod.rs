@@ -14,6 +14,10 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::config::Config;
 use crate::tools::sim::{SimServer, HANG};
+use tally::Tally;
+
+mod receiver;
+mod tally;
 
 /// (customer, service, server id, role) of the simulated fleet.
 const FLEET: [(&str, &str, &str, &str); 6] = [
@@ -43,7 +47,8 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
     for _ in FLEET {
         servers.push(SimServer::start(SocketAddr::from(([127, 0, 0, 1], 0))).await?);
     }
-    let receiver = receiver::start().await?;
+    let tally = Tally::default();
+    let receiver = receiver::start(tally.clone()).await?;
     let db = std::env::temp_dir().join(format!("firstwatch-demo-{}.db", std::process::id()));
     let config = Config::from_toml(&config_text(&servers, &db.display().to_string(), listen, receiver), |_| None)
         .map_err(|e| anyhow::anyhow!("demo configuration: {e}"))?;
@@ -88,6 +93,7 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
             _ = case_feed.tick() => {
                 for event in store.events_since(last_event, 100).await.unwrap_or_default() {
                     last_event = event.id;
+                    tally.case_event(event.case_id, event.kind);
                     if event.kind != crate::domain::TimelineKind::Delivered {
                         println!("{:>6.1}s  CASE {} [{}] {}", start.elapsed().as_secs_f64(), crate::domain::CaseNumber(event.case_id), event.kind, event.text);
                     }
@@ -97,6 +103,7 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
                 Ok(event) => {
                     let Some(entry) = fleet.entry(event.server) else { continue };
                     let t = event.transition;
+                    tally.status(t.from != t.to, t.threshold_reached);
                     let change = if t.from == t.to { t.to.to_string() } else { format!("{} -> {}", t.from, t.to) };
                     let mut line = format!("{:>6.1}s  {:<18} {change}", start.elapsed().as_secs_f64(), entry.id);
                     if let Some(error) = event.last_error.as_deref().filter(|_| t.to != crate::domain::ServerState::Up) {
@@ -121,73 +128,11 @@ pub async fn run(listen: SocketAddr, duration: Option<Duration>) -> anyhow::Resu
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
+    print!("{}", tally.summary(start.elapsed().as_secs_f64()));
+    println!("  where to look next: README.md (\"Running it for real\"), config/firstwatch.toml to start");
+    println!("  your own configuration, docs/ for every rule; while a demo runs: http://{addr}/");
     println!("demo stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The demo's stand-in for the outside world: one loopback HTTP server taking webhooks and
-/// Twilio's API, printing what arrives as the person on the other end would see it.
-mod receiver {
-    use std::net::SocketAddr;
-
-    use axum::body::Bytes;
-    use axum::http::Uri;
-
-    pub async fn start() -> anyhow::Result<SocketAddr> {
-        let app = axum::Router::new().fallback(receive);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(addr)
-    }
-
-    async fn receive(uri: Uri, body: Bytes) -> (axum::http::StatusCode, &'static str) {
-        let path = uri.path();
-        if path.ends_with("/Calls.json") || path.ends_with("/Messages.json") {
-            let form: Vec<(String, String)> = url_pairs(&body);
-            let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
-            if path.ends_with("/Calls.json") {
-                println!("           CALL  to {}: {}", field("To"), strip_tags(&field("Twiml")));
-            } else {
-                println!("           SMS   to {}: {}", field("To"), field("Body"));
-            }
-            return (axum::http::StatusCode::CREATED, "{}");
-        }
-        match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(m) => {
-                let who = format!(
-                    "{} {}",
-                    m["recipient"]["kind"].as_str().unwrap_or(""),
-                    m["recipient"]["id"].as_str().unwrap_or("")
-                );
-                println!("           {:<5} {} to {who} ({path})", "RECV", m["event"].as_str().unwrap_or("?"));
-            }
-            Err(_) => println!("           RECV  unreadable body at {path}"),
-        }
-        (axum::http::StatusCode::OK, "ok")
-    }
-
-    fn url_pairs(body: &[u8]) -> Vec<(String, String)> {
-        reqwest::Url::parse(&format!("http://x/?{}", String::from_utf8_lossy(body)))
-            .map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
-            .unwrap_or_default()
-    }
-
-    fn strip_tags(xml: &str) -> String {
-        let mut out = String::new();
-        let mut in_tag = false;
-        for c in xml.chars() {
-            match c {
-                '<' => in_tag = true,
-                '>' => in_tag = false,
-                c if !in_tag => out.push(c),
-                _ => {}
-            }
-        }
-        out
-    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
