@@ -35,8 +35,9 @@ use crate::web::{self, AppState};
 
 /// How long shutdown waits for the writer and the web server before giving up.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
-/// How often the case engine runs its periodic checks (sweep, guard, response targets).
-const ENGINE_TICK: Duration = Duration::from_secs(1);
+/// How often the case engine runs its periodic checks (sweep, guard, response targets); the
+/// detection arithmetic counts on it.
+const ENGINE_TICK: Duration = crate::config::detection::ENGINE_TURN;
 /// Hints the case engine may have waiting; more are dropped (its sweep catches up).
 const ENGINE_HINTS: usize = 4096;
 

@@ -3,6 +3,7 @@
 //! crate reads TOML; everything else trusts these types.
 
 pub mod defaults;
+pub mod detection;
 mod include;
 mod raw;
 /// The shape of one `[[customers]]` entry as written (the inventory API's body).

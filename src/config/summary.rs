@@ -1,6 +1,6 @@
 //! The short human summary `firstwatch check-config` prints after a file validates: enough to
-//! confirm the file says what the operator meant (counts, backends, effective probe settings)
-//! without printing any secret.
+//! confirm the file says what the operator meant (counts, backends, effective probe settings
+//! and the detection arithmetic they make) without printing any secret.
 
 use std::fmt::Write as _;
 
@@ -58,9 +58,10 @@ pub fn summary(config: &Config) -> String {
     );
 
     let _ = writeln!(out, "probing (effective settings per server):");
-    for (settings, count) in probe_groups(config) {
+    for (settings, count, probe) in probe_groups(config) {
         let noun = if count == 1 { "server" } else { "servers" };
         let _ = writeln!(out, "  {count} {noun}: {settings}");
+        let _ = writeln!(out, "    {}", super::detection::Detection::of(probe, &config.escalation));
     }
     if config.fleet().next().is_none() {
         let _ = writeln!(out, "  no servers");
@@ -86,8 +87,8 @@ fn database(url: &str) -> String {
 
 /// Distinct (interval, retry_interval, failure_threshold, timeout) combinations with how
 /// many servers run with each, most used first (ties in config order).
-fn probe_groups(config: &Config) -> Vec<(String, usize)> {
-    let mut groups: Vec<(String, usize)> = Vec::new();
+fn probe_groups(config: &Config) -> Vec<(String, usize, &super::ProbeSettings)> {
+    let mut groups: Vec<(String, usize, &super::ProbeSettings)> = Vec::new();
     for fs in config.fleet() {
         let p = &fs.server.probe;
         let key = format!(
@@ -97,9 +98,9 @@ fn probe_groups(config: &Config) -> Vec<(String, usize)> {
             p.failure_threshold,
             format_duration(p.timeout),
         );
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, n)) => *n += 1,
-            None => groups.push((key, 1)),
+        match groups.iter_mut().find(|(k, ..)| *k == key) {
+            Some((_, n, _)) => *n += 1,
+            None => groups.push((key, 1, p)),
         }
     }
     groups.sort_by_key(|g| std::cmp::Reverse(g.1));

@@ -31,6 +31,13 @@ fn check_config_accepts_the_example_and_summarises_it() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("is valid"), "{stdout}");
     assert!(stdout.contains("servers"), "{stdout}");
+    // The detection arithmetic of the seed defaults (10 requests a minute apart after the first
+    // failure, a two-hour escalation).
+    assert!(
+        stdout.contains("an outage is confirmed within 9m 10s of the first failed request")
+            && stdout.contains("role:vp-operations is paged 2h later if nobody acknowledges"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("hook-secret") && !stdout.contains("op-token"), "secrets never printed: {stdout}");
 }
 

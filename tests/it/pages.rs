@@ -210,6 +210,12 @@ async fn ops_page_shows_problems_counts_and_uptime(backend: Backend) {
     assert!(today.starts_with(&format!("{date}: ")) && today.contains("% up, "), "{today}");
     assert!(!today.contains(" 0 failures"), "{today}");
     assert_eq!(attr(days[0], "title").map(|t| t.ends_with("no data")), Some(true));
+    // A fleet that is minutes old does not claim 90 days.
+    assert!(html.contains("up today, the first day with data") && !html.contains("over 90 days"), "uptime totals");
+    // Each service states its detection arithmetic with its effective settings.
+    let detection = tags(html, "details", "detection");
+    assert_eq!(detection.len(), services.len(), "{detection:?}");
+    assert!(html.contains("of the first failed request (") && html.contains("paged within"), "detection text");
 
     // One customer's full list: all of its servers, up ones included, nobody else's.
     let acme = f.web.get("/?customer=acme", &AS_VIEWER).await;

@@ -23,6 +23,7 @@ use super::layout::{self, Nav};
 use super::summary::{Counts, Row, Rows, Summary, WORST_FIRST};
 use super::uptime::{self, Bars};
 use super::{html_response, page_number, PageError, PAGE_ROWS};
+use crate::config::detection::Detection;
 use crate::config::Customer;
 use crate::domain::{CaseNumber, Severity};
 use crate::store::{CaseEventRow, CaseRow};
@@ -178,7 +179,7 @@ async fn render(state: &AppState, signed_in: bool, query: &OpsQuery) -> Result<S
         section #customers {
             h2 { "Customers" }
             @for customer in shown_customers {
-                (customer_card(customer, &summary, &bars, focus.is_none()))
+                (customer_card(customer, &summary, &bars, focus.is_none(), &config.escalation))
             }
             (layout::pagination(customers_page, customer_pages, |p| format!("/?customers_page={p}")))
         }
@@ -287,7 +288,13 @@ fn all_servers(now: i64, rows: &[Row<'_>], customer: &str, page: usize) -> Marku
     }
 }
 
-fn customer_card(customer: &Customer, summary: &Summary<'_>, bars: &Bars, link: bool) -> Markup {
+fn customer_card(
+    customer: &Customer,
+    summary: &Summary<'_>,
+    bars: &Bars,
+    link: bool,
+    escalation: &[crate::config::EscalationLevel],
+) -> Markup {
     let counts = summary.customer(&customer.id);
     html! {
         div.customer data-customer=(customer.id) {
@@ -306,6 +313,16 @@ fn customer_card(customer: &Customer, summary: &Summary<'_>, bars: &Bars, link: 
                     strong { (service.name) }
                     (layout::state_counts(&summary.service(&customer.id, &service.id)))
                     (layout::uptime_bar(bars.first_day, &bars.service(&customer.id, &service.id)))
+                    @if let Some(d) = Detection::slowest(service.servers.iter().map(|s| &*s.probe), escalation) {
+                        details.detection {
+                            summary.muted {
+                                "outage confirmed within " (humantime::format_duration(d.confirmed))
+                                @if let Some((at, _)) = &d.paged { ", paged within " (humantime::format_duration(*at)) }
+                                " of the first failed request"
+                            }
+                            p.muted { (d) }
+                        }
+                    }
                 }
             }
         }
