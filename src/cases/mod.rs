@@ -9,4 +9,4 @@ pub mod texts;
 
 pub use crate::domain::case_status as state;
 pub use crate::domain::CaseStatus;
-pub use engine::{CaseEngine, CaseError, OperatorAction};
+pub use engine::{CaseEngine, CaseError, LinkAck, OperatorAction};

@@ -65,7 +65,9 @@ pub async fn cases(config_path: &Path, command: CasesCommand) -> Result<(), CliE
     match command {
         CasesCommand::List { status, limit } => list_cases(config_path, status, limit).await,
         CasesCommand::Show { id } => show_case(config_path, id).await,
-        CasesCommand::Ack { id, actor } => act(config_path, id, actor, OperatorAction::Acknowledge).await,
+        CasesCommand::Ack { id, actor } => {
+            act(config_path, id, actor, OperatorAction::Acknowledge(crate::outbox::AckVia::Cli)).await
+        }
         CasesCommand::Note { id, text, actor } => act(config_path, id, actor, OperatorAction::Note(text)).await,
         CasesCommand::Resolve { id, actor } => act(config_path, id, actor, OperatorAction::Resolve).await,
         CasesCommand::Close { id, actor } => act(config_path, id, actor, OperatorAction::Close).await,
@@ -227,7 +229,7 @@ async fn act(config_path: &Path, number: CaseNumber, actor: Actor, action: Opera
     let config = load(config_path)?;
     let app = App::build(config).await?;
     let done = match &action {
-        OperatorAction::Acknowledge => "acknowledged",
+        OperatorAction::Acknowledge(_) => "acknowledged",
         OperatorAction::Note(_) => "note added",
         OperatorAction::Resolve => "resolved",
         OperatorAction::Close => "closed",

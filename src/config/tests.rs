@@ -321,8 +321,17 @@ listen: 127.0.0.1:8080
 access: 1 operator and 0 viewer tokens, sessions last 12h, /metrics open, at most 1024 connections
 probing (effective settings per server):
   2 servers: interval 15m, retry 1m, threshold 10, timeout 10s
+    an outage is confirmed within 9m 10s of the first failed request (10 requests 1m apart, each allowed 10s) \
+and pages role:operations-manager within about 9m 11s; role:vp-operations is paged 2h later if nobody acknowledges. \
+The first failed request comes up to 15m after the outage starts.
   1 server: interval 5m, retry 30s, threshold 3, timeout 2s
+    an outage is confirmed within 1m 2s of the first failed request (3 requests 30s apart, each allowed 2s) \
+and pages role:operations-manager within about 1m 3s; role:vp-operations is paged 2h later if nobody acknowledges. \
+The first failed request comes up to 5m after the outage starts.
   1 server: interval 5m, retry 30s, threshold 3, timeout 10s
+    an outage is confirmed within 1m 10s of the first failed request (3 requests 30s apart, each allowed 10s) \
+and pages role:operations-manager within about 1m 11s; role:vp-operations is paged 2h later if nobody acknowledges. \
+The first failed request comes up to 5m after the outage starts.
 ";
     assert_eq!(text, expected);
     let pg = summary(&loaded("[database]\nurl = \"postgresql://fw:hunter2@db.test:5433/fw\""));

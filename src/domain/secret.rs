@@ -52,6 +52,30 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     bool::from(digest(a).as_ref().ct_eq(digest(b).as_ref()))
 }
 
+/// A fresh bearer secret: 256 bits from the system's generator, as 64 hex digits (session
+/// ids, ack-link tokens). `None` only if the system's generator fails.
+pub fn random_token() -> Option<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(hex(&bytes))
+}
+
+/// Whether `text` has the shape of a [`random_token`] (checked before any lookup).
+pub fn is_token(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// What the database keeps of a bearer secret: its SHA-256 in hex, so a copy of the table
+/// lets nobody in.
+pub fn sha256_hex(text: &str) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,7 +153,7 @@ impl Escalation {
         let event_id = tx.add_event(case.id, now, TimelineKind::Escalation, "firstwatch", &text).await?;
         let cause = format!("{}#{event_id}", CaseNumber(case.id));
         let notice = Notice { cause: &cause, text: &text, at: now };
-        outbox::enqueue_all(tx, EventKind::Escalation, &notice, Some(case), to).await?;
+        outbox::enqueue_pages(tx, EventKind::Escalation, &notice, case, to, &config.server.public_url).await?;
         if !calls.is_empty() {
             // The voice channel frames this with the case number and the outage's facts.
             let spoken =

@@ -151,5 +151,8 @@ pub(crate) fn text(dialect: Dialect, d: &Delivery<'_>) -> String {
         let label = body.case.as_ref().map_or_else(|| "Status page".to_string(), |c| format!("Open {}", c.id));
         lines.push(dialect.link(link, &label));
     }
+    if let Some(ack) = &body.ack_url {
+        lines.push(dialect.link(ack, "Acknowledge (stops the escalation)"));
+    }
     lines.join("\n")
 }

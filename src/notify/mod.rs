@@ -206,6 +206,9 @@ pub(crate) struct Body {
     pub case: Option<BodyCase>,
     #[serde(default)]
     pub text: String,
+    /// A page's or escalation's single-use acknowledgement link (PRODUCT.md section 14).
+    #[serde(default)]
+    pub ack_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -20,6 +20,7 @@ crate::named_enum! {
     /// The Events API v2 `event_action` (`acknowledge` comes with `case.acknowledged`).
     pub enum PagerdutyAction ("pagerduty action") {
         Trigger => "trigger",
+        Acknowledge => "acknowledge",
         Resolve => "resolve",
     }
 }
@@ -31,6 +32,7 @@ crate::named_enum! {
 pub fn event_action(event: EventKind) -> PagerdutyAction {
     match event.tone() {
         Tone::Alarm => PagerdutyAction::Trigger,
+        Tone::Taken => PagerdutyAction::Acknowledge,
         Tone::Over | Tone::MonitorBack => PagerdutyAction::Resolve,
     }
 }
@@ -78,7 +80,7 @@ impl Deliver for PagerdutySender {
 /// good news.
 fn severity(event: EventKind, case_severity: Option<i64>) -> &'static str {
     match event.tone() {
-        Tone::Over | Tone::MonitorBack => "info",
+        Tone::Over | Tone::MonitorBack | Tone::Taken => "info",
         Tone::Alarm if event == EventKind::MonitorDegraded || case_severity == Some(1) => "critical",
         Tone::Alarm => "error",
     }
@@ -144,6 +146,9 @@ pub(crate) fn event_body(d: &Delivery<'_>, routing_key: &str) -> Result<Value, S
             .as_ref()
             .map_or_else(|| "firstwatch status page".to_string(), |c| format!("{} in firstwatch", c.id));
         event["links"] = json!([{ "href": link, "text": text }]);
+    }
+    if let (Some(ack), Some(links)) = (&body.ack_url, event.get_mut("links").and_then(|l| l.as_array_mut())) {
+        links.push(json!({ "href": ack, "text": "Acknowledge in firstwatch" }));
     }
     Ok(event)
 }

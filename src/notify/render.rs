@@ -24,6 +24,7 @@ pub(crate) fn summary(event: EventKind, case: Option<&BodyCase>) -> String {
             | EventKind::CustomerUpdate
             | EventKind::CaseSeverityRaised
             | EventKind::CaseRecovered
+            | EventKind::CaseAcknowledged
             | EventKind::CaseResolved => format!("firstwatch: {}", event.as_str()),
         };
     };
@@ -36,6 +37,7 @@ pub(crate) fn summary(event: EventKind, case: Option<&BodyCase>) -> String {
         EventKind::CustomerCall => format!("Calling the customer - {sev}: {what} is down"),
         EventKind::CustomerUpdate => format!("Update - {sev}: {what} is still down"),
         EventKind::CaseSeverityRaised => format!("Raised to {sev}: {what} is down"),
+        EventKind::CaseAcknowledged => format!("Acknowledged - {sev}: {what} is down"),
         EventKind::CaseRecovered => format!("Recovered: {what} is back up"),
         EventKind::CaseResolved => format!("Resolved: {what}"),
         EventKind::MonitorDegraded | EventKind::MonitorRecovered => {
@@ -63,6 +65,7 @@ pub(crate) fn marker(event: EventKind) -> &'static str {
         EventKind::CustomerUpdate => ":hourglass_flowing_sand:",
         EventKind::CaseOpened => ":red_circle:",
         EventKind::CaseSeverityRaised => ":arrow_double_up:",
+        EventKind::CaseAcknowledged => ":raising_hand:",
         EventKind::CaseRecovered => ":white_check_mark:",
         EventKind::CaseResolved => ":heavy_check_mark:",
         EventKind::MonitorDegraded => ":warning:",
@@ -74,7 +77,7 @@ pub(crate) fn marker(event: EventKind) -> &'static str {
 pub(crate) fn since_label(event: EventKind) -> &'static str {
     match event.tone() {
         Tone::Over => "Opened",
-        Tone::Alarm | Tone::MonitorBack => "Down since",
+        Tone::Alarm | Tone::MonitorBack | Tone::Taken => "Down since",
     }
 }
 
@@ -158,13 +161,18 @@ pub(crate) fn email_body(body: &Body, event: EventKind, name: Option<&str>, link
         };
         out.push_str(&format!("{what}: {link}\n"));
     }
+    if let Some(ack) = &body.ack_url {
+        out.push_str(&format!("Acknowledge (stops the escalation): {ack}\n"));
+    }
     out.push_str("\n-- \nfirstwatch, proactive server monitoring\n");
     out
 }
 
-/// A short SMS: case number, severity, customer / service, what happened; the link only if
-/// it still fits in about two SMS segments.
+/// A short SMS: case number, severity, customer / service, what happened; the link (a page's
+/// ack link before the case link) only if it still fits in about two SMS segments.
 pub(crate) fn sms_text(body: &Body, event: EventKind, link: Option<&str>) -> String {
+    let ack = body.ack_url.as_ref().map(|url| format!("Acknowledge: {url}"));
+    let link = ack.as_deref().or(link);
     const MAX: usize = 300;
     let mut text = match &body.case {
         Some(c) => {
@@ -202,7 +210,7 @@ pub(crate) fn spoken_text(body: &Body, event: EventKind) -> String {
         Tone::Over => {
             out.push_str(&format!("Your service {} is back up. ", c.service));
         }
-        Tone::Alarm | Tone::MonitorBack => match spoken_time(&c.opened_at) {
+        Tone::Alarm | Tone::MonitorBack | Tone::Taken => match spoken_time(&c.opened_at) {
             Some(time) => out.push_str(&format!("Your service {} has been down since {time}. ", c.service)),
             None => out.push_str(&format!("Your service {} is down. ", c.service)),
         },
@@ -281,7 +289,23 @@ mod tests {
             recipient: BodyRecipient { kind, id: "someone".into(), role: "r".into() },
             case: with_case.then(case),
             text: "Something happened.".into(),
+            ack_url: None,
         }
+    }
+
+    #[test]
+    fn a_page_with_an_ack_link_carries_it_in_every_text() {
+        let mut b = body(EventKind::Page, RecipientKind::Person, true);
+        b.ack_url = Some("http://x/ack/abc".into());
+        let sms = sms_text(&b, EventKind::Page, Some("http://x/cases/FW-000042"));
+        assert!(sms.ends_with("Acknowledge: http://x/ack/abc"), "the ack link before the case link: {sms}");
+        let mail = email_body(&b, EventKind::Page, Some("Alice"), Some("http://x/cases/FW-000042"));
+        assert!(mail.contains("Follow the case: http://x/cases/FW-000042"), "{mail}");
+        assert!(mail.contains("Acknowledge (stops the escalation): http://x/ack/abc"), "{mail}");
+        assert_eq!(
+            summary(EventKind::CaseAcknowledged, Some(&case())),
+            "Acknowledged - Severity 1: acme / storefront is down"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ crate::named_enum! {
         CustomerUpdate => "customer.update",
         CaseOpened => "case.opened",
         CaseSeverityRaised => "case.severity_raised",
+        CaseAcknowledged => "case.acknowledged",
         CaseRecovered => "case.recovered",
         CaseResolved => "case.resolved",
         MonitorDegraded => "monitor.degraded",
@@ -39,6 +40,8 @@ pub enum Tone {
     Over,
     /// The monitor's own network is healthy again.
     MonitorBack,
+    /// Somebody took the case: the outage goes on, the alerting stops.
+    Taken,
 }
 
 impl EventKind {
@@ -54,6 +57,7 @@ impl EventKind {
             | EventKind::MonitorDegraded => Tone::Alarm,
             EventKind::CaseRecovered | EventKind::CaseResolved => Tone::Over,
             EventKind::MonitorRecovered => Tone::MonitorBack,
+            EventKind::CaseAcknowledged => Tone::Taken,
         }
     }
 
@@ -71,6 +75,7 @@ impl EventKind {
             | EventKind::MonitorDegraded
             | EventKind::CaseRecovered
             | EventKind::CaseResolved
+            | EventKind::CaseAcknowledged
             | EventKind::MonitorRecovered => false,
         }
     }
@@ -134,7 +139,30 @@ impl CaseView {
     }
 }
 
+crate::named_enum! {
+    /// How a case was acknowledged (`case.acknowledged`'s `acknowledged.via`).
+    pub enum AckVia ("acknowledgement way") {
+        Api => "api",
+        Link => "link",
+        Sms => "sms",
+        Voice => "voice",
+        Pagerduty => "pagerduty",
+        Cli => "cli",
+        /// The operator case page.
+        Page => "page",
+    }
+}
+
+/// Who acknowledged a case and how (`case.acknowledged` bodies).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acknowledged {
+    pub by: String,
+    pub via: AckVia,
+}
+
 /// A message body. `text` is the human-readable summary chat, e-mail and voice channels use.
+/// `ack_url` comes with pages and escalations to a person (PRODUCT.md section 14);
+/// `acknowledged` with `case.acknowledged`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Message<'a> {
     pub event: &'static str,
@@ -143,6 +171,17 @@ pub struct Message<'a> {
     pub recipient: &'a RecipientRef,
     pub case: Option<&'a CaseView>,
     pub text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<&'a Acknowledged>,
+}
+
+/// What a message carries beyond its text: an ack link, who acknowledged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    pub ack_url: Option<&'a str>,
+    pub acknowledged: Option<&'a Acknowledged>,
 }
 
 /// Build the outbox row for one message. `cause` names what caused it, uniquely per case or
@@ -157,7 +196,27 @@ pub fn row(
     text: &str,
     at: i64,
 ) -> NewOutboxRow {
-    let key = format!("{cause}:{}:{}:{}:{channel}", event.as_str(), recipient.kind, recipient.id);
+    row_with(event, cause, recipient, channel, case, text, at, Extras::default())
+}
+
+/// The idempotency key of a message: stable across retries, restarts and replays.
+pub fn key(event: EventKind, cause: &str, recipient: &RecipientRef, channel: &str) -> String {
+    format!("{cause}:{}:{}:{}:{channel}", event.as_str(), recipient.kind, recipient.id)
+}
+
+/// [`row`] with [`Extras`] in the body.
+#[allow(clippy::too_many_arguments)]
+pub fn row_with(
+    event: EventKind,
+    cause: &str,
+    recipient: &RecipientRef,
+    channel: &str,
+    case: Option<(i64, &CaseView)>,
+    text: &str,
+    at: i64,
+    extras: Extras<'_>,
+) -> NewOutboxRow {
+    let key = key(event, cause, recipient, channel);
     let message = Message {
         event: event.as_str(),
         idempotency_key: &key,
@@ -165,6 +224,8 @@ pub fn row(
         recipient,
         case: case.map(|(_, view)| view),
         text,
+        ack_url: extras.ack_url,
+        acknowledged: extras.acknowledged,
     };
     // Serialising plain strings and numbers cannot fail; an empty body would be caught by the
     // receiver-side tests.
@@ -202,6 +263,70 @@ pub async fn enqueue_all(
     for (recipient, channel) in to {
         let about = case.zip(view.as_ref()).map(|(c, v)| (c.id, v));
         tx.enqueue(&row(event, notice.cause, &recipient, &channel, about, notice.text, notice.at)).await?;
+    }
+    Ok(())
+}
+
+/// Queue a `page` or `escalation` about `case` to every (recipient, channel) in `to`: each
+/// message to a person carries its own single-use acknowledgement link,
+/// `{public_url}/ack/{token}` (PRODUCT.md section 14), whose SHA-256 is kept in the same
+/// transaction. A replayed enqueue (the message is queued already) queues nothing new.
+pub async fn enqueue_pages(
+    tx: &mut Tx,
+    event: EventKind,
+    notice: &Notice<'_>,
+    case: &CaseRow,
+    to: Vec<(RecipientRef, String)>,
+    public_url: &str,
+) -> Result<(), StoreError> {
+    let view = CaseView::of(case);
+    for (recipient, channel) in to {
+        let mut url = None;
+        if recipient.kind == RecipientKind::Person {
+            let key = key(event, notice.cause, &recipient, &channel);
+            match crate::domain::secret::random_token() {
+                Some(token) => {
+                    let hash = crate::domain::secret::sha256_hex(&token);
+                    if !tx.add_ack_token(&hash, case.id, &recipient.id, &key, notice.at).await? {
+                        continue;
+                    }
+                    url = Some(format!("{}/ack/{token}", public_url.trim_end_matches('/')));
+                }
+                None => {
+                    tracing::warn!(case = %CaseNumber(case.id), "no random token for an ack link; paging without one")
+                }
+            }
+        }
+        let extras = Extras { ack_url: url.as_deref(), acknowledged: None };
+        let row =
+            row_with(event, notice.cause, &recipient, &channel, Some((case.id, &view)), notice.text, notice.at, extras);
+        tx.enqueue(&row).await?;
+    }
+    Ok(())
+}
+
+/// Queue `case.acknowledged` to everyone paged or escalated to for the case (each through
+/// the channels they were paged on) and to the feed, saying who took it and how. When it was
+/// taken in PagerDuty, nothing goes back to a PagerDuty channel (no echo).
+pub async fn enqueue_acknowledged(
+    tx: &mut Tx,
+    notice: &Notice<'_>,
+    case: &CaseRow,
+    people: Vec<(RecipientRef, String)>,
+    feed: Vec<(RecipientRef, String)>,
+    acknowledged: &Acknowledged,
+    is_pagerduty: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<(), StoreError> {
+    let view = CaseView::of(case);
+    for (recipient, channel) in people.into_iter().chain(feed) {
+        if acknowledged.via == AckVia::Pagerduty && is_pagerduty(&channel) {
+            continue;
+        }
+        let extras = Extras { ack_url: None, acknowledged: Some(acknowledged) };
+        let event = EventKind::CaseAcknowledged;
+        let row =
+            row_with(event, notice.cause, &recipient, &channel, Some((case.id, &view)), notice.text, notice.at, extras);
+        tx.enqueue(&row).await?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! `dialect.rs`; migrations live in `migrations/sqlite` and `migrations/postgres` with the same
 //! version numbers. Nothing outside this module names a pool type or writes SQL.
 
+mod ack_tokens;
 pub mod backup;
 mod cases;
 mod dialect;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use ack_tokens::AckToken;
 pub use backup::{backup, network_file_system, BackupError, BackupReport};
 pub use cases::{CaseEventRow, CaseRow, Tx};
 pub use dialect::Backend;

@@ -14,6 +14,8 @@
 //! - [`Access::Customer`]: `/status/{customer}`, that customer's status token only; the page
 //!   checks it itself (it also turns an access link's `?token=` into a cookie).
 //! - [`Access::Metrics`]: open, or the `[server] metrics_token` bearer when one is set.
+//! - [`Access::Link`]: `/ack/{token}`, an acknowledgement link: the single-use token in the
+//!   path is the credential, and the page checks it itself (unknown 404, spent 410).
 //! - [`Access::Open`]: nothing of any customer: health, readiness, sign-in, the API document.
 
 use std::time::Instant;
@@ -39,6 +41,7 @@ pub enum Access {
     Open,
     Metrics,
     Customer,
+    Link,
     Read,
     Write,
 }
@@ -94,6 +97,8 @@ pub fn table() -> Vec<Route> {
         post("/login", Open, pages::login::submit),
         post("/logout", Open, pages::login::logout),
         get("/status/{customer}", Customer, pages::customer::page),
+        get("/ack/{token}", Link, pages::ack::show),
+        post("/ack/{token}", Link, pages::ack::acknowledge),
         get("/", Read, pages::ops::page),
         get("/cases/{id}", Read, pages::case::page),
         post("/cases/{id}/ack", Write, pages::case::ack),
@@ -128,7 +133,7 @@ struct Gate {
 async fn enforce(State(gate): State<Gate>, request: Request, next: Next) -> Response {
     let state = &gate.state;
     let needs = match gate.access {
-        Access::Open | Access::Customer => return next.run(request).await,
+        Access::Open | Access::Customer | Access::Link => return next.run(request).await,
         Access::Metrics => {
             let Some(expected) = &state.config().server.metrics_token else {
                 return next.run(request).await;

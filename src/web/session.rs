@@ -13,7 +13,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
-use ring::rand::SecureRandom;
 
 use super::cookies::{clear_cookie, cookie, set_cookie};
 use super::credential::{Credential, Role};
@@ -58,11 +57,8 @@ impl SessionCache {
 /// Start a session for `token` (named `name`, of `role`); the `Set-Cookie` value that
 /// carries it.
 pub async fn start(state: &AppState, name: &str, role: Role, token: &str) -> anyhow::Result<String> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| anyhow::anyhow!("the system's random generator failed"))?;
-    let id = hex(&bytes);
+    let id =
+        crate::domain::secret::random_token().ok_or_else(|| anyhow::anyhow!("the system's random generator failed"))?;
     let now = state.clock.now_ms();
     let ttl = state.config().server.session_ttl;
     let expires_at = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
@@ -112,16 +108,12 @@ pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<String, StoreE
 /// Whether `id` looks like one of ours (64 hex digits): anything else is refused without a
 /// database round trip.
 fn well_formed(id: &str) -> bool {
-    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+    crate::domain::secret::is_token(id)
 }
 
 /// What the database keeps of a session id (and of the token that signed in).
 fn hash(id: &str) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, id.as_bytes()).as_ref())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::secret::sha256_hex(id)
 }
 
 #[cfg(test)]

@@ -56,6 +56,8 @@ fn expected(access: Access, page: bool, caller: Caller) -> Option<u16> {
         (Access::Customer, Caller::Nobody) => Some(401),
         (Access::Customer, Caller::CustomerA) => None,
         (Access::Customer, _) => Some(403),
+        // The token in the path is the credential; the matrix's is nobody's, whoever calls.
+        (Access::Link, _) => Some(404),
         (Access::Read | Access::Write, Caller::Nobody) => Some(missing),
         (Access::Read, Caller::Viewer | Caller::Operator) => None,
         (Access::Write, Caller::Operator) => None,
@@ -118,7 +120,11 @@ async fn every_route_answers_every_caller_as_the_table_says() {
     let mut tried = 0;
     for route in &table {
         // Customer B's case for every case route, customer A's page for the customer route.
-        let path = route.path.replace("{id}", &bravo_case).replace("{customer}", "cust-alpha");
+        let path = route
+            .path
+            .replace("{id}", &bravo_case)
+            .replace("{customer}", "cust-alpha")
+            .replace("{token}", &"ab".repeat(32));
         let page = !path.starts_with("/api/") && route.access != Access::Metrics;
         let mut open_statuses = BTreeSet::new();
         for caller in CALLERS {
@@ -200,7 +206,7 @@ fn the_document_and_the_table_agree() {
         .filter(|r| r.path.starts_with("/api/") || ["/healthz", "/readyz", "/metrics"].contains(&r.path))
         .map(|r| {
             let schemes: &[&str] = match r.access {
-                Access::Open | Access::Customer => &[],
+                Access::Open | Access::Customer | Access::Link => &[],
                 Access::Metrics => &["metrics_token"],
                 Access::Read => &["operator_token", "viewer_token", "session_cookie"],
                 Access::Write => &["operator_token", "session_cookie"],

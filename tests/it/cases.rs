@@ -179,14 +179,18 @@ async fn operators_work_a_case_through_its_life_cycle_and_illegal_steps_are_refu
     assert!(matches!(refused, Err(CaseError::Illegal(_))), "{refused:?}");
     assert_eq!(refused.map(|_| ()).map_err(|e| e.to_string()), Err("cannot close a case that is open".to_string()));
     assert!(matches!(
-        app.engine.act(CaseNumber(99), "alice", OperatorAction::Acknowledge).await,
+        app.engine.act(CaseNumber(99), "alice", OperatorAction::Acknowledge(firstwatch::outbox::AckVia::Api)).await,
         Err(CaseError::NotFound(_))
     ));
     assert!(matches!(app.engine.act(n, "alice", OperatorAction::Note("  ".into())).await, Err(CaseError::Invalid(_))));
 
-    let acked = app.engine.act(n, "alice", OperatorAction::Acknowledge).await.expect("ack");
+    let acked =
+        app.engine.act(n, "alice", OperatorAction::Acknowledge(firstwatch::outbox::AckVia::Api)).await.expect("ack");
     assert_eq!((acked.status.as_str(), acked.acknowledged_by.as_deref()), ("acknowledged", Some("alice")));
-    assert!(app.engine.act(n, "alice", OperatorAction::Acknowledge).await.is_err(), "acknowledged twice");
+    assert!(
+        app.engine.act(n, "alice", OperatorAction::Acknowledge(firstwatch::outbox::AckVia::Api)).await.is_err(),
+        "acknowledged twice"
+    );
     let noted =
         app.engine.act(n, "alice", OperatorAction::Note("Restarting the load balancer".into())).await.expect("note");
     assert_eq!(noted.status.as_str(), "in_progress");
@@ -194,7 +198,10 @@ async fn operators_work_a_case_through_its_life_cycle_and_illegal_steps_are_refu
     assert_eq!(resolved.status.as_str(), "resolved");
     let closed = app.engine.act(n, "alice", OperatorAction::Close).await.expect("close");
     assert_eq!(closed.status.as_str(), "closed");
-    assert!(app.engine.act(n, "alice", OperatorAction::Acknowledge).await.is_err(), "closed is final");
+    assert!(
+        app.engine.act(n, "alice", OperatorAction::Acknowledge(firstwatch::outbox::AckVia::Api)).await.is_err(),
+        "closed is final"
+    );
 
     let timeline = app.store.timeline(case.id).await.expect("timeline");
     let steps: Vec<(&str, &str)> = timeline.iter().map(|e| (e.kind.as_str(), e.actor.as_str())).collect();

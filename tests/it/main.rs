@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access;
+mod ack;
 mod api;
 mod api_fuzz;
 mod browser;

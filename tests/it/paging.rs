@@ -245,7 +245,11 @@ async fn acknowledging_stops_further_escalation() {
             .await;
     pager.wait_for(1, Duration::from_secs(10)).await;
     app.engine
-        .act(firstwatch::domain::CaseNumber(1), "alice", firstwatch::cases::OperatorAction::Acknowledge)
+        .act(
+            firstwatch::domain::CaseNumber(1),
+            "alice",
+            firstwatch::cases::OperatorAction::Acknowledge(firstwatch::outbox::AckVia::Api),
+        )
         .await
         .expect("ack");
     // Well past the second level's time, stepped rather than slept.

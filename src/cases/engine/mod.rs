@@ -14,6 +14,8 @@
 //! Not here: escalation levels and customer updates (`crate::escalation`, stepped from
 //! `run_due`), delivery (`crate::outbox`).
 
+mod acknowledge;
+pub use acknowledge::LinkAck;
 mod guarding;
 mod inventory;
 mod outbound;
@@ -78,7 +80,8 @@ pub enum CaseError {
 /// What an operator does to a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OperatorAction {
-    Acknowledge,
+    /// Take the case, through the way named (API, case page, CLI).
+    Acknowledge(crate::outbox::AckVia),
     Note(String),
     Resolve,
     Close,
@@ -256,19 +259,7 @@ impl CaseEngine {
         let mut case = tx.case(number.0).await?.ok_or(CaseError::NotFound(number))?;
         let status = case.status;
         match action {
-            OperatorAction::Acknowledge => {
-                case.status = status.apply(Action::Acknowledge)?;
-                case.acknowledged_at = Some(now);
-                case.acknowledged_by = Some(actor.to_string());
-                tx.add_event(
-                    case.id,
-                    now,
-                    TimelineKind::Acknowledged,
-                    actor,
-                    &format!("{actor} acknowledged the case and is working on it."),
-                )
-                .await?;
-            }
+            OperatorAction::Acknowledge(via) => self.acknowledge_in(&mut tx, &mut case, actor, via, now).await?,
             OperatorAction::Note(text) => {
                 let text = text.trim();
                 if text.is_empty() || text.chars().count() > 4000 {

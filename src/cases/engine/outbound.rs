@@ -64,7 +64,8 @@ impl CaseEngine {
         paged.sort_unstable();
         paged.dedup();
         fx.pages.extend(paged.into_iter().map(|(_, role)| role.to_string()));
-        Ok(outbox::enqueue_all(tx, EventKind::Page, notice, Some(case), to).await?)
+        let public_url = self.config().server.public_url.clone();
+        Ok(outbox::enqueue_pages(tx, EventKind::Page, notice, case, to, &public_url).await?)
     }
 
     pub(super) fn response_due(&self, severity: Severity, now: i64) -> i64 {

@@ -204,7 +204,7 @@ pub async fn ack(
     ApiPath(CaseId { id }): ApiPath<CaseId>,
     OptionalJson(_): OptionalJson<EmptyBody>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    act(&state, &id, &who, OperatorAction::Acknowledge).await
+    act(&state, &id, &who, OperatorAction::Acknowledge(crate::outbox::AckVia::Api)).await
 }
 
 #[utoipa::path(

@@ -206,7 +206,7 @@ pub async fn ack(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    act(&state, &who, &id, OperatorAction::Acknowledge).await
+    act(&state, &who, &id, OperatorAction::Acknowledge(crate::outbox::AckVia::Page)).await
 }
 
 pub async fn resolve(

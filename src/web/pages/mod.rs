@@ -10,6 +10,7 @@
 //! check), `form.rs` (form bodies), `summary.rs` (fleet counts), `uptime.rs` (90-day bars),
 //! then one file per page.
 
+pub mod ack;
 mod cache;
 pub mod case;
 pub mod customer;

@@ -1,0 +1,148 @@
+//! Acknowledging from the page itself (PRODUCT.md section 14), through real HTTP: every page
+//! carries its own single-use ack link; GET shows the case and changes nothing, POST
+//! acknowledges once as the paged person, a used link is gone, an unknown one not found;
+//! `case.acknowledged` reaches the people paged and the feed, and the next escalation level
+//! never fires. Escalation is stepped with an injected clock.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use firstwatch::clock::{from_unix_ms, ManualClock};
+use firstwatch::store::{CaseRow, OutboxRow};
+
+use crate::helpers::app::{wait_until, TestApp};
+use crate::helpers::db::{Backend, TestDb};
+use crate::helpers::receiver::Receiver;
+use crate::helpers::targets::{Behavior, FakeTarget};
+use crate::paging::config;
+
+async fn the_case(app: &TestApp) -> Option<CaseRow> {
+    app.store.cases(&[], 10).await.expect("cases").into_iter().next()
+}
+
+fn body(row: &OutboxRow) -> serde_json::Value {
+    serde_json::from_str(&row.body).expect("a JSON body")
+}
+
+/// The path of the message's ack link (`/ack/…`), whatever host `public_url` names.
+fn ack_path(row: &OutboxRow) -> String {
+    let url = body(row)["ack_url"].as_str().unwrap_or_else(|| panic!("no ack_url in {}", row.body)).to_string();
+    let at = url.find("/ack/").unwrap_or_else(|| panic!("not an ack link: {url}"));
+    url[at..].to_string()
+}
+
+async fn send(app: &TestApp, method: &str, path: &str, origin: Option<&str>) -> (u16, String) {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let url = format!("http://{}{path}", app.addr);
+    let mut request = match method {
+        "GET" => client.get(&url),
+        _ => client.post(&url).header("content-type", "application/x-www-form-urlencoded").body(""),
+    };
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let response = request.send().await.expect("request");
+    (response.status().as_u16(), response.text().await.expect("body"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_link_shows_the_case_acknowledges_once_and_tells_everyone_paged() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Status(503)).await;
+    let (pager, others) = (Receiver::ok().await, Receiver::ok().await);
+    let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000)));
+    let app =
+        TestApp::spawn_with_clock(&config(&db.url, &target, &pager, &others, "ack_timeout = \"2h\""), clock.clone())
+            .await;
+    wait_until(Duration::from_secs(10), "a Severity 1 case", || async { the_case(&app).await.is_some() }).await;
+    let case = the_case(&app).await.expect("a case");
+    let number = format!("FW-{:06}", case.id);
+    let outbox = || async { app.store.outbox(Some(case.id)).await.expect("outbox") };
+
+    // The page to Alice carries a link of its own; the customer's notice and the feed do not.
+    let rows = outbox().await;
+    let page = rows.iter().find(|r| r.event == "page" && r.recipient_id == "alice").expect("alice paged");
+    let link = ack_path(page);
+    assert_eq!(link.len(), "/ack/".len() + 64, "{link}");
+    for other in rows.iter().filter(|r| r.event != "page") {
+        assert!(body(other).get("ack_url").is_none(), "only pages carry a link: {}", other.body);
+    }
+
+    // GET shows the case and a button, and changes nothing (a mail scanner may follow it).
+    for _ in 0..2 {
+        let (status, html) = send(&app, "GET", &link, None).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains(&number) && html.contains("acme") && html.contains("storefront"), "{html}");
+        assert!(html.contains("<form method=\"post\"") && html.contains("as alice"), "{html}");
+    }
+    assert_eq!(the_case(&app).await.map(|c| c.status.to_string()), Some("open".to_string()));
+
+    // A form from another site is refused and changes nothing; an unknown or malformed token
+    // is not found.
+    assert_eq!(send(&app, "POST", &link, Some("https://evil.example")).await.0, 403);
+    assert_eq!(the_case(&app).await.map(|c| c.status.to_string()), Some("open".to_string()));
+    assert_eq!(send(&app, "POST", &format!("/ack/{}", "0".repeat(64)), None).await.0, 404);
+    assert_eq!(send(&app, "GET", "/ack/not-a-token", None).await.0, 404);
+
+    // POST acknowledges as the paged person, once.
+    let (status, html) = send(&app, "POST", &link, None).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("acknowledged") && html.contains("alice"), "{html}");
+    let taken = the_case(&app).await.expect("the case");
+    assert_eq!(
+        (taken.status.to_string(), taken.acknowledged_by.as_deref()),
+        ("acknowledged".to_string(), Some("alice"))
+    );
+    assert_eq!(send(&app, "POST", &link, None).await.0, 410, "a link works once");
+    assert_eq!(send(&app, "GET", &link, None).await.0, 410);
+
+    // Everyone paged (Alice, on the pager) and the feed hear who took it and how.
+    let rows = outbox().await;
+    let acked: Vec<&OutboxRow> = rows.iter().filter(|r| r.event == "case.acknowledged").collect();
+    let to: Vec<(&str, &str)> = acked.iter().map(|r| (r.recipient_id.as_str(), r.channel.as_str())).collect();
+    assert_eq!(to, [("alice", "pager"), ("feed", "feed")], "{acked:#?}");
+    for row in &acked {
+        assert_eq!(body(row)["acknowledged"], serde_json::json!({ "by": "alice", "via": "link" }), "{}", row.body);
+    }
+
+    // The VP's level never fires: the case was taken.
+    let since = case.severity1_since.expect("Severity 1");
+    clock.set(from_unix_ms(since + 3 * 3_600_000));
+    app.engine.run_due().await.expect("run_due");
+    let rows = outbox().await;
+    assert_eq!(rows.iter().filter(|r| r.event == "escalation").count(), 0, "{rows:#?}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_link_of_a_resolved_case_is_gone_and_an_acknowledged_case_is_not_taken_twice() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Status(503)).await;
+    let (pager, others) = (Receiver::ok().await, Receiver::ok().await);
+    let app = TestApp::spawn(&config(&db.url, &target, &pager, &others, "")).await;
+    wait_until(Duration::from_secs(10), "a Severity 1 case", || async { the_case(&app).await.is_some() }).await;
+    let case = the_case(&app).await.expect("a case");
+    let page = app.store.outbox(Some(case.id)).await.expect("outbox").into_iter().find(|r| r.event == "page");
+    let link = ack_path(&page.expect("a page"));
+
+    // An operator takes it through the API first: Alice's link then changes nothing (but is spent).
+    let (status, _) = app
+        .post_json(&format!("/api/v1/cases/FW-{:06}/ack", case.id), Some(crate::helpers::app::OPERATOR_TOKEN), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, html) = send(&app, "POST", &link, None).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("acknowledged already") && html.contains("test-operator"), "{html}");
+    assert_eq!(the_case(&app).await.and_then(|c| c.acknowledged_by), Some("test-operator".to_string()));
+    let acked = app.store.outbox(Some(case.id)).await.expect("outbox");
+    let acked: Vec<_> = acked.iter().filter(|r| r.event == "case.acknowledged").collect();
+    assert!(acked.iter().all(|r| body(r)["acknowledged"]["via"] == "api"), "told once, the API's way: {acked:#?}");
+
+    // Resolved: a link of the case is gone.
+    app.engine
+        .act(firstwatch::domain::CaseNumber(case.id), "victor", firstwatch::cases::OperatorAction::Resolve)
+        .await
+        .expect("resolve");
+    assert_eq!(send(&app, "GET", &link, None).await.0, 410);
+    app.stop().await;
+}
