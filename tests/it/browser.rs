@@ -140,3 +140,32 @@ async fn operator_logs_in_and_acknowledges_a_case_on_its_page() {
     browser.close().await;
     scene.app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_paged_person_acknowledges_from_the_ack_page_without_signing_in() {
+    let (scene, browser) = scene().await;
+    let case = scene.app.store.cases(&[], 10).await.expect("cases").into_iter().next().expect("a case");
+    let page = scene.app.store.outbox(Some(case.id)).await.expect("outbox").into_iter().find(|r| r.event == "page");
+    let body: serde_json::Value = serde_json::from_str(&page.expect("a page").body).expect("JSON body");
+    let url = body["ack_url"].as_str().expect("the page carries an ack link").to_string();
+    let path = &url[url.find("/ack/").expect("an /ack/ link")..];
+
+    browser.goto(&format!("{}{path}", scene.base)).await;
+    assert!(browser.text("body").await.contains("FW-000001"), "the case is shown: {}", browser.source().await);
+    assert_eq!(
+        scene.app.get_json("/api/v1/cases/FW-000001").await["case"]["status"],
+        "open",
+        "opening changes nothing"
+    );
+    browser.screenshot("ack-page").await;
+    browser.click("form button[type=\"submit\"]").await;
+    browser.find("h1#acknowledged").await;
+    browser.screenshot("ack-done").await;
+
+    let detail = scene.app.get_json("/api/v1/cases/FW-000001").await;
+    assert_eq!(detail["case"]["status"], "acknowledged", "{detail}");
+    let taken = detail["timeline"].as_array().and_then(|t| t.iter().find(|e| e["kind"] == "acknowledged").cloned());
+    assert_eq!(taken.map(|e| e["actor"].clone()), Some(serde_json::json!("alice")), "as the paged person: {detail}");
+    browser.close().await;
+    scene.app.stop().await;
+}
