@@ -65,14 +65,9 @@ async fn a_backup_of_a_live_sqlite_database_under_write_load_opens_and_holds_its
     .await;
 
     let copy = dir.path().join("backup.db");
-    let out = firstwatch_async(&[
-        "backup",
-        "--config",
-        config_path.to_str().expect("utf-8"),
-        "--to",
-        copy.to_str().expect("utf-8"),
-    ])
-    .await;
+    let (config_arg, copy_arg) = (config_path.to_str().expect("utf-8"), copy.to_str().expect("utf-8"));
+    let backup = ["backup", "--config", config_arg, "--to", copy_arg];
+    let out = firstwatch_async(&backup).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("3 cases up to FW-"), "{}", text(&out));
 
@@ -97,14 +92,7 @@ async fn a_backup_of_a_live_sqlite_database_under_write_load_opens_and_holds_its
 
     // A second backup to the same file is refused and leaves it alone.
     let size = std::fs::metadata(&copy).expect("copy").len();
-    let again = firstwatch_async(&[
-        "backup",
-        "--config",
-        config_path.to_str().expect("utf-8"),
-        "--to",
-        copy.to_str().expect("utf-8"),
-    ])
-    .await;
+    let again = firstwatch_async(&backup).await;
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     assert!(text(&again).contains("never overwrites"), "{}", text(&again));
     assert_eq!(std::fs::metadata(&copy).expect("copy").len(), size);
