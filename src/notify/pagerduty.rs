@@ -43,18 +43,21 @@ pub struct Pagerduty {
     /// The integration key of the PagerDuty service.
     pub routing_key: Secret,
     pub api_base: Option<Url>,
+    /// Checks the signature of PagerDuty's V3 webhooks (`POST /hooks/pagerduty`).
+    pub webhook_secret: Option<Secret>,
 }
 
 impl Provider for Pagerduty {
     const TYPE: &'static str = "pagerduty";
     const REQUIRED: &'static [&'static str] = &["routing_key"];
-    const OPTIONAL: &'static [&'static str] = &["api_base"];
+    const OPTIONAL: &'static [&'static str] = &["api_base", "webhook_secret"];
     type Sender = PagerdutySender;
 
     fn parse(keys: &mut Keys<'_>) -> Option<Pagerduty> {
         let routing_key = keys.secret("routing_key");
         let api_base = keys.url("api_base");
-        Some(Pagerduty { routing_key: routing_key?, api_base })
+        let webhook_secret = keys.secret("webhook_secret");
+        Some(Pagerduty { routing_key: routing_key?, api_base, webhook_secret })
     }
 
     fn sender(&self, ctx: &Context<'_>) -> Result<PagerdutySender, String> {

@@ -16,6 +16,8 @@
 //! - [`Access::Metrics`]: open, or the `[server] metrics_token` bearer when one is set.
 //! - [`Access::Link`]: `/ack/{token}`, an acknowledgement link: the single-use token in the
 //!   path is the credential, and the page checks it itself (unknown 404, spent 410).
+//! - [`Access::Signed`]: `/hooks/…`, a paging vendor's webhook: its signature, checked by the
+//!   handler against the channel's secret before anything is read, is the credential (403).
 //! - [`Access::Open`]: nothing of any customer: health, readiness, sign-in, the API document.
 
 use std::time::Instant;
@@ -32,7 +34,7 @@ use axum::Router;
 use super::client::ClientAddr;
 use super::credential::{bearer, of_token, Credential, Role};
 use super::pages::{self, session as page_session};
-use super::{api, health, json, openapi, session, ApiError, AppState};
+use super::{api, health, hooks, json, openapi, session, ApiError, AppState};
 use crate::config::constant_time_eq;
 
 /// What a route needs from its caller.
@@ -42,6 +44,7 @@ pub enum Access {
     Metrics,
     Customer,
     Link,
+    Signed,
     Read,
     Write,
 }
@@ -99,6 +102,7 @@ pub fn table() -> Vec<Route> {
         get("/status/{customer}", Customer, pages::customer::page),
         get("/ack/{token}", Link, pages::ack::show),
         post("/ack/{token}", Link, pages::ack::acknowledge),
+        post("/hooks/pagerduty", Signed, hooks::pagerduty::receive),
         get("/", Read, pages::ops::page),
         get("/cases/{id}", Read, pages::case::page),
         post("/cases/{id}/ack", Write, pages::case::ack),
@@ -133,7 +137,7 @@ struct Gate {
 async fn enforce(State(gate): State<Gate>, request: Request, next: Next) -> Response {
     let state = &gate.state;
     let needs = match gate.access {
-        Access::Open | Access::Customer | Access::Link => return next.run(request).await,
+        Access::Open | Access::Customer | Access::Link | Access::Signed => return next.run(request).await,
         Access::Metrics => {
             let Some(expected) = &state.config().server.metrics_token else {
                 return next.run(request).await;

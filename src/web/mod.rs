@@ -10,6 +10,7 @@ mod cookies;
 pub mod credential;
 mod error;
 mod health;
+mod hooks;
 mod json;
 mod openapi;
 mod pages;

@@ -122,7 +122,7 @@ impl Modify for Security {
             };
             let Some(operation) = operation else { continue };
             let (schemes, refusals): (&[&str], bool) = match route.access {
-                Access::Open | Access::Customer | Access::Link => (&[], false),
+                Access::Open | Access::Customer | Access::Link | Access::Signed => (&[], false),
                 Access::Metrics => (&[METRICS_TOKEN], true),
                 Access::Read => (&[OPERATOR_TOKEN, VIEWER_TOKEN, SESSION_COOKIE], true),
                 Access::Write => (&[OPERATOR_TOKEN, SESSION_COOKIE], true),

@@ -58,6 +58,8 @@ fn expected(access: Access, page: bool, caller: Caller) -> Option<u16> {
         (Access::Customer, _) => Some(403),
         // The token in the path is the credential; the matrix's is nobody's, whoever calls.
         (Access::Link, _) => Some(404),
+        // A vendor's webhook: only its signature counts, and the matrix's requests have none.
+        (Access::Signed, _) => Some(403),
         (Access::Read | Access::Write, Caller::Nobody) => Some(missing),
         (Access::Read, Caller::Viewer | Caller::Operator) => None,
         (Access::Write, Caller::Operator) => None,
@@ -206,7 +208,7 @@ fn the_document_and_the_table_agree() {
         .filter(|r| r.path.starts_with("/api/") || ["/healthz", "/readyz", "/metrics"].contains(&r.path))
         .map(|r| {
             let schemes: &[&str] = match r.access {
-                Access::Open | Access::Customer | Access::Link => &[],
+                Access::Open | Access::Customer | Access::Link | Access::Signed => &[],
                 Access::Metrics => &["metrics_token"],
                 Access::Read => &["operator_token", "viewer_token", "session_cookie"],
                 Access::Write => &["operator_token", "session_cookie"],

@@ -146,3 +146,88 @@ async fn an_ack_link_of_a_resolved_case_is_gone_and_an_acknowledged_case_is_not_
     assert_eq!(send(&app, "GET", &link, None).await.0, 410);
     app.stop().await;
 }
+
+fn pagerduty_signature(secret: &str, body: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, body.as_bytes());
+    format!("v1={}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+async fn pagerduty_hook(app: &TestApp, body: &str, signature: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/hooks/pagerduty", app.addr))
+        .header("content-type", "application/json")
+        .header("x-pagerduty-signature", signature)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+fn incident(event_type: &str, key: &str) -> String {
+    serde_json::json!({
+        "event": {
+            "id": "01DEN4HPBQAN8P4H2EONNIQRGJ", "event_type": event_type, "resource_type": "incident",
+            "agent": { "id": "PLH1HKV", "summary": "Alice Example", "type": "user_reference" },
+            "data": { "id": "PGR0VU2", "type": "incident", "incident_key": key, "status": "acknowledged" }
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagerduty_webhooks_acknowledge_and_resolve_with_a_valid_signature_and_echo_nothing_back() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Status(503)).await;
+    let (pager, others) = (Receiver::ok().await, Receiver::ok().await);
+    let text = config(&db.url, &target, &pager, &others, "").replace("feed = [\"feed\"]", "feed = [\"feed\", \"pd\"]")
+        + &format!(
+            "\n[[channels]]\nid = \"pd\"\ntype = \"pagerduty\"\nrouting_key = \"R0UT1NG\"\nwebhook_secret = \"pd-secret\"\napi_base = \"{}\"\n",
+            others.url("")
+        );
+    let app = TestApp::spawn(&text).await;
+    wait_until(Duration::from_secs(10), "a Severity 1 case", || async { the_case(&app).await.is_some() }).await;
+    let case = the_case(&app).await.expect("a case");
+    let number = format!("FW-{:06}", case.id);
+    let status = || async { the_case(&app).await.map(|c| c.status.to_string()).unwrap_or_default() };
+
+    // Wrong or missing signature: 403, and nothing changes.
+    let ack = incident("incident.acknowledged", &number);
+    assert_eq!(pagerduty_hook(&app, &ack, &pagerduty_signature("not-the-secret", &ack)).await.0, 403);
+    assert_eq!(pagerduty_hook(&app, &ack, "").await.0, 403);
+    assert_eq!(status().await, "open");
+
+    // Signed: the case is acknowledged by the PagerDuty user.
+    let (code, answer) = pagerduty_hook(&app, &ack, &pagerduty_signature("pd-secret", &ack)).await;
+    assert_eq!(code, 200, "{answer}");
+    let taken = the_case(&app).await.expect("the case");
+    assert_eq!(
+        (taken.status.to_string(), taken.acknowledged_by.as_deref()),
+        ("acknowledged".into(), Some("pagerduty:Alice Example"))
+    );
+    let rows = app.store.outbox(Some(case.id)).await.expect("outbox");
+    let acked: Vec<&OutboxRow> = rows.iter().filter(|r| r.event == "case.acknowledged").collect();
+    let channels: Vec<&str> = acked.iter().map(|r| r.channel.as_str()).collect();
+    assert_eq!(channels, ["pager", "feed"], "the paged and the feed, but not back to PagerDuty: {acked:#?}");
+    assert!(acked.iter().all(|r| body(r)["acknowledged"]["via"] == "pagerduty"));
+
+    // The same event again, an incident of nobody's, an event we do not act on: 200, nothing.
+    assert_eq!(pagerduty_hook(&app, &ack, &pagerduty_signature("pd-secret", &ack)).await.0, 200);
+    let stranger = incident("incident.acknowledged", "not-ours-123");
+    assert_eq!(pagerduty_hook(&app, &stranger, &pagerduty_signature("pd-secret", &stranger)).await.0, 200);
+    let other = incident("incident.priority_updated", &number);
+    assert_eq!(pagerduty_hook(&app, &other, &pagerduty_signature("pd-secret", &other)).await.0, 200);
+    let again = app.store.outbox(Some(case.id)).await.expect("outbox");
+    assert_eq!(again.iter().filter(|r| r.event == "case.acknowledged").count(), acked.len(), "told once");
+
+    // Resolved in PagerDuty: resolved here.
+    let resolved = incident("incident.resolved", &number);
+    assert_eq!(pagerduty_hook(&app, &resolved, &pagerduty_signature("pd-secret", &resolved)).await.0, 200);
+    assert_eq!(status().await, "resolved");
+    // Signed but not JSON of that shape: refused as a bad request.
+    assert_eq!(pagerduty_hook(&app, "{}", &pagerduty_signature("pd-secret", "{}")).await.0, 400);
+    app.stop().await;
+}
