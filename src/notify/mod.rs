@@ -18,7 +18,7 @@ mod email;
 mod http;
 mod pagerduty;
 pub mod registry;
-mod render;
+pub(crate) mod render;
 mod twilio;
 mod webhook;
 

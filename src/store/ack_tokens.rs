@@ -29,6 +29,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The active case `person` was paged or escalated to most recently, if any.
+    pub async fn latest_paged_case(&self, person: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT o.case_id AS case_id FROM outbox o JOIN cases c ON c.id = o.case_id \
+             WHERE o.recipient_kind = 'person' AND o.recipient_id = $1 AND o.event IN ('page', 'escalation') \
+             AND c.status NOT IN {} ORDER BY o.id DESC LIMIT 1",
+            crate::domain::case_status::inactive_sql()
+        ))
+        .bind(person)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("case_id")).transpose()?)
+    }
+}
+
 impl Tx {
     /// Keep a new token for the message `outbox_key`; `false` when that message has one
     /// already (a replayed enqueue), and then nothing is written.

@@ -103,6 +103,7 @@ pub fn table() -> Vec<Route> {
         get("/ack/{token}", Link, pages::ack::show),
         post("/ack/{token}", Link, pages::ack::acknowledge),
         post("/hooks/pagerduty", Signed, hooks::pagerduty::receive),
+        post("/hooks/twilio/sms", Signed, hooks::twilio::sms),
         get("/", Read, pages::ops::page),
         get("/cases/{id}", Read, pages::case::page),
         post("/cases/{id}/ack", Write, pages::case::ack),

@@ -11,6 +11,8 @@ pub mod credential;
 mod error;
 mod health;
 mod hooks;
+/// Twilio's request signature (for tests and tools that play Twilio).
+pub use hooks::twilio::signature as twilio_signature;
 mod json;
 mod openapi;
 mod pages;

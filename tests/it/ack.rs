@@ -231,3 +231,64 @@ async fn pagerduty_webhooks_acknowledge_and_resolve_with_a_valid_signature_and_e
     assert_eq!(pagerduty_hook(&app, "{}", &pagerduty_signature("pd-secret", "{}")).await.0, 400);
     app.stop().await;
 }
+
+async fn twilio_sms(app: &TestApp, fields: &[(&str, &str)], token: &str) -> (u16, String) {
+    let owned: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let signature = firstwatch::web::twilio_signature(token, "https://fw.example/hooks/twilio/sms", &owned);
+    let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/hooks/twilio/sms", app.addr))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    (response.status().as_u16(), response.text().await.expect("body"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_text_from_a_paged_persons_phone_acknowledges_and_nothing_else_does() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Status(503)).await;
+    let (pager, others) = (Receiver::ok().await, Receiver::ok().await);
+    let text = config(&db.url, &target, &pager, &others, "").replacen(
+        "id = \"alice\"\nname = \"Alice\"\n",
+        "id = \"alice\"\nname = \"Alice\"\nphone = \"+15550111\"\n",
+        1,
+    );
+    let text = crate::helpers::app::server_keys(&text, "public_url = \"https://fw.example\"");
+    let app = TestApp::spawn(&text).await;
+    wait_until(Duration::from_secs(10), "a Severity 1 case", || async { the_case(&app).await.is_some() }).await;
+    let case = the_case(&app).await.expect("a case");
+    let number = format!("FW-{:06}", case.id);
+    let status = || async { the_case(&app).await.map(|c| c.status.to_string()).unwrap_or_default() };
+    let from_alice = [("AccountSid", "AC123"), ("From", "+15550111"), ("To", "+15550199"), ("Body", " ack ")];
+
+    // A wrong signature: 403, nothing changes. An unknown number or another text: a TwiML
+    // answer, nothing changes.
+    assert_eq!(twilio_sms(&app, &from_alice, "not-the-token").await.0, 403);
+    let stranger = [("AccountSid", "AC123"), ("From", "+15559999"), ("Body", "ACK")];
+    let (code, twiml) = twilio_sms(&app, &stranger, "twilio-token").await;
+    assert!(code == 200 && twiml.contains("<Response><Message>") && twiml.contains("not on firstwatch"), "{twiml}");
+    let (_, twiml) =
+        twilio_sms(&app, &[("AccountSid", "AC123"), ("From", "+15550111"), ("Body", "on my way")], "twilio-token")
+            .await;
+    assert!(twiml.contains("Reply ACK"), "{twiml}");
+    assert_eq!(status().await, "open");
+
+    // ACK from Alice's phone takes her latest paged case, as Alice.
+    let (code, twiml) = twilio_sms(&app, &from_alice, "twilio-token").await;
+    assert_eq!(code, 200, "{twiml}");
+    assert!(twiml.contains(&format!("{number} acknowledged by alice")), "{twiml}");
+    let taken = the_case(&app).await.expect("the case");
+    assert_eq!((taken.status.to_string(), taken.acknowledged_by.as_deref()), ("acknowledged".into(), Some("alice")));
+    let rows = app.store.outbox(Some(case.id)).await.expect("outbox");
+    assert!(rows.iter().filter(|r| r.event == "case.acknowledged").all(|r| body(r)["acknowledged"]["via"] == "sms"));
+
+    // Naming the case again says it is taken already.
+    let named = [("AccountSid", "AC123"), ("From", "+15550111"), ("Body", &*format!("ACK {number}"))];
+    let (_, twiml) = twilio_sms(&app, &named, "twilio-token").await;
+    assert!(twiml.contains("acknowledged already, by alice"), "{twiml}");
+    app.stop().await;
+}

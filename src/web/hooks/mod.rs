@@ -5,3 +5,4 @@
 //! Not here: what an acknowledgement does (`cases::engine::acknowledge`).
 
 pub mod pagerduty;
+pub mod twilio;
