@@ -22,6 +22,9 @@ use crate::domain::CaseNumber;
 use crate::store::CaseRow;
 use crate::web::AppState;
 
+const USED: &str = "This link was used already: each acknowledgement link works once.";
+const OVER: &str = "The case of this link is resolved or closed.";
+
 fn gone(text: &str) -> Response {
     message(StatusCode::GONE, "Link no longer valid", text)
 }
@@ -57,10 +60,10 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
     }
     let Some(row) = state.store.ack_token(&sha256_hex(&token)).await? else { return Ok(unknown()) };
     if row.used_at.is_some() {
-        return Ok(gone("This link was used already: each acknowledgement link works once."));
+        return Ok(gone(USED));
     }
     let Some(case) = state.store.case(row.case_id).await?.filter(|c| c.status.is_active()) else {
-        return Ok(gone("The case of this link is resolved or closed."));
+        return Ok(gone(OVER));
     };
     let now = state.clock.now_ms();
     let number = CaseNumber(case.id).to_string();
@@ -95,8 +98,8 @@ pub async fn acknowledge(
         state.engine.acknowledge_by_link(&sha256_hex(&token)).await.map_err(|e| PageError::Internal(e.into()))?;
     Ok(match done {
         LinkAck::Unknown => unknown(),
-        LinkAck::Used => gone("This link was used already: each acknowledgement link works once."),
-        LinkAck::Already(case) if !case.status.is_active() => gone("The case of this link is resolved or closed."),
+        LinkAck::Used => gone(USED),
+        LinkAck::Already(case) if !case.status.is_active() => gone(OVER),
         LinkAck::Already(case) => {
             let number = CaseNumber(case.id);
             let by = case.acknowledged_by.clone().unwrap_or_default();

@@ -213,10 +213,6 @@ fn day_title(day_start: i64, day: &DayTotal) -> String {
 
 /// The 90-day bar: one `span.day` per UTC day, oldest first, coloured by uptime.
 pub fn uptime_bar(first_day: i64, days: &[DayTotal]) -> Markup {
-    let total = days.iter().fold(DayTotal::default(), |acc, d| DayTotal {
-        probes: acc.probes + d.probes,
-        failures: acc.failures + d.failures,
-    });
     html! {
         div.uptime role="img" aria-label=(format!("uptime over the last {} days", days.len())) {
             @for (i, day) in days.iter().enumerate() {
@@ -224,13 +220,17 @@ pub fn uptime_bar(first_day: i64, days: &[DayTotal]) -> Markup {
                 span class={ "day " (day_class(day)) } title=(day_title(start, day)) {}
             }
         }
-        div.muted.uptime-total { (uptime_total(first_day, days, total)) }
+        div.muted.uptime-total { (uptime_total(first_day, days)) }
     }
 }
 
 /// "99.95% up over 90 days" only when there is data from the first day on; a younger fleet
 /// says since when ("… since 2026-12-01 (3 days)", "… today, the first day with data").
-fn uptime_total(first_day: i64, days: &[DayTotal], total: DayTotal) -> String {
+fn uptime_total(first_day: i64, days: &[DayTotal]) -> String {
+    let total = days.iter().fold(DayTotal::default(), |acc, d| DayTotal {
+        probes: acc.probes + d.probes,
+        failures: acc.failures + d.failures,
+    });
     let (Some(uptime), Some(first)) = (total.uptime(), days.iter().position(|d| d.probes > 0)) else {
         return "no data yet".to_string();
     };
@@ -295,16 +295,7 @@ mod tests {
     #[test]
     fn the_total_says_since_when_there_is_data() {
         let mut days = vec![DayTotal::default(); 90];
-        let total = |days: &[DayTotal]| {
-            uptime_total(
-                0,
-                days,
-                days.iter().fold(DayTotal::default(), |a, d| DayTotal {
-                    probes: a.probes + d.probes,
-                    failures: a.failures + d.failures,
-                }),
-            )
-        };
+        let total = |days: &[DayTotal]| uptime_total(0, days);
         assert_eq!(total(&days), "no data yet");
         days[89] = DayTotal { probes: 100, failures: 1 };
         assert_eq!(total(&days), "99.00% up today, the first day with data");
