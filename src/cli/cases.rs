@@ -81,7 +81,7 @@ async fn list_cases(config_path: &Path, filter: StatusFilter, limit: u32) -> Res
     store.close().await;
     let mut cases = fetched?;
     if cases.is_empty() {
-        println!("{}", filter.nothing());
+        sayln!("{}", filter.nothing());
         return Ok(());
     }
     let truncated = cases.len() > limit as usize;
@@ -102,12 +102,12 @@ async fn list_cases(config_path: &Path, filter: StatusFilter, limit: u32) -> Res
             ]
         })
         .collect();
-    print!(
+    say!(
         "{}",
         table(&["CASE", "SEV", "STATUS", "CUSTOMER/SERVICE", "SERVER", "OPENED AT", "AGE", "ACKNOWLEDGED BY"], rows)
     );
     if truncated {
-        println!("(the newest {limit} shown; use --limit for more)");
+        sayln!("(the newest {limit} shown; use --limit for more)");
     }
     Ok(())
 }
@@ -127,22 +127,22 @@ async fn show_case(config_path: &Path, number: CaseNumber) -> Result<(), CliErro
         return Err(CliError::Refused(CaseError::NotFound(number).to_string()));
     };
     let now = unix_ms(SystemTime::now());
-    print!("{}", case_details(&config, &case, now));
+    say!("{}", case_details(&config, &case, now));
 
-    println!("\nTimeline");
+    sayln!("\nTimeline");
     if timeline.is_empty() {
-        println!("  (no events)");
+        sayln!("  (no events)");
     } else {
         let rows = timeline
             .iter()
             .map(|e| vec![rfc3339_ms(e.at), clean(e.kind.as_str()), clean(&e.actor), clean(&e.text)])
             .collect();
-        print!("{}", indent(&table(&["AT", "KIND", "ACTOR", "TEXT"], rows)));
+        say!("{}", indent(&table(&["AT", "KIND", "ACTOR", "TEXT"], rows)));
     }
 
-    println!("\nNotifications");
+    sayln!("\nNotifications");
     if outbox.is_empty() {
-        println!("  (none)");
+        sayln!("  (none)");
     } else {
         let rows = outbox
             .iter()
@@ -156,7 +156,7 @@ async fn show_case(config_path: &Path, number: CaseNumber) -> Result<(), CliErro
                 ]
             })
             .collect();
-        print!("{}", indent(&table(&["AT", "EVENT", "RECIPIENT", "CHANNEL", "DELIVERY"], rows)));
+        say!("{}", indent(&table(&["AT", "EVENT", "RECIPIENT", "CHANNEL", "DELIVERY"], rows)));
     }
     Ok(())
 }
@@ -238,7 +238,7 @@ async fn act(config_path: &Path, number: CaseNumber, actor: Actor, action: Opera
     app.store().close().await;
     match outcome {
         Ok(case) => {
-            println!("{number} {done} by {}; status: {}", clean(&actor), case.status);
+            sayln!("{number} {done} by {}; status: {}", clean(&actor), case.status);
             Ok(())
         }
         Err(error @ (CaseError::NotFound(_) | CaseError::Illegal(_) | CaseError::Invalid(_))) => {

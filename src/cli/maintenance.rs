@@ -54,9 +54,9 @@ async fn list_maintenance(config_path: &Path) -> Result<(), CliError> {
         window_row(scope, w.start_at, w.end_at, now, w.reason.as_deref(), source)
     }));
     if rows.is_empty() {
-        println!("no maintenance windows");
+        sayln!("no maintenance windows");
     } else {
-        print!("{}", table(&["SCOPE", "START", "END", "STATE", "REASON", "SOURCE"], rows));
+        say!("{}", table(&["SCOPE", "START", "END", "STATE", "REASON", "SOURCE"], rows));
     }
     Ok(())
 }
@@ -128,7 +128,7 @@ async fn add_maintenance(
     let added = store.add_maintenance(&row).await;
     store.close().await;
     let id = added?;
-    println!(
+    sayln!(
         "maintenance window #{id} added: {scope_text} from {} to {}",
         rfc3339_ms(row.start_at),
         rfc3339_ms(row.end_at)

@@ -8,6 +8,18 @@
 //! unparsable values with 2 as well); 1 refused by the case life cycle, not found, a probe
 //! that failed, or a runtime failure. Messages go to stderr.
 
+/// `print!` for the verbs: a reader that went away (`firstwatch … | head -n 1`) is not a
+/// panic; see [`output::write_stdout`].
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::cli::output::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` for the verbs, as [`say!`].
+macro_rules! sayln {
+    () => { $crate::cli::output::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 pub mod cases;
 pub mod maintenance;
 mod output;

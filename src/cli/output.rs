@@ -7,6 +7,20 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::store::Store;
 
+/// Write to stdout. A closed pipe means the reader has what it wanted
+/// (`firstwatch check-config … | head -n 1`): the rest of the text is dropped and the verb
+/// still ends with its own exit status, where `print!` would panic. Other write errors are
+/// said on stderr.
+pub(super) fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_fmt(text).and_then(|()| out.flush()) {
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to stdout: {error}");
+        }
+    }
+}
+
 pub(super) async fn connect(config: &Config) -> anyhow::Result<Store> {
     use anyhow::Context as _;
     Store::connect(config.database.url.expose()).await.context("opening the database")

@@ -35,8 +35,8 @@ fn load_to_run(path: &Path) -> Result<Config, CliError> {
 
 pub fn check_config(path: &Path) -> Result<(), CliError> {
     let config = load_to_run(path)?;
-    println!("{} is valid.", path.display());
-    print!("{}", summary::summary(&config));
+    sayln!("{} is valid.", path.display());
+    say!("{}", summary::summary(&config));
     Ok(())
 }
 
@@ -57,11 +57,11 @@ pub async fn probe(target: &str, timeout: Duration, expect: Vec<u16>, dns: Vec<S
     let took = format!("{:.1} ms", result.duration.as_secs_f64() * 1000.0);
     match &result.outcome {
         Ok(success) => {
-            println!("{target}: up ({}) in {took}", success.detail);
+            sayln!("{target}: up ({}) in {took}", success.detail);
             Ok(())
         }
         Err(error) => {
-            println!("{target}: failed after {took}: {error}");
+            sayln!("{target}: failed after {took}: {error}");
             Err(CliError::Reported)
         }
     }

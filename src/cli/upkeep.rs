@@ -27,7 +27,7 @@ pub async fn healthcheck(url: &str) -> Result<(), CliError> {
     let response = match client.get(parsed).send().await {
         Ok(response) => response,
         Err(error) => {
-            println!("not ready: no answer from {url}: {error}");
+            sayln!("not ready: no answer from {url}: {error}");
             return Err(CliError::Reported);
         }
     };
@@ -36,10 +36,10 @@ pub async fn healthcheck(url: &str) -> Result<(), CliError> {
     let body = response.text().await.unwrap_or_default();
     let body: String = clean(&body).chars().take(300).collect();
     if status.is_success() {
-        println!("ready: {url} answered {status}");
+        sayln!("ready: {url} answered {status}");
         Ok(())
     } else {
-        println!("not ready: {url} answered {status}: {body}");
+        sayln!("not ready: {url} answered {status}: {body}");
         Err(CliError::Reported)
     }
 }
@@ -50,7 +50,7 @@ pub async fn backup(config: &Path, to: &Path) -> Result<(), CliError> {
     match store::backup(config.database.url.expose(), to).await {
         Ok(report) => {
             let newest = report.newest_case.map(|id| crate::domain::CaseNumber(id).to_string());
-            println!(
+            sayln!(
                 "backed up to {} ({} bytes, checked): {} cases{}, {} server statuses",
                 to.display(),
                 report.bytes,
@@ -74,7 +74,7 @@ pub async fn dead_letters(config: &Path, limit: u32) -> Result<(), CliError> {
     let rows = store.dead_letters(i64::from(limit)).await?;
     let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
     if rows.is_empty() {
-        println!("No dead letters: every message was delivered or is still being tried.");
+        sayln!("No dead letters: every message was delivered or is still being tried.");
         return Ok(());
     }
     let table = rows
@@ -92,7 +92,7 @@ pub async fn dead_letters(config: &Path, limit: u32) -> Result<(), CliError> {
             ]
         })
         .collect();
-    print!(
+    say!(
         "{}",
         output::table(&["ID", "CASE", "EVENT", "RECIPIENT", "CHANNEL", "GAVE UP", "ATTEMPTS", "LAST ERROR"], table)
     );

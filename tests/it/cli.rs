@@ -42,6 +42,24 @@ fn check_config_accepts_the_example_and_summarises_it() {
 }
 
 #[test]
+fn a_reader_that_goes_away_is_not_a_panic_and_keeps_the_exit_status() {
+    // `firstwatch check-config … | head -n 1`: stdout is a pipe whose reader is gone.
+    for (config, status) in [("config/firstwatch.toml", 0), ("no/such/file.toml", 2)] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_firstwatch"));
+        command.args(["check-config", "--config", config]).env_remove("RUST_LOG");
+        for (key, value) in EXAMPLE_ENV {
+            command.env(key, value);
+        }
+        let out = command.stdout(writer).output().expect("run firstwatch");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(status), "{config}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{config}: {stderr}");
+    }
+}
+
+#[test]
 fn check_config_refuses_a_bad_file_with_the_key_path_and_exit_status_2() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let path = dir.path().join("bad.toml");
