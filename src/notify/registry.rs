@@ -63,6 +63,17 @@ impl Keys<'_> {
         }
     }
 
+    /// A boolean, or `None` when absent.
+    pub fn flag(&mut self, key: &str) -> Option<bool> {
+        match self.table.get(key)? {
+            toml::Value::Boolean(b) => Some(*b),
+            other => {
+                self.error(key, format!("must be true or false, not {}", other.type_str()));
+                None
+            }
+        }
+    }
+
     /// A non-empty string.
     pub fn non_empty(&mut self, key: &str) -> Option<String> {
         let value = self.text(key)?;

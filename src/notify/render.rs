@@ -241,6 +241,46 @@ fn spoken_time(rfc3339: &str) -> Option<String> {
 }
 
 /// `<Response><Say>…</Say></Response>` with the text XML-escaped.
+/// A page read out to the person paged, ending with what to press.
+pub(crate) fn spoken_page(body: &Body) -> String {
+    let Some(c) = &body.case else {
+        return format!("Hello, this is firstwatch paging you. {}", body.text.trim());
+    };
+    let number = spoken_case_number(&c.id);
+    let mut out = format!(
+        "Hello, this is firstwatch paging you about case {number}, severity {}: customer {}, service {}",
+        c.severity, c.customer, c.service
+    );
+    match spoken_time(&c.opened_at) {
+        Some(time) => out.push_str(&format!(", down since {time}. ")),
+        None => out.push_str(" is down. "),
+    }
+    if !body.text.trim().is_empty() {
+        out.push_str(body.text.trim());
+        out.push(' ');
+    }
+    out.push_str("Press 1 to acknowledge the case.");
+    out
+}
+
+/// Where a voice page's key press goes: the page's ack link `{public_url}/ack/{token}` becomes
+/// `{public_url}/hooks/twilio/voice?ack={token}`, so the press acknowledges as that message's
+/// recipient, once.
+pub(crate) fn voice_ack_action(ack_url: &str) -> Option<String> {
+    let (base, token) = ack_url.rsplit_once("/ack/")?;
+    crate::domain::secret::is_token(token).then(|| format!("{base}/hooks/twilio/voice?ack={token}"))
+}
+
+/// Read `text` and wait for one key, posted to `action`; no key: say so and hang up.
+pub(crate) fn twiml_gather(text: &str, action: &str) -> String {
+    format!(
+        "<Response><Gather numDigits=\"1\" timeout=\"10\" method=\"POST\" action=\"{}\"><Say>{}</Say></Gather>\
+         <Say>No key was pressed. The case is not acknowledged; the escalation goes on. Goodbye.</Say></Response>",
+        xml_escape(action),
+        xml_escape(text)
+    )
+}
+
 pub(crate) fn twiml_say(text: &str) -> String {
     format!("<Response><Say>{}</Say></Response>", xml_escape(text))
 }
@@ -266,6 +306,17 @@ pub(crate) fn xml_escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::notify::BodyRecipient;
+
+    #[test]
+    fn a_voice_pages_key_press_goes_to_the_hook_with_the_pages_own_token() {
+        let token = "ab".repeat(32);
+        assert_eq!(
+            voice_ack_action(&format!("https://fw.example/watch/ack/{token}")),
+            Some(format!("https://fw.example/watch/hooks/twilio/voice?ack={token}"))
+        );
+        assert_eq!(voice_ack_action("https://fw.example/ack/not-a-token"), None);
+        assert_eq!(voice_ack_action("https://fw.example/cases/1"), None);
+    }
 
     fn case() -> BodyCase {
         BodyCase {

@@ -1,13 +1,17 @@
 //! Twilio: an SMS for every event, except `customer.call`, which rings the contact and reads
-//! the message out (TwiML `<Say>`).
+//! the message out (TwiML `<Say>`). A channel with `voice_pages = true` rings for `page` and
+//! `escalation` as well: the call reads the page and says "press 1 to acknowledge", and the
+//! key press comes back to `POST /hooks/twilio/voice` with the message's ack token
+//! (`web::hooks::twilio`).
 
 use reqwest::Url;
 
 use super::http;
 use super::registry::{Context, Deliver, Keys, Provider};
-use super::render::{sms_text, spoken_text, twiml_say};
+use super::render::{sms_text, spoken_page, spoken_text, twiml_gather, twiml_say, voice_ack_action};
 use super::{Delivery, SendError};
 use crate::domain::Secret;
+use crate::outbox::EventKind;
 
 const DEFAULT_API: &str = "https://api.twilio.com";
 
@@ -19,12 +23,14 @@ pub struct Twilio {
     /// The sender number (E.164).
     pub from: String,
     pub api_base: Option<Url>,
+    /// `voice_pages`: pages and escalations through this channel are calls, not texts.
+    pub voice_pages: bool,
 }
 
 impl Provider for Twilio {
     const TYPE: &'static str = "twilio";
     const REQUIRED: &'static [&'static str] = &["account_sid", "auth_token", "from"];
-    const OPTIONAL: &'static [&'static str] = &["api_base"];
+    const OPTIONAL: &'static [&'static str] = &["api_base", "voice_pages"];
     const CAN_CALL: bool = true;
     type Sender = TwilioSender;
 
@@ -33,7 +39,8 @@ impl Provider for Twilio {
         let auth_token = keys.secret("auth_token");
         let from = keys.phone("from");
         let api_base = keys.url("api_base");
-        Some(Twilio { account_sid: account_sid?, auth_token: auth_token?, from: from?, api_base })
+        let voice_pages = keys.flag("voice_pages").unwrap_or(false);
+        Some(Twilio { account_sid: account_sid?, auth_token: auth_token?, from: from?, api_base, voice_pages })
     }
 
     fn sender(&self, ctx: &Context<'_>) -> Result<TwilioSender, String> {
@@ -50,6 +57,7 @@ impl Provider for Twilio {
             account_sid: sid.clone(),
             auth_token: self.auth_token.clone(),
             from: self.from.clone(),
+            voice_pages: self.voice_pages,
             client: ctx.client.clone(),
         })
     }
@@ -61,14 +69,19 @@ pub(crate) struct TwilioSender {
     account_sid: String,
     auth_token: Secret,
     from: String,
+    voice_pages: bool,
     client: reqwest::Client,
 }
 
 impl Deliver for TwilioSender {
     async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
         let to = d.phone()?;
-        let (url, form) = if d.event.is_call() {
-            let twiml = twiml_say(&spoken_text(d.body, d.event));
+        let paged = matches!(d.event, EventKind::Page | EventKind::Escalation);
+        let (url, form) = if d.event.is_call() || (paged && self.voice_pages) {
+            let twiml = match d.body.ack_url.as_deref().and_then(voice_ack_action) {
+                Some(action) if paged => twiml_gather(&spoken_page(d.body), &action),
+                _ => twiml_say(&spoken_text(d.body, d.event)),
+            };
             (&self.calls, [("To", to), ("From", self.from.as_str()), ("Twiml", twiml.as_str())].map(own))
         } else {
             let text = sms_text(d.body, d.event, d.link.as_deref());

@@ -104,6 +104,7 @@ pub fn table() -> Vec<Route> {
         post("/ack/{token}", Link, pages::ack::acknowledge),
         post("/hooks/pagerduty", Signed, hooks::pagerduty::receive),
         post("/hooks/twilio/sms", Signed, hooks::twilio::sms),
+        post("/hooks/twilio/voice", Signed, hooks::twilio::voice),
         get("/", Read, pages::ops::page),
         get("/cases/{id}", Read, pages::case::page),
         post("/cases/{id}/ack", Write, pages::case::ack),

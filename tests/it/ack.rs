@@ -233,11 +233,17 @@ async fn pagerduty_webhooks_acknowledge_and_resolve_with_a_valid_signature_and_e
 }
 
 async fn twilio_sms(app: &TestApp, fields: &[(&str, &str)], token: &str) -> (u16, String) {
+    twilio_post(app, "/hooks/twilio/sms", fields, token).await
+}
+
+/// A form POST to `path_and_query` signed as Twilio signs it for `public_url` https://fw.example.
+async fn twilio_post(app: &TestApp, path_and_query: &str, fields: &[(&str, &str)], token: &str) -> (u16, String) {
     let owned: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let signature = firstwatch::web::twilio_signature(token, "https://fw.example/hooks/twilio/sms", &owned);
+    let signed_url = format!("https://fw.example{path_and_query}");
+    let signature = firstwatch::web::twilio_signature(token, &signed_url, &owned);
     let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
     let response = reqwest::Client::new()
-        .post(format!("http://{}/hooks/twilio/sms", app.addr))
+        .post(format!("http://{}{path_and_query}", app.addr))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-twilio-signature", signature)
         .body(body)
@@ -290,5 +296,67 @@ async fn an_ack_text_from_a_paged_persons_phone_acknowledges_and_nothing_else_do
     let named = [("AccountSid", "AC123"), ("From", "+15550111"), ("Body", &*format!("ACK {number}"))];
     let (_, twiml) = twilio_sms(&app, &named, "twilio-token").await;
     assert!(twiml.contains("acknowledged already, by alice"), "{twiml}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voice_page_says_press_1_and_the_key_press_acknowledges_as_the_person_called() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Status(503)).await;
+    let (pager, others) = (Receiver::ok().await, Receiver::ok().await);
+    let ring = Receiver::ok().await;
+    let text = config(&db.url, &target, &pager, &others, "")
+        .replacen(
+            "id = \"alice\"\nname = \"Alice\"\n",
+            "id = \"alice\"\nname = \"Alice\"\nphone = \"+15550111\"\n",
+            1,
+        )
+        .replacen("channels = [\"pager\"]", "channels = [\"pager\", \"ring\"]", 1)
+        .replacen(
+            "[[people]]",
+            &format!(
+                "[[channels]]\nid = \"ring\"\ntype = \"twilio\"\naccount_sid = \"AC123\"\nauth_token = \"twilio-token\"\n\
+                 from = \"+15550199\"\napi_base = \"{}\"\nvoice_pages = true\n\n[[people]]",
+                ring.url("")
+            ),
+            1,
+        );
+    let text = crate::helpers::app::server_keys(&text, "public_url = \"https://fw.example\"");
+    let app = TestApp::spawn(&text).await;
+    let calls = ring.wait_for(1, Duration::from_secs(15)).await;
+    let call = &calls[0];
+    assert!(call.path.ends_with("/Accounts/AC123/Calls.json"), "a call, not a text: {}", call.path);
+    assert_eq!(call.field("To"), "+15550111");
+    let twiml = call.field("Twiml");
+    assert!(twiml.contains("<Gather numDigits=\"1\"") && twiml.contains("Press 1 to acknowledge"), "{twiml}");
+    let case = the_case(&app).await.expect("a case");
+    assert!(twiml.contains(&format!("case F W {}", case.id)) && twiml.contains("customer acme"), "{twiml}");
+    let action = twiml
+        .split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no action in {twiml}"))
+        .replace("&amp;", "&");
+    let path = action.strip_prefix("https://fw.example").unwrap_or_else(|| panic!("{action}")).to_string();
+    assert!(path.starts_with("/hooks/twilio/voice?ack="), "{path}");
+    let status = || async { the_case(&app).await.map(|c| c.status.to_string()).unwrap_or_default() };
+    let pressed = |digits: &'static str| [("AccountSid", "AC123"), ("To", "+15550111"), ("Digits", digits)];
+
+    // A wrong signature, or another key: nothing changes.
+    assert_eq!(twilio_post(&app, &path, &pressed("1"), "not-the-token").await.0, 403);
+    let (code, said) = twilio_post(&app, &path, &pressed("2"), "twilio-token").await;
+    assert!(code == 200 && said.contains("<Say>") && said.contains("nothing was changed"), "{said}");
+    assert_eq!(status().await, "open");
+
+    // 1 acknowledges as Alice, by voice, once.
+    let (code, said) = twilio_post(&app, &path, &pressed("1"), "twilio-token").await;
+    assert!(code == 200 && said.contains(&format!("Case F W {} acknowledged by alice", case.id)), "{said}");
+    let taken = the_case(&app).await.expect("the case");
+    assert_eq!((taken.status.to_string(), taken.acknowledged_by.as_deref()), ("acknowledged".into(), Some("alice")));
+    let rows = app.store.outbox(Some(case.id)).await.expect("outbox");
+    let acks: Vec<_> = rows.iter().filter(|r| r.event == "case.acknowledged").collect();
+    assert!(!acks.is_empty() && acks.iter().all(|r| body(r)["acknowledged"]["via"] == "voice"), "{acks:?}");
+    let (_, said) = twilio_post(&app, &path, &pressed("1"), "twilio-token").await;
+    assert!(said.contains("acknowledged already"), "{said}");
     app.stop().await;
 }

@@ -69,9 +69,9 @@ impl CaseEngine {
         Ok(())
     }
 
-    /// Post an ack link: claim the token (by its hash) and acknowledge its case as the person
-    /// it was sent to.
-    pub async fn acknowledge_by_link(&self, token_hash: &str) -> Result<LinkAck, CaseError> {
+    /// Post an ack link (or press 1 on a voice page, `via` voice): claim the token (by its
+    /// hash) and acknowledge its case as the person it was sent to.
+    pub async fn acknowledge_by_link(&self, token_hash: &str, via: AckVia) -> Result<LinkAck, CaseError> {
         let now = self.clock.now_ms();
         let mut tx = self.store.begin().await?;
         let Some(token) = tx.claim_ack_token(token_hash, now).await? else {
@@ -87,7 +87,7 @@ impl CaseEngine {
             self.commit(tx).await?;
             return Ok(LinkAck::Already(case));
         }
-        self.acknowledge_in(&mut tx, &mut case, &token.person, AckVia::Link, now).await?;
+        self.acknowledge_in(&mut tx, &mut case, &token.person, via, now).await?;
         case.updated_at = now;
         tx.update_case(&case).await?;
         self.commit(tx).await?;

@@ -1,11 +1,14 @@
-//! `POST /hooks/twilio/sms`: a text back from a paged person (PRODUCT.md section 14). The
+//! `POST /hooks/twilio/sms` and `POST /hooks/twilio/voice`: a text back from a paged person,
+//! or the key they pressed on a voice page (PRODUCT.md section 14). The
 //! request must carry `X-Twilio-Signature`, Twilio's HMAC-SHA1 (base64) under the `auth_token`
 //! of the twilio channel whose `account_sid` is the request's `AccountSid` (or of the only
 //! twilio channel) over `public_url` + path + query followed by every form field, sorted by
 //! name, as name then value; wrong or missing → 403 and nothing changes. `ACK` acknowledges the
 //! sender's most recently paged active case, `ACK FW-000042` that case, as the person whose
-//! `phone` sent it; an unknown number changes nothing. Every answer is TwiML saying what
-//! happened.
+//! `phone` sent it; an unknown number changes nothing. A voice page's `<Gather>` posts to
+//! `/hooks/twilio/voice?ack={token}` with the message's own ack token: `Digits=1`
+//! acknowledges as the person called (once, like the link), any other key changes nothing.
+//! Every answer is TwiML saying what happened.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,11 +16,12 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
-use crate::cases::{CaseError, OperatorAction};
+use crate::cases::{CaseError, LinkAck, OperatorAction};
 use crate::config::Config;
+use crate::domain::secret::{is_token, sha256_hex};
 use crate::domain::CaseNumber;
 use crate::notify::registry::ChannelSettings;
-use crate::notify::render::xml_escape;
+use crate::notify::render::{spoken_case_number, xml_escape};
 use crate::outbox::AckVia;
 use crate::web::{ApiError, AppState};
 
@@ -62,6 +66,75 @@ fn twiml(text: &str) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
+fn spoken(text: &str) -> Response {
+    let body =
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say></Response>", xml_escape(text));
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+/// The form fields of a request that carries Twilio's signature of it, or 403.
+fn signed_fields(
+    config: &Config,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let fields: Vec<(String, String)> =
+        form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let account_sid = fields.iter().find(|(k, _)| k == "AccountSid").map(|(_, v)| v.as_str());
+    let given = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let url = format!(
+        "{}{}",
+        config.server.public_url.trim_end_matches('/'),
+        uri.path_and_query().map_or("", |p| p.as_str())
+    );
+    let signed = auth_token(config, account_sid).is_some_and(|token| {
+        crate::config::constant_time_eq(signature(token, &url, &fields).as_bytes(), given.as_bytes())
+    });
+    if signed {
+        Ok(fields)
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+pub async fn voice(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let config = state.config();
+    let fields = signed_fields(&config, &uri, &headers, &body)?;
+    let digits = fields.iter().find(|(k, _)| k == "Digits").map_or("", |(_, v)| v.trim());
+    let token = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "ack")
+        .map(|(_, v)| v.into_owned())
+        .filter(|t| is_token(t));
+    let Some(token) = token else {
+        return Ok(spoken("This call carries no acknowledgement; nothing was changed. Goodbye."));
+    };
+    if digits != "1" {
+        return Ok(spoken("That was not 1; nothing was changed. Use the link in your page to acknowledge. Goodbye."));
+    }
+    let text = match state.engine.acknowledge_by_link(&sha256_hex(&token), AckVia::Voice).await {
+        Ok(LinkAck::Acknowledged(case)) => format!(
+            "Case {} acknowledged by {}. The escalation stops, and everyone paged is told. Goodbye.",
+            spoken_case_number(&CaseNumber(case.id).to_string()),
+            case.acknowledged_by.as_deref().unwrap_or("you")
+        ),
+        Ok(LinkAck::Already(case)) => match case.acknowledged_by {
+            Some(by) => format!("This case was acknowledged already, by {by}; nothing was changed. Goodbye."),
+            None => "This case is no longer active; nothing was changed. Goodbye.".to_string(),
+        },
+        Ok(LinkAck::Used) => "This page was acknowledged already; nothing was changed. Goodbye.".to_string(),
+        Ok(LinkAck::Unknown) => "This page is not one of ours; nothing was changed. Goodbye.".to_string(),
+        Err(CaseError::Store(e)) => return Err(e.into()),
+        Err(other) => format!("Nothing was changed: {other}. Goodbye."),
+    };
+    Ok(spoken(&text))
+}
+
 pub async fn sms(
     State(state): State<AppState>,
     uri: Uri,
@@ -69,21 +142,8 @@ pub async fn sms(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let config = state.config();
-    let fields: Vec<(String, String)> =
-        form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let fields = signed_fields(&config, &uri, &headers, &body)?;
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let given = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let url = format!(
-        "{}{}",
-        config.server.public_url.trim_end_matches('/'),
-        uri.path_and_query().map_or("", |p| p.as_str())
-    );
-    let signed = auth_token(&config, field("AccountSid")).is_some_and(|token| {
-        crate::config::constant_time_eq(signature(token, &url, &fields).as_bytes(), given.as_bytes())
-    });
-    if !signed {
-        return Err(ApiError::Forbidden);
-    }
     let from = field("From").unwrap_or("").trim();
     let Some(person) = config.people.iter().find(|p| p.phone.as_deref().is_some_and(|phone| phone == from)) else {
         return Ok(twiml("This number is not on firstwatch's pager; nothing was changed."));

@@ -94,8 +94,11 @@ pub async fn acknowledge(
         return Ok(unknown());
     }
     let now = state.clock.now_ms();
-    let done =
-        state.engine.acknowledge_by_link(&sha256_hex(&token)).await.map_err(|e| PageError::Internal(e.into()))?;
+    let done = state
+        .engine
+        .acknowledge_by_link(&sha256_hex(&token), crate::outbox::AckVia::Link)
+        .await
+        .map_err(|e| PageError::Internal(e.into()))?;
     Ok(match done {
         LinkAck::Unknown => unknown(),
         LinkAck::Used => gone(USED),
