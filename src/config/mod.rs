@@ -211,6 +211,18 @@ pub struct Schedule {
     pub rotation: Duration,
     pub start: SystemTime,
     pub members: Vec<String>,
+    /// `[[schedules.overrides]]`: someone else on the pager for a while.
+    pub overrides: Vec<Override>,
+}
+
+/// `person` holds the pager for `role` from `start` to `end` instead of the rotation (from
+/// `[[schedules.overrides]]`, or stored through `POST /api/v1/oncall/overrides`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub role: String,
+    pub person: String,
+    pub start: SystemTime,
+    pub end: SystemTime,
 }
 
 /// Whom an escalation level pages.

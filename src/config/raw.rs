@@ -217,6 +217,16 @@ pub struct RawSchedule {
     pub rotation: String,
     pub start: RawTime,
     pub members: Vec<String>,
+    #[serde(default)]
+    pub overrides: Vec<RawOverride>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverride {
+    pub person: String,
+    pub start: RawTime,
+    pub end: RawTime,
 }
 
 #[derive(Debug, Deserialize)]

@@ -128,7 +128,8 @@ impl Escalation {
         now: i64,
     ) -> Result<Vec<String>, StoreError> {
         let config = self.config();
-        let to = recipients::pager_holders(&config, &step.page, from_unix_ms(now));
+        let stored = tx.oncall_overrides(now).await?;
+        let to = recipients::pager_holders(&config, &stored, &step.page, from_unix_ms(now));
         let customer = config.customers.iter().find(|c| c.id == case.customer);
         let calls = match customer {
             Some(customer) if step.call_customer => recipients::voice_contacts(&config, customer),

@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use super::{RecipientKind, RecipientRef};
-use crate::config::{Config, Customer, Recipient};
+use crate::config::{Config, Customer, Override, Recipient};
 use crate::escalation::oncall;
 
 /// A contact's recipient id: its e-mail, else its phone, else its place in the list.
@@ -61,11 +61,17 @@ pub fn feed(config: &Config) -> Vec<(RecipientRef, String)> {
 }
 
 /// The current holders of `recipients` (an escalation level's `page` list), through each of
-/// their channels. A person named twice is paged once.
-pub fn pager_holders(config: &Config, recipients: &[Recipient], at: SystemTime) -> Vec<(RecipientRef, String)> {
+/// their channels, with the stored on-call overrides `stored`. A person named twice is paged
+/// once.
+pub fn pager_holders(
+    config: &Config,
+    stored: &[Override],
+    recipients: &[Recipient],
+    at: SystemTime,
+) -> Vec<(RecipientRef, String)> {
     let mut out: Vec<(RecipientRef, String)> = Vec::new();
     for recipient in recipients {
-        for person in oncall::resolve(config, recipient, at) {
+        for person in oncall::resolve(config, stored, recipient, at) {
             for channel in &person.channels {
                 let r = RecipientRef { kind: RecipientKind::Person, id: person.id.clone(), role: person.role.clone() };
                 if !out.iter().any(|(o, c)| o.id == r.id && c == channel) {
@@ -78,6 +84,7 @@ pub fn pager_holders(config: &Config, recipients: &[Recipient], at: SystemTime) 
 }
 
 /// The on-call Operations Manager, for messages about the monitor itself.
-pub fn operations_manager(config: &Config, at: SystemTime) -> Vec<(RecipientRef, String)> {
-    pager_holders(config, &[Recipient::Role(crate::config::defaults::OPERATIONS_MANAGER_ROLE.to_string())], at)
+pub fn operations_manager(config: &Config, stored: &[Override], at: SystemTime) -> Vec<(RecipientRef, String)> {
+    let role = Recipient::Role(crate::config::defaults::OPERATIONS_MANAGER_ROLE.to_string());
+    pager_holders(config, stored, &[role], at)
 }

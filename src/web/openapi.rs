@@ -25,7 +25,7 @@ pub const METRICS_TOKEN: &str = "metrics_token";
     info(
         title = "firstwatch",
         description = "Proactive server-health monitor: servers, cases and their timelines, operator \
-                       actions, maintenance windows, dead letters, health and metrics. Reads need a \
+                       actions, maintenance windows, on-call, dead letters, health and metrics. Reads need a \
                        viewer or operator credential (`Authorization: Bearer <token>` or the \
                        session cookie of a page sign-in), writes an operator's; each operation \
                        names its schemes. Every error is JSON \
@@ -43,6 +43,9 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         api::maintenance::add,
         api::dead_letters::list,
         api::reload::reload,
+        api::oncall::show,
+        api::oncall::add,
+        api::oncall::remove,
         api::inventory::list,
         api::inventory::show,
         api::inventory::put,
@@ -72,6 +75,11 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         api::maintenance::WindowList,
         api::maintenance::WindowView,
         api::maintenance::NewWindow,
+        api::oncall::OnCall,
+        api::oncall::RoleTurn,
+        api::oncall::PersonRef,
+        api::oncall::OverrideView,
+        api::oncall::NewOverride,
         api::dead_letters::DeadLetters,
         api::dead_letters::DeadLetter,
         Health,
@@ -82,6 +90,7 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         (name = "servers", description = "The monitored fleet and its live state"),
         (name = "cases", description = "Cases, their timelines and operator actions"),
         (name = "maintenance", description = "Maintenance windows"),
+        (name = "oncall", description = "Who holds each pager, overrides, and testing a person's paging path"),
         (name = "inventory", description = "Customers managed at run time, and reloading the files"),
         (name = "notifications", description = "Notifications given up on"),
         (name = "operations", description = "Health, readiness, metrics and this document"),

@@ -21,6 +21,7 @@ mod inventory;
 mod inventory_api;
 mod metrics;
 mod notify;
+mod oncall;
 mod openapi;
 mod operator_cli;
 mod pages;

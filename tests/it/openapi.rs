@@ -11,7 +11,7 @@ const FAST: &str = "interval = \"1s\"\nretry_interval = \"100ms\"\nfailure_thres
 
 /// Every endpoint of PRODUCT.md section 6 (plus the document itself), with the statuses its
 /// description must list.
-const ENDPOINTS: [(&str, &str, &[u16]); 19] = [
+const ENDPOINTS: [(&str, &str, &[u16]); 22] = [
     ("/api/v1/servers", "get", &[200, 400]),
     ("/api/v1/cases", "get", &[200, 400]),
     ("/api/v1/cases/{id}", "get", &[200, 400, 404]),
@@ -23,6 +23,9 @@ const ENDPOINTS: [(&str, &str, &[u16]); 19] = [
     ("/api/v1/maintenance", "post", &[201, 400, 401, 403]),
     ("/api/v1/dead-letters", "get", &[200]),
     ("/api/v1/reload", "post", &[200, 401, 403, 409, 422]),
+    ("/api/v1/oncall", "get", &[200]),
+    ("/api/v1/oncall/overrides", "post", &[201, 400, 401, 403]),
+    ("/api/v1/oncall/overrides/{id}", "delete", &[204, 400, 401, 403, 404]),
     ("/api/v1/inventory/customers", "get", &[200, 400]),
     ("/api/v1/inventory/customers/{id}", "get", &[200, 404]),
     ("/api/v1/inventory/customers/{id}", "put", &[200, 201, 400, 401, 403, 409, 422]),
@@ -202,7 +205,8 @@ async fn the_document_describes_every_endpoint_and_every_reference_resolves() {
     let client = reqwest::Client::new();
     for (path, method, _) in ENDPOINTS {
         let url = format!("http://{}{}", app.addr, path.replace("{id}", "1"));
-        let request = if method == "post" { client.post(&url) } else { client.get(&url) };
+        let method_of = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("an HTTP method");
+        let request = client.request(method_of, &url);
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();

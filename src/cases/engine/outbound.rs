@@ -18,7 +18,8 @@ impl CaseEngine {
         text: &str,
         now: i64,
     ) -> Result<(), CaseError> {
-        let mut to = recipients::operations_manager(&self.config(), from_unix_ms(now));
+        let stored = tx.oncall_overrides(now).await?;
+        let mut to = recipients::operations_manager(&self.config(), &stored, from_unix_ms(now));
         to.extend(recipients::feed(&self.config()));
         Ok(outbox::enqueue_all(tx, event, &Notice { cause, text, at: now }, None, to).await?)
     }
@@ -59,7 +60,8 @@ impl CaseEngine {
         }
         let page: Vec<_> =
             self.config().escalation.iter().filter(|l| l.after.is_zero()).flat_map(|l| l.page.clone()).collect();
-        let to = recipients::pager_holders(&self.config(), &page, from_unix_ms(notice.at));
+        let stored = tx.oncall_overrides(notice.at).await?;
+        let to = recipients::pager_holders(&self.config(), &stored, &page, from_unix_ms(notice.at));
         let mut paged: Vec<(&str, &str)> = to.iter().map(|(r, _)| (r.id.as_str(), r.role.as_str())).collect();
         paged.sort_unstable();
         paged.dedup();

@@ -10,7 +10,7 @@ use super::fields::Checker;
 use super::fleet::channel_refs;
 use crate::config::defaults;
 use crate::config::raw::{RawEscalation, RawPerson, RawSchedule};
-use crate::config::{EscalationLevel, Person, Recipient, Schedule};
+use crate::config::{EscalationLevel, Override, Person, Recipient, Schedule};
 
 pub(super) fn people(c: &mut Checker, raw: &[RawPerson], channel_ids: &HashSet<&str>) -> Vec<Person> {
     let mut seen = HashMap::new();
@@ -73,8 +73,22 @@ pub(super) fn schedules(c: &mut Checker, raw: &[RawSchedule], people: &[RawPerso
                 Some(_) => {}
             }
         }
+        let mut overrides = Vec::with_capacity(rs.overrides.len());
+        for (o, ro) in rs.overrides.iter().enumerate() {
+            let path = format!("{base}.overrides[{o}]");
+            if !people.iter().any(|p| p.id == ro.person) {
+                c.error(format!("{path}.person"), format!("unknown person {:?}", ro.person));
+            }
+            let (from, to) = (c.time(&format!("{path}.start"), &ro.start), c.time(&format!("{path}.end"), &ro.end));
+            if let (Some(from), Some(to)) = (from, to) {
+                if to <= from {
+                    c.error(format!("{path}.end"), "must be after start");
+                }
+                overrides.push(Override { role: rs.role.clone(), person: ro.person.clone(), start: from, end: to });
+            }
+        }
         if let (Some(rotation), Some(start)) = (rotation, start) {
-            out.push(Schedule { role: rs.role.clone(), rotation, start, members: rs.members.clone() });
+            out.push(Schedule { role: rs.role.clone(), rotation, start, members: rs.members.clone(), overrides });
         }
     }
     out

@@ -4,6 +4,7 @@ pub mod cases;
 pub mod dead_letters;
 pub mod inventory;
 pub mod maintenance;
+pub mod oncall;
 pub mod page;
 pub mod reload;
 pub mod servers;

@@ -27,6 +27,7 @@ use crate::config::detection::Detection;
 use crate::config::Customer;
 use crate::domain::{CaseNumber, Severity};
 use crate::store::{CaseEventRow, CaseRow};
+use crate::web::api::oncall::{PersonRef, RoleTurn};
 use crate::web::credential::Credential;
 use crate::web::AppState;
 
@@ -135,6 +136,8 @@ async fn render(state: &AppState, signed_in: bool, query: &OpsQuery) -> Result<S
         if focus.is_some() { Rows::All } else { Rows::WorstFirst(PAGE_ROWS) },
     );
     let bars = uptime::bars(state).await?;
+    let stored: Vec<_> = state.store.oncall_overrides(now).await?.iter().map(|r| r.as_override()).collect();
+    let turns = crate::web::api::oncall::turns(&config, &stored, now);
 
     let customers: Vec<&Customer> = match focus {
         Some(c) => vec![c],
@@ -172,6 +175,7 @@ async fn render(state: &AppState, signed_in: bool, query: &OpsQuery) -> Result<S
         }
         (header_counts(&summary.totals, &case_counts))
         (open_cases(now, &cases, cases_total, &latest))
+        @if focus.is_none() { (on_call(now, &turns)) }
         @match focus {
             Some(customer) => (all_servers(now, &summary.rows, &customer.id, page_number(query.page.as_deref()))),
             None => (problem_servers(now, &summary.rows, summary.totals.not_up(), summary.totals.total())),
@@ -247,6 +251,41 @@ fn open_cases(now: i64, cases: &[CaseRow], total: usize, latest: &HashMap<i64, C
                 }
                 @if total > cases.len() {
                     p.muted { "Showing the " (cases.len()) " most severe of " (total) " open cases." }
+                }
+            }
+        }
+    }
+}
+
+/// Who holds each pager now, until when, and who is next.
+fn on_call(now: i64, turns: &[RoleTurn]) -> Markup {
+    let names = |people: &[PersonRef]| people.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+    html! {
+        section #on-call {
+            h2 { "On call" }
+            @if turns.is_empty() {
+                p.muted { "Nobody is configured to be paged: add [[people]] and [[schedules]]." }
+            } @else {
+                table {
+                    thead { tr { th { "Role" } th { "Now" } th { "Until" } th { "Next" } } }
+                    tbody {
+                        @for turn in turns {
+                            tr.oncall data-role=(turn.role) data-now=[turn.now.as_ref().map(|p| p.id.as_str())] {
+                                td { (turn.role) }
+                                td {
+                                    @if turn.paged.is_empty() { span.bad { "nobody" } } @else { (names(&turn.paged)) }
+                                    @if turn.overridden { " " span.muted { "(override)" } }
+                                }
+                                td.nowrap {
+                                    @match turn.until.as_deref().and_then(|u| crate::clock::parse_rfc3339(u).ok()) {
+                                        Some(until) => (layout::time(now, crate::clock::unix_ms(until))),
+                                        None => "—",
+                                    }
+                                }
+                                td { @match &turn.next { Some(p) => (p.name), None => "—" } }
+                            }
+                        }
+                    }
                 }
             }
         }
