@@ -46,6 +46,9 @@ fn main() -> ExitCode {
             Command::DeadLetters { config, command: cli::DeadLettersCommand::List { limit } } => {
                 done(cli::upkeep::dead_letters(&config, limit).await)
             }
+            Command::Notify { config, command: cli::NotifyCommand::Test { person } } => {
+                done(cli::notify::test(&config, &person).await)
+            }
             Command::Demo { duration, listen, .. } => demo::run(listen, duration).await.map_err(CliError::from),
             Command::Bench {
                 servers,

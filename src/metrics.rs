@@ -33,6 +33,8 @@ pub struct Metrics {
     pub scheduler_lag_seconds: Histogram,
     pub sla_breaches_total: IntCounterVec,
     pub monitor_degraded: IntGauge,
+    /// People whose latest test page was not acknowledged in time.
+    pub paging_unverified: IntGauge,
     /// 1 if the last reload of the config (PRODUCT.md section 13) put it in force, else 0.
     pub config_last_reload_successful: IntGauge,
     /// When the config was last put in force (start-up or reload), Unix seconds.
@@ -178,6 +180,13 @@ impl Metrics {
                 "1 while the monitor's own network looks broken and no cases are opened, else 0 (boolean).",
             ),
         );
+        let paging_unverified = registered(
+            r,
+            IntGauge::new(
+                "paging_unverified",
+                "People whose paging path is unproven: their latest test page was not acknowledged in time (count).",
+            ),
+        );
         let config_last_reload_successful = registered(
             r,
             IntGauge::new(
@@ -290,6 +299,7 @@ impl Metrics {
             scheduler_lag_seconds,
             sla_breaches_total,
             monitor_degraded,
+            paging_unverified,
             config_last_reload_successful,
             config_last_reload_success_timestamp_seconds,
             shards_owned,

@@ -1,7 +1,7 @@
 //! The command line: the clap tree (`Cli`, one `Command` per verb) and [`CliError`], the one
 //! error every verb returns, which `main.rs` turns into the exit status. One file per verb
 //! group: `service.rs` (run, check-config, probe), `cases.rs`, `maintenance.rs`, `upkeep.rs`
-//! (healthcheck, backup, dead-letters); `output.rs`
+//! (healthcheck, backup, dead-letters), `notify.rs` (notify test); `output.rs`
 //! is what they print with. The tools that are not the product live in `crate::tools`.
 //!
 //! Exit statuses: 0 done; 2 a refused configuration, argument or input (clap refuses
@@ -22,6 +22,7 @@ macro_rules! sayln {
 
 pub mod cases;
 pub mod maintenance;
+pub mod notify;
 mod output;
 pub mod service;
 pub mod upkeep;
@@ -152,6 +153,14 @@ pub enum Command {
         #[command(subcommand)]
         command: DeadLettersCommand,
     },
+    /// Test a person's paging path: a test page through each of their channels.
+    Notify {
+        /// The configuration file; its database is where the test is queued.
+        #[arg(long, global = true, default_value = "config/firstwatch.toml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// A self-contained showcase: a simulated fleet on loopback with scripted outages.
     Demo {
         /// Stop by itself after this long (default: run until Ctrl-C).
@@ -248,6 +257,18 @@ pub enum CasesCommand {
         id: CaseNumber,
         #[command(flatten)]
         actor: Actor,
+    },
+}
+
+/// `firstwatch notify …`.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Queue a `test` event to the person through each of their channels, with an ack link;
+    /// a running instance delivers it.
+    Test {
+        /// The `[[people]]` id.
+        #[arg(long)]
+        person: String,
     },
 }
 

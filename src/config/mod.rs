@@ -179,6 +179,8 @@ pub struct NotificationsConfig {
     pub give_up_after: Duration,
     /// One delivery attempt is cut off after this long.
     pub attempt_timeout: Duration,
+    /// Send a test page to each new pager holder when a rotation or override hands over.
+    pub test_on_handover: bool,
 }
 
 /// A notification channel: its id and the settings its type owns (`notify/<type>.rs`).

@@ -184,6 +184,7 @@ pub struct RawNotifications {
     pub max_retry_delay: Option<String>,
     pub give_up_after: Option<String>,
     pub attempt_timeout: Option<String>,
+    pub test_on_handover: Option<bool>,
 }
 
 /// `[[channels]]`: `id`, `type` and the keys that type owns (read by `notify/<type>.rs`, which

@@ -116,7 +116,8 @@ fn notifications(c: &mut Checker, raw: &RawNotifications) -> NotificationsConfig
     let give_up = c.duration_or("notifications.give_up_after", raw.give_up_after.as_deref(), defaults::GIVE_UP_AFTER);
     let attempt_timeout =
         c.duration_or("notifications.attempt_timeout", raw.attempt_timeout.as_deref(), defaults::ATTEMPT_TIMEOUT);
-    NotificationsConfig { max_retry_delay: delay, give_up_after: give_up, attempt_timeout }
+    let test_on_handover = raw.test_on_handover.unwrap_or(false);
+    NotificationsConfig { max_retry_delay: delay, give_up_after: give_up, attempt_timeout, test_on_handover }
 }
 
 /// Every customer and server id as written (valid or not), so that a broken id is reported

@@ -14,9 +14,12 @@
 //! further level fires and no customer is called; updates stop once the recovery is recorded
 //! (the recovery notice told the customer), and an update written in between says "recovered".
 //!
+//! The same step sweeps the paging-path tests (`paging_test`): handovers and overdue tests.
+//!
 //! [`Escalation::run_due`] is the single step; the case engine calls it on its tick.
 
 pub mod oncall;
+pub mod paging_test;
 
 use crate::domain::TimelineKind;
 use std::sync::Arc;
@@ -43,6 +46,8 @@ pub struct Escalation {
 pub struct Fired {
     pub escalations: usize,
     pub updates: usize,
+    /// Test pages and `paging.unverified` reports (`paging_test::sweep`).
+    pub paging: paging_test::Swept,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -108,6 +113,7 @@ impl Escalation {
                 fired.updates += 1;
             }
         }
+        fired.paging = paging_test::sweep(&mut tx, &self.config(), now).await?;
         tx.commit().await?;
         for role in pages {
             self.metrics.pages_total.with_label_values(&[&role]).inc();

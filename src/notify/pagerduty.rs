@@ -31,7 +31,7 @@ crate::named_enum! {
 /// outage of the same case triggers it again).
 pub fn event_action(event: EventKind) -> PagerdutyAction {
     match event.tone() {
-        Tone::Alarm => PagerdutyAction::Trigger,
+        Tone::Alarm | Tone::Test => PagerdutyAction::Trigger,
         Tone::Taken => PagerdutyAction::Acknowledge,
         Tone::Over | Tone::MonitorBack => PagerdutyAction::Resolve,
     }
@@ -83,7 +83,8 @@ impl Deliver for PagerdutySender {
 /// good news.
 fn severity(event: EventKind, case_severity: Option<i64>) -> &'static str {
     match event.tone() {
-        Tone::Over | Tone::MonitorBack | Tone::Taken => "info",
+        Tone::Over | Tone::MonitorBack | Tone::Taken | Tone::Test => "info",
+        Tone::Alarm if event == EventKind::PagingUnverified => "warning",
         Tone::Alarm if event == EventKind::MonitorDegraded || case_severity == Some(1) => "critical",
         Tone::Alarm => "error",
     }
@@ -93,9 +94,15 @@ fn severity(event: EventKind, case_severity: Option<i64>) -> &'static str {
 pub(crate) fn event_body(d: &Delivery<'_>, routing_key: &str) -> Result<Value, SendError> {
     let body = d.body;
     let action = event_action(d.event);
-    let dedup_key = match &body.case {
-        Some(c) => c.id.clone(),
-        None => MONITOR_DEDUP_KEY.to_string(),
+    let dedup_key = match (&body.case, d.event) {
+        (Some(c), _) => c.id.clone(),
+        // One incident per test (its cause, `paging-test#42`, leads the idempotency key), so
+        // a test never folds into the monitor's own incident.
+        (None, EventKind::Test | EventKind::PagingUnverified) => {
+            let cause = body.idempotency_key.split(':').next().unwrap_or_default();
+            format!("firstwatch-{}-{}", d.event.as_str().replace('.', "-"), cause.replace('#', "-"))
+        }
+        (None, _) => MONITOR_DEDUP_KEY.to_string(),
     };
     let mut event = json!({
         "routing_key": routing_key,

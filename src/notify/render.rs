@@ -15,6 +15,10 @@ pub(crate) fn summary(event: EventKind, case: Option<&BodyCase>) -> String {
         return match event {
             EventKind::MonitorDegraded => "firstwatch monitor degraded: no cases are being opened".to_string(),
             EventKind::MonitorRecovered => "firstwatch monitor recovered: checks count again".to_string(),
+            EventKind::Test => "firstwatch test page: acknowledge it to show your pages reach you".to_string(),
+            EventKind::PagingUnverified => {
+                "firstwatch paging path unverified: a test page was not acknowledged".to_string()
+            }
             // A case event without its case (an old or hand-made row): its name says enough.
             EventKind::CaseOpened
             | EventKind::CustomerNotice
@@ -40,7 +44,7 @@ pub(crate) fn summary(event: EventKind, case: Option<&BodyCase>) -> String {
         EventKind::CaseAcknowledged => format!("Acknowledged - {sev}: {what} is down"),
         EventKind::CaseRecovered => format!("Recovered: {what} is back up"),
         EventKind::CaseResolved => format!("Resolved: {what}"),
-        EventKind::MonitorDegraded | EventKind::MonitorRecovered => {
+        EventKind::MonitorDegraded | EventKind::MonitorRecovered | EventKind::Test | EventKind::PagingUnverified => {
             format!("{} ({sev}: {what})", summary(event, None))
         }
     }
@@ -70,13 +74,15 @@ pub(crate) fn marker(event: EventKind) -> &'static str {
         EventKind::CaseResolved => ":heavy_check_mark:",
         EventKind::MonitorDegraded => ":warning:",
         EventKind::MonitorRecovered => ":ok:",
+        EventKind::Test => ":test_tube:",
+        EventKind::PagingUnverified => ":no_bell:",
     }
 }
 
 /// `Down since` while the outage lasts, `Opened` once it is over.
 pub(crate) fn since_label(event: EventKind) -> &'static str {
     match event.tone() {
-        Tone::Over => "Opened",
+        Tone::Over | Tone::Test => "Opened",
         Tone::Alarm | Tone::MonitorBack | Tone::Taken => "Down since",
     }
 }
@@ -210,7 +216,7 @@ pub(crate) fn spoken_text(body: &Body, event: EventKind) -> String {
         Tone::Over => {
             out.push_str(&format!("Your service {} is back up. ", c.service));
         }
-        Tone::Alarm | Tone::MonitorBack | Tone::Taken => match spoken_time(&c.opened_at) {
+        Tone::Alarm | Tone::MonitorBack | Tone::Taken | Tone::Test => match spoken_time(&c.opened_at) {
             Some(time) => out.push_str(&format!("Your service {} has been down since {time}. ", c.service)),
             None => out.push_str(&format!("Your service {} is down. ", c.service)),
         },
@@ -244,7 +250,7 @@ fn spoken_time(rfc3339: &str) -> Option<String> {
 /// A page read out to the person paged, ending with what to press.
 pub(crate) fn spoken_page(body: &Body) -> String {
     let Some(c) = &body.case else {
-        return format!("Hello, this is firstwatch paging you. {}", body.text.trim());
+        return format!("Hello, this is firstwatch paging you. {} Press 1 to acknowledge.", body.text.trim());
     };
     let number = spoken_case_number(&c.id);
     let mut out = format!(

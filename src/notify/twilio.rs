@@ -1,6 +1,6 @@
 //! Twilio: an SMS for every event, except `customer.call`, which rings the contact and reads
-//! the message out (TwiML `<Say>`). A channel with `voice_pages = true` rings for `page` and
-//! `escalation` as well: the call reads the page and says "press 1 to acknowledge", and the
+//! the message out (TwiML `<Say>`). A channel with `voice_pages = true` rings for `page`,
+//! `escalation` and `test` as well: the call reads the page and says "press 1 to acknowledge", and the
 //! key press comes back to `POST /hooks/twilio/voice` with the message's ack token
 //! (`web::hooks::twilio`).
 
@@ -76,7 +76,7 @@ pub(crate) struct TwilioSender {
 impl Deliver for TwilioSender {
     async fn send(&self, d: &Delivery<'_>) -> Result<(), SendError> {
         let to = d.phone()?;
-        let paged = matches!(d.event, EventKind::Page | EventKind::Escalation);
+        let paged = matches!(d.event, EventKind::Page | EventKind::Escalation | EventKind::Test);
         let (url, form) = if d.event.is_call() || (paged && self.voice_pages) {
             let twiml = match d.body.ack_url.as_deref().and_then(voice_ack_action) {
                 Some(action) if paged => twiml_gather(&spoken_page(d.body), &action),

@@ -27,6 +27,10 @@ crate::named_enum! {
         CaseResolved => "case.resolved",
         MonitorDegraded => "monitor.degraded",
         MonitorRecovered => "monitor.recovered",
+        /// A test page to a person, with an ack link: proves their paging path.
+        Test => "test",
+        /// A test page nobody acknowledged in time: that person's paging path is unproven.
+        PagingUnverified => "paging.unverified",
     }
 }
 
@@ -42,6 +46,8 @@ pub enum Tone {
     MonitorBack,
     /// Somebody took the case: the outage goes on, the alerting stops.
     Taken,
+    /// No outage: a test of the paging path.
+    Test,
 }
 
 impl EventKind {
@@ -54,7 +60,9 @@ impl EventKind {
             | EventKind::CustomerUpdate
             | EventKind::CaseOpened
             | EventKind::CaseSeverityRaised
-            | EventKind::MonitorDegraded => Tone::Alarm,
+            | EventKind::MonitorDegraded
+            | EventKind::PagingUnverified => Tone::Alarm,
+            EventKind::Test => Tone::Test,
             EventKind::CaseRecovered | EventKind::CaseResolved => Tone::Over,
             EventKind::MonitorRecovered => Tone::MonitorBack,
             EventKind::CaseAcknowledged => Tone::Taken,
@@ -76,7 +84,9 @@ impl EventKind {
             | EventKind::CaseRecovered
             | EventKind::CaseResolved
             | EventKind::CaseAcknowledged
-            | EventKind::MonitorRecovered => false,
+            | EventKind::MonitorRecovered
+            | EventKind::Test
+            | EventKind::PagingUnverified => false,
         }
     }
 }

@@ -9,22 +9,29 @@ use super::{Store, StoreError, Tx};
 /// A token's row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckToken {
+    /// The case it acknowledges (0 for a test page's token).
     pub case_id: i64,
     pub person: String,
     pub used_at: Option<i64>,
+    /// Set for a test page's token: the `paging_tests` row it verifies.
+    pub test_id: Option<i64>,
 }
 
+const COLUMNS: &str = "SELECT case_id, person, used_at, test_id FROM ack_tokens WHERE token_hash = $1";
+
 fn of_row(row: &sqlx::any::AnyRow) -> Result<AckToken, sqlx::Error> {
-    Ok(AckToken { case_id: row.try_get("case_id")?, person: row.try_get("person")?, used_at: row.try_get("used_at")? })
+    Ok(AckToken {
+        case_id: row.try_get("case_id")?,
+        person: row.try_get("person")?,
+        used_at: row.try_get("used_at")?,
+        test_id: row.try_get("test_id")?,
+    })
 }
 
 impl Store {
     /// The token with this hash, if any.
     pub async fn ack_token(&self, token_hash: &str) -> Result<Option<AckToken>, StoreError> {
-        let row = sqlx::query("SELECT case_id, person, used_at FROM ack_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(COLUMNS).bind(token_hash).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(of_row).transpose()?)
     }
 }
@@ -70,6 +77,30 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Keep a new token for the test page message `outbox_key` of test `test_id`; `false`
+    /// when that message has one already.
+    pub async fn add_test_token(
+        &mut self,
+        token_hash: &str,
+        test_id: i64,
+        person: &str,
+        outbox_key: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO ack_tokens (token_hash, case_id, person, outbox_key, created_at, test_id) \
+             VALUES ($1, 0, $2, $3, $4, $5) ON CONFLICT (outbox_key) DO NOTHING",
+        )
+        .bind(token_hash)
+        .bind(person)
+        .bind(outbox_key)
+        .bind(at)
+        .bind(test_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Use the token: its row if it was unused (now marked used at `at`), else `None`.
     pub async fn claim_ack_token(&mut self, token_hash: &str, at: i64) -> Result<Option<AckToken>, StoreError> {
         let claimed = sqlx::query("UPDATE ack_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
@@ -80,10 +111,7 @@ impl Tx {
         if claimed.rows_affected() != 1 {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT case_id, person, used_at FROM ack_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_one(&mut *self.tx)
-            .await?;
+        let row = sqlx::query(COLUMNS).bind(token_hash).fetch_one(&mut *self.tx).await?;
         Ok(Some(of_row(&row)?))
     }
 

@@ -76,16 +76,35 @@ impl Tx {
         rows.iter().map(|r| Ok((r.try_get("role")?, r.try_get("person")?))).collect()
     }
 
-    pub async fn set_oncall_holder(&mut self, role: &str, person: &str, since: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO oncall_holders (role, person, since) VALUES ($1, $2, $3) \
-             ON CONFLICT (role) DO UPDATE SET person = excluded.person, since = excluded.since",
-        )
-        .bind(role)
-        .bind(person)
-        .bind(since)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+    /// Record that `person` holds `role` since `since`, if the role was last held by
+    /// `previous` (`None`: never recorded). `false` when another sweep got there first, and
+    /// then nothing is written.
+    pub async fn hand_over(
+        &mut self,
+        role: &str,
+        previous: Option<&str>,
+        person: &str,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        let done = match previous {
+            None => sqlx::query(
+                "INSERT INTO oncall_holders (role, person, since) VALUES ($1, $2, $3) ON CONFLICT (role) DO NOTHING",
+            )
+            .bind(role)
+            .bind(person)
+            .bind(since)
+            .execute(&mut *self.tx)
+            .await?,
+            Some(previous) => {
+                sqlx::query("UPDATE oncall_holders SET person = $1, since = $2 WHERE role = $3 AND person = $4")
+                    .bind(person)
+                    .bind(since)
+                    .bind(role)
+                    .bind(previous)
+                    .execute(&mut *self.tx)
+                    .await?
+            }
+        };
+        Ok(done.rows_affected() == 1)
     }
 }

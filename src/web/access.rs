@@ -95,6 +95,7 @@ pub fn table() -> Vec<Route> {
         get("/api/v1/oncall", Read, api::oncall::show),
         post("/api/v1/oncall/overrides", Write, api::oncall::add),
         delete("/api/v1/oncall/overrides/{id}", Write, api::oncall::remove),
+        post("/api/v1/people/{id}/test", Write, api::people::test),
         get("/api/v1/inventory/customers", Read, api::inventory::list),
         get("/api/v1/inventory/customers/{id}", Read, api::inventory::show),
         put("/api/v1/inventory/customers/{id}", Write, api::inventory::put),

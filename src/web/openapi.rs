@@ -46,6 +46,7 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         api::oncall::show,
         api::oncall::add,
         api::oncall::remove,
+        api::people::test,
         api::inventory::list,
         api::inventory::show,
         api::inventory::put,
@@ -80,6 +81,7 @@ pub const METRICS_TOKEN: &str = "metrics_token";
         api::oncall::PersonRef,
         api::oncall::OverrideView,
         api::oncall::NewOverride,
+        api::people::TestQueued,
         api::dead_letters::DeadLetters,
         api::dead_letters::DeadLetter,
         Health,
@@ -162,13 +164,18 @@ impl Modify for Security {
     }
 }
 
-/// Ack, resolve and close take an optional body (`{}` or nothing); utoipa can only
+/// Ack, resolve, close, reload and a person's test take an optional body (`{}` or nothing); utoipa can only
 /// say "optional" as "`null` or the object", which the server refuses, so say it here.
 struct OptionalBodies;
 
 /// The paths whose body may be left out.
-const OPTIONAL_BODIES: [&str; 4] =
-    ["/api/v1/cases/{id}/ack", "/api/v1/cases/{id}/resolve", "/api/v1/cases/{id}/close", "/api/v1/reload"];
+const OPTIONAL_BODIES: [&str; 5] = [
+    "/api/v1/cases/{id}/ack",
+    "/api/v1/cases/{id}/resolve",
+    "/api/v1/cases/{id}/close",
+    "/api/v1/reload",
+    "/api/v1/people/{id}/test",
+];
 
 impl Modify for OptionalBodies {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

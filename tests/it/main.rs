@@ -26,6 +26,7 @@ mod openapi;
 mod operator_cli;
 mod pages;
 mod paging;
+mod paging_path;
 mod probe;
 mod reload;
 mod scheduler;

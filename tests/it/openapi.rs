@@ -11,7 +11,7 @@ const FAST: &str = "interval = \"1s\"\nretry_interval = \"100ms\"\nfailure_thres
 
 /// Every endpoint of PRODUCT.md section 6 (plus the document itself), with the statuses its
 /// description must list.
-const ENDPOINTS: [(&str, &str, &[u16]); 22] = [
+const ENDPOINTS: [(&str, &str, &[u16]); 23] = [
     ("/api/v1/servers", "get", &[200, 400]),
     ("/api/v1/cases", "get", &[200, 400]),
     ("/api/v1/cases/{id}", "get", &[200, 400, 404]),
@@ -26,6 +26,7 @@ const ENDPOINTS: [(&str, &str, &[u16]); 22] = [
     ("/api/v1/oncall", "get", &[200]),
     ("/api/v1/oncall/overrides", "post", &[201, 400, 401, 403]),
     ("/api/v1/oncall/overrides/{id}", "delete", &[204, 400, 401, 403, 404]),
+    ("/api/v1/people/{id}/test", "post", &[202, 400, 401, 403, 404, 409]),
     ("/api/v1/inventory/customers", "get", &[200, 400]),
     ("/api/v1/inventory/customers/{id}", "get", &[200, 404]),
     ("/api/v1/inventory/customers/{id}", "put", &[200, 201, 400, 401, 403, 409, 422]),

@@ -2,7 +2,8 @@
 //! key press or PagerDuty): the status moves on, the timeline says who and how, and
 //! `case.acknowledged` goes to everyone already paged or escalated to for the case and to the
 //! feed (PRODUCT.md section 14). An ack link's token is claimed in the same transaction, so a
-//! link acknowledges once however often it is posted.
+//! link acknowledges once however often it is posted. A test page's link (its token names a
+//! `paging_tests` row) proves the person's paging path instead.
 
 use super::{CaseEngine, CaseError};
 use crate::cases::state::Action;
@@ -22,6 +23,8 @@ pub enum LinkAck {
     Unknown,
     /// The token was used before.
     Used,
+    /// A test page's token: the person's paging path is proven now.
+    Verified { person: String },
 }
 
 impl CaseEngine {
@@ -81,6 +84,12 @@ impl CaseEngine {
                 None => LinkAck::Unknown,
             });
         };
+        if let Some(test_id) = token.test_id {
+            tx.verify_paging_test(test_id, now, via.as_str()).await?;
+            self.commit(tx).await?;
+            tracing::info!(person = %token.person, test = test_id, %via, "paging path verified");
+            return Ok(LinkAck::Verified { person: token.person });
+        }
         let mut case = tx.case(token.case_id).await?.ok_or(CaseError::NotFound(CaseNumber(token.case_id)))?;
         if case.status.apply(Action::Acknowledge).is_err() {
             // Taken already, or over: the link is spent, nothing else changes.

@@ -357,7 +357,13 @@ impl CaseEngine {
             let n = counts.get(&severity).copied().unwrap_or(0);
             self.metrics.cases_open.with_label_values(&[severity.label()]).set(n);
         }
+        self.metrics.paging_unverified.set(self.store.paging_unverified().await?);
         Ok(())
+    }
+
+    /// Wake the outbox worker for messages queued outside the engine (a test page).
+    pub fn wake_outbox(&self) {
+        self.outbox_ready.notify_one();
     }
 
     /// Commit, then wake the outbox worker for whatever the transaction queued.

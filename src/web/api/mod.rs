@@ -6,5 +6,6 @@ pub mod inventory;
 pub mod maintenance;
 pub mod oncall;
 pub mod page;
+pub mod people;
 pub mod reload;
 pub mod servers;

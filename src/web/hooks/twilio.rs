@@ -127,6 +127,9 @@ pub async fn voice(
             Some(by) => format!("This case was acknowledged already, by {by}; nothing was changed. Goodbye."),
             None => "This case is no longer active; nothing was changed. Goodbye.".to_string(),
         },
+        Ok(LinkAck::Verified { person }) => {
+            format!("Thank you, {person}: your paging path is verified. Nothing is down. Goodbye.")
+        }
         Ok(LinkAck::Used) => "This page was acknowledged already; nothing was changed. Goodbye.".to_string(),
         Ok(LinkAck::Unknown) => "This page is not one of ours; nothing was changed. Goodbye.".to_string(),
         Err(CaseError::Store(e)) => return Err(e.into()),

@@ -6,7 +6,7 @@
 //! button, and changes nothing: mail scanners and link previews follow links. POST (a form
 //! from our own origin, or from no page at all) acknowledges as the person the link was sent
 //! to and answers with a confirmation page. Unknown token: 404; used, or its case no longer
-//! active: 410. Not here: who is told (the case engine's `acknowledge`).
+//! active: 410. A test page's link shows and confirms the test instead: nothing is down. Not here: who is told (the case engine's `acknowledge`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -62,6 +62,16 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
     if row.used_at.is_some() {
         return Ok(gone(USED));
     }
+    if row.test_id.is_some() {
+        let body = html! {
+            h1 { "Test page for " (row.person) }
+            p { "Nothing is down. This page came through one of your paging channels; pressing the button shows that pages reach you." }
+            form method="post" {
+                button type="submit" { "Confirm that pages reach " (row.person) }
+            }
+        };
+        return Ok(html_response(StatusCode::OK, layout::page("Test page — firstwatch", Nav::None, false, body)));
+    }
     let Some(case) = state.store.case(row.case_id).await?.filter(|c| c.status.is_active()) else {
         return Ok(gone(OVER));
     };
@@ -100,6 +110,13 @@ pub async fn acknowledge(
         .await
         .map_err(|e| PageError::Internal(e.into()))?;
     Ok(match done {
+        LinkAck::Verified { person } => {
+            let body = html! {
+                h1 #verified { "Paging path verified" }
+                p { "Pages reach " strong { (person) } " through this channel. Thank you; nothing else changes." }
+            };
+            html_response(StatusCode::OK, layout::page("Paging path verified — firstwatch", Nav::None, false, body))
+        }
         LinkAck::Unknown => unknown(),
         LinkAck::Used => gone(USED),
         LinkAck::Already(case) if !case.status.is_active() => gone(OVER),
