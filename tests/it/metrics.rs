@@ -13,7 +13,7 @@ use crate::helpers::targets::{Behavior, FakeTarget};
 const FAST: &str = "interval = \"200ms\"\nretry_interval = \"100ms\"\nfailure_threshold = 3\ntimeout = \"100ms\"";
 
 /// PRODUCT.md section 7: every family, its type and its labels (without the prefix).
-const FAMILIES: [(&str, &str, &[&str]); 19] = [
+const FAMILIES: [(&str, &str, &[&str]); 20] = [
     ("probes_total", "counter", &["kind", "result"]),
     ("probe_duration_seconds", "histogram", &["kind"]),
     ("servers", "gauge", &["state"]),
@@ -27,6 +27,7 @@ const FAMILIES: [(&str, &str, &[&str]); 19] = [
     ("scheduler_lag_seconds", "histogram", &[]),
     ("sla_breaches_total", "counter", &["severity"]),
     ("monitor_degraded", "gauge", &[]),
+    ("paging_unverified", "gauge", &[]),
     ("results_dropped_total", "counter", &["kind"]),
     ("shards_owned", "gauge", &[]),
     ("leader", "gauge", &[]),
