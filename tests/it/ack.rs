@@ -360,3 +360,57 @@ async fn a_voice_page_says_press_1_and_the_key_press_acknowledges_as_the_person_
     assert!(said.contains("acknowledged already"), "{said}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_acknowledges_only_its_own_case_and_only_as_the_person_it_was_sent_to() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let (target, second) =
+        (FakeTarget::start(Behavior::Status(503)).await, FakeTarget::start(Behavior::Status(503)).await);
+    let (pager, others) = (Receiver::ok().await, Receiver::ok().await);
+    // Two people hold the operations-manager role (no schedule: both are paged), and a second
+    // service fails too, so there are two cases with a link each per person.
+    let text = config(&db.url, &target, &pager, &others, "").replacen(
+        "[[people]]",
+        "[[people]]\nid = \"olga\"\nname = \"Olga\"\nrole = \"operations-manager\"\nchannels = [\"pager\"]\n\n[[people]]",
+        1,
+    ) + &format!(
+        "\n[[customers.services]]\nid = \"checkout\"\n\n[[customers.services.servers]]\nid = \"acme-eu-2\"\ntarget = \"{}\"\n",
+        second.url()
+    );
+    let app = TestApp::spawn(&text).await;
+    let cases = || async { app.store.cases(&[], 10).await.expect("cases") };
+    wait_until(Duration::from_secs(10), "two cases", || async { cases().await.len() == 2 }).await;
+    let rows = app.store.outbox(None).await.expect("outbox");
+    let link = |case: &str, person: &str| {
+        let row = rows
+            .iter()
+            .find(|r| r.event == "page" && r.recipient_id == person && body(r)["case"]["service"] == case)
+            .unwrap_or_else(|| panic!("no page about {case} to {person}: {rows:#?}"));
+        ack_path(row)
+    };
+    let (alice_store, olga_store, olga_checkout) =
+        (link("storefront", "alice"), link("storefront", "olga"), link("checkout", "olga"));
+    let case_of = |service: &'static str| {
+        let cases = cases.clone();
+        async move { cases().await.into_iter().find(|c| c.service == service).expect("the case") }
+    };
+
+    // Alice's link of the storefront case takes that case, as Alice; checkout stays open.
+    assert_eq!(send(&app, "POST", &alice_store, None).await.0, 200);
+    let storefront = case_of("storefront").await;
+    assert_eq!(
+        (storefront.status.to_string(), storefront.acknowledged_by.as_deref()),
+        ("acknowledged".into(), Some("alice"))
+    );
+    assert_eq!(case_of("checkout").await.status.to_string(), "open");
+
+    // Olga's link of the same case changes nothing: it stays Alice's.
+    let (status, html) = send(&app, "POST", &olga_store, None).await;
+    assert!(status == 200 && html.contains("acknowledged already"), "{html}");
+    assert_eq!(case_of("storefront").await.acknowledged_by.as_deref(), Some("alice"));
+
+    // Olga's checkout link takes checkout, as Olga.
+    assert_eq!(send(&app, "POST", &olga_checkout, None).await.0, 200);
+    assert_eq!(case_of("checkout").await.acknowledged_by.as_deref(), Some("olga"));
+    app.stop().await;
+}

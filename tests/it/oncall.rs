@@ -105,3 +105,43 @@ async fn an_override_changes_who_is_paged_and_removing_it_gives_the_pager_back()
     assert_eq!(role(&oncall, "operations-manager")["now"]["id"], "alice");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_override_added_on_one_instance_pages_from_every_instance_on_postgresql() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let target = FakeTarget::start(Behavior::Healthy).await;
+    let (pager, others) = (Receiver::ok().await, Receiver::ok().await);
+    let text = config(&db.url, &target, &pager, &others, "").replacen(
+        "[[people]]",
+        "[[people]]\nid = \"bob\"\nname = \"Bob\"\nrole = \"night-cover\"\nchannels = [\"mail\"]\n\n[[people]]",
+        1,
+    );
+    let first = TestApp::spawn(&text).await;
+    let second = TestApp::spawn(&text).await;
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("after 1970").as_millis() as i64;
+    let body = serde_json::json!({
+        "role": "operations-manager", "person": "bob",
+        "start": rfc3339_ms(now - 60_000), "end": rfc3339_ms(now + 3_600_000),
+    })
+    .to_string();
+    assert_eq!(first.post_json("/api/v1/oncall/overrides", Some(OPERATOR_TOKEN), Some(&body)).await.0, 201);
+    // Stored, so the other instance says so at once and pages by it, whichever one opens the case.
+    assert_eq!(role(&second.get_json("/api/v1/oncall").await, "operations-manager")["now"]["id"], "bob");
+    target.set(Behavior::Status(503));
+    wait_until(Duration::from_secs(15), "the page", || async {
+        first.store.outbox(None).await.expect("outbox").iter().any(|r| r.event == "page")
+    })
+    .await;
+    let pages: Vec<String> = first
+        .store
+        .outbox(None)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|r| r.event == "page")
+        .map(|r| r.recipient_id)
+        .collect();
+    assert_eq!(pages, ["bob"]);
+    second.stop().await;
+    first.stop().await;
+}
