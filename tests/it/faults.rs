@@ -26,13 +26,13 @@ on_both_backends!(a_raise_and_a_recovery_due_while_the_database_is_locked_happen
 
 /// A lock taken from outside the app, as a backup tool or a long write would: SQLite's
 /// `BEGIN EXCLUSIVE` on the file, or PostgreSQL's `ACCESS EXCLUSIVE` on the cases table.
-enum OutsideLock {
+pub enum OutsideLock {
     Sqlite(sqlx::SqliteConnection),
     Postgres(sqlx::PgConnection),
 }
 
 impl OutsideLock {
-    async fn take(url: &str) -> OutsideLock {
+    pub async fn take(url: &str) -> OutsideLock {
         if url.starts_with("sqlite:") {
             let mut conn = sqlx::SqliteConnection::connect(url).await.expect("second connection to the file");
             conn.execute("BEGIN EXCLUSIVE").await.expect("BEGIN EXCLUSIVE");
@@ -45,7 +45,7 @@ impl OutsideLock {
         }
     }
 
-    async fn release(self) {
+    pub async fn release(self) {
         match self {
             OutsideLock::Sqlite(mut c) => c.execute("ROLLBACK").await.map(drop).expect("release the SQLite lock"),
             OutsideLock::Postgres(mut c) => c.execute("ROLLBACK").await.map(drop).expect("release the table lock"),

@@ -98,7 +98,12 @@ async fn a_handover_test_page_nobody_acknowledges_raises_paging_unverified_once(
     app.engine.run_due().await.expect("run_due");
     assert!(rows(&app, "paging.unverified").await.is_empty(), "not before the deadline");
     assert_eq!(unverified_gauge(&app).await, "firstwatch_paging_unverified 0");
+    // The deadline passes while the database is locked from outside: the sweep fails and
+    // writes nothing; the report comes from the stored test once the database is free.
     clock.set(from_unix_ms(T0 + 62 * MINUTE));
+    let lock = crate::faults::OutsideLock::take(&db.url).await;
+    assert!(app.engine.run_due().await.is_err(), "the sweep cannot write under the lock");
+    lock.release().await;
     for _ in 0..3 {
         app.engine.run_due().await.expect("run_due");
     }
