@@ -390,9 +390,8 @@ async fn a_link_acknowledges_only_its_own_case_and_only_as_the_person_it_was_sen
     };
     let (alice_store, olga_store, olga_checkout) =
         (link("storefront", "alice"), link("storefront", "olga"), link("checkout", "olga"));
-    let case_of = |service: &'static str| {
-        let cases = cases.clone();
-        async move { cases().await.into_iter().find(|c| c.service == service).expect("the case") }
+    let case_of = |service: &'static str| async move {
+        cases().await.into_iter().find(|c| c.service == service).expect("the case")
     };
 
     // Alice's link of the storefront case takes that case, as Alice; checkout stays open.
