@@ -23,6 +23,16 @@ fn role<'a>(oncall: &'a serde_json::Value, name: &str) -> &'a serde_json::Value 
         .unwrap_or_else(|| panic!("no role {name} in {oncall}"))
 }
 
+/// Who was paged, once the first page is queued (the target is failing by then).
+async fn paged_once_down(app: &TestApp) -> Vec<String> {
+    let pages = || async {
+        let rows = app.store.outbox(None).await.expect("outbox");
+        rows.into_iter().filter(|r| r.event == "page").map(|r| r.recipient_id).collect::<Vec<_>>()
+    };
+    wait_until(Duration::from_secs(15), "the page", || async { !pages().await.is_empty() }).await;
+    pages().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_override_changes_who_is_paged_and_removing_it_gives_the_pager_back() {
     let db = TestDb::new(Backend::Sqlite).await;
@@ -75,20 +85,7 @@ async fn an_override_changes_who_is_paged_and_removing_it_gives_the_pager_back()
 
     // The outage pages Bob, not Alice.
     target.set(Behavior::Status(503));
-    wait_until(Duration::from_secs(10), "the page", || async {
-        app.store.outbox(None).await.expect("outbox").iter().any(|r| r.event == "page")
-    })
-    .await;
-    let pages: Vec<String> = app
-        .store
-        .outbox(None)
-        .await
-        .expect("outbox")
-        .into_iter()
-        .filter(|r| r.event == "page")
-        .map(|r| r.recipient_id)
-        .collect();
-    assert_eq!(pages, ["bob"], "the override holds the pager");
+    assert_eq!(paged_once_down(&app).await, ["bob"], "the override holds the pager");
 
     // The operations page says so too.
     let (_, page) = app.get("/").await;
@@ -128,20 +125,7 @@ async fn an_override_added_on_one_instance_pages_from_every_instance_on_postgres
     // Stored, so the other instance says so at once and pages by it, whichever one opens the case.
     assert_eq!(role(&second.get_json("/api/v1/oncall").await, "operations-manager")["now"]["id"], "bob");
     target.set(Behavior::Status(503));
-    wait_until(Duration::from_secs(15), "the page", || async {
-        first.store.outbox(None).await.expect("outbox").iter().any(|r| r.event == "page")
-    })
-    .await;
-    let pages: Vec<String> = first
-        .store
-        .outbox(None)
-        .await
-        .expect("outbox")
-        .into_iter()
-        .filter(|r| r.event == "page")
-        .map(|r| r.recipient_id)
-        .collect();
-    assert_eq!(pages, ["bob"]);
+    assert_eq!(paged_once_down(&first).await, ["bob"]);
     second.stop().await;
     first.stop().await;
 }

@@ -110,10 +110,6 @@ pub async fn all_windows(state: &AppState) -> Result<Vec<WindowView>, ApiError> 
     Ok(windows)
 }
 
-fn time(field: &str, value: &str) -> Result<i64, ApiError> {
-    crate::clock::parse_rfc3339(value).map(unix_ms).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/maintenance",
@@ -148,14 +144,8 @@ pub async fn create(state: &AppState, actor: &str, body: NewWindow) -> Result<Wi
         }
         _ => {}
     }
-    let (start_at, end_at) = (time("start", &body.start)?, time("end", &body.end)?);
     let now = state.clock.now_ms();
-    if start_at >= end_at {
-        return Err(ApiError::BadRequest("end: must be after start".to_string()));
-    }
-    if end_at <= now {
-        return Err(ApiError::BadRequest("end: must be in the future".to_string()));
-    }
+    let (start_at, end_at) = super::future_period(&body.start, &body.end, now)?;
     if body.reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::BadRequest("reason: at most 500 characters".to_string()));
     }

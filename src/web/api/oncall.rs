@@ -145,10 +145,6 @@ pub async fn show(State(state): State<AppState>) -> Result<Json<OnCall>, ApiErro
     Ok(Json(OnCall { roles: turns(&config, &stored, now), overrides }))
 }
 
-fn time(field: &str, value: &str) -> Result<i64, ApiError> {
-    crate::clock::parse_rfc3339(value).map(unix_ms).map_err(|e| ApiError::BadRequest(format!("{field}: {e}")))
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/oncall/overrides",
@@ -172,14 +168,8 @@ pub async fn add(
     if !config.people.iter().any(|p| p.id == body.person) {
         return Err(ApiError::BadRequest(format!("person: no person {:?}", body.person)));
     }
-    let (start_at, end_at) = (time("start", &body.start)?, time("end", &body.end)?);
     let now = state.clock.now_ms();
-    if start_at >= end_at {
-        return Err(ApiError::BadRequest("end: must be after start".to_string()));
-    }
-    if end_at <= now {
-        return Err(ApiError::BadRequest("end: must be in the future".to_string()));
-    }
+    let (start_at, end_at) = super::future_period(&body.start, &body.end, now)?;
     let mut row = OverrideRow {
         id: 0,
         role: body.role,

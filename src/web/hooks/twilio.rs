@@ -58,18 +58,19 @@ fn auth_token<'c>(config: &'c Config, account_sid: Option<&str>) -> Option<&'c s
     chosen.map(|t| t.auth_token.expose())
 }
 
-fn twiml(text: &str) -> Response {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>{}</Message></Response>",
-        xml_escape(text)
-    );
+/// A TwiML answer of one `verb` (`Message` for a text back, `Say` for a call) saying `text`.
+fn answer(verb: &str, text: &str) -> Response {
+    let body =
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><{verb}>{}</{verb}></Response>", xml_escape(text));
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
+fn twiml(text: &str) -> Response {
+    answer("Message", text)
+}
+
 fn spoken(text: &str) -> Response {
-    let body =
-        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say></Response>", xml_escape(text));
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+    answer("Say", text)
 }
 
 /// The form fields of a request that carries Twilio's signature of it, or 403.
