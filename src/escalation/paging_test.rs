@@ -18,8 +18,8 @@ use super::oncall;
 use crate::clock::{from_unix_ms, rfc3339_ms};
 use crate::config::{Config, Override, Person};
 use crate::domain::secret::{random_token, sha256_hex};
-use crate::outbox::{self, recipients, EventKind, Extras, RecipientKind, RecipientRef};
-use crate::store::{StoreError, Tx};
+use crate::outbox::{self, recipients, AckVia, EventKind, Extras, RecipientKind, RecipientRef};
+use crate::store::{Store, StoreError, Tx};
 
 crate::named_enum! {
     /// Why a test page was sent (`paging_tests.reason`).
@@ -95,6 +95,19 @@ pub async fn send(
     }
     tracing::info!(person = %person.id, test = test_id, reason = %reason, "test page queued");
     Ok(Sent { test_id, channels: person.channels.clone(), deadline })
+}
+
+/// Confirm the person's newest unconfirmed test, as a text `ACK` from their phone does;
+/// `false` when they have none.
+pub async fn confirm_latest(store: &Store, person: &str, via: AckVia, now: i64) -> Result<bool, StoreError> {
+    let Some(test_id) = store.open_paging_test(person).await? else { return Ok(false) };
+    let mut tx = store.begin().await?;
+    let confirmed = tx.verify_paging_test(test_id, now, via.as_str()).await?;
+    tx.commit().await?;
+    if confirmed {
+        tracing::info!(person, test = test_id, %via, "paging path verified");
+    }
+    Ok(confirmed)
 }
 
 /// The leader's step: note who holds each rotated pager now and, with `test_on_handover`,

@@ -40,6 +40,26 @@ impl Store {
         Ok(rows.iter().map(PagingTestRow::from_row).collect::<Result<_, _>>()?)
     }
 
+    /// The people whose latest test was reported unverified and not acknowledged since, each
+    /// with when that test was sent (for the operations page).
+    pub async fn paging_unverified_people(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(&UNVERIFIED.replace("COUNT(*) AS n", "t.person AS person, t.sent_at AS sent_at"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("person")?, r.try_get("sent_at")?))).collect()
+    }
+
+    /// The person's newest test not acknowledged yet, if any (a text `ACK` confirms it).
+    pub async fn open_paging_test(&self, person: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM paging_tests WHERE person = $1 AND acknowledged_at IS NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(person)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+
     /// How many people's paging path is unproven: their latest test was not acknowledged in
     /// time (`firstwatch_paging_unverified`).
     pub async fn paging_unverified(&self) -> Result<i64, StoreError> {

@@ -237,7 +237,7 @@ async fn twilio_sms(app: &TestApp, fields: &[(&str, &str)], token: &str) -> (u16
 }
 
 /// A form POST to `path_and_query` signed as Twilio signs it for `public_url` https://fw.example.
-async fn twilio_post(app: &TestApp, path_and_query: &str, fields: &[(&str, &str)], token: &str) -> (u16, String) {
+pub async fn twilio_post(app: &TestApp, path_and_query: &str, fields: &[(&str, &str)], token: &str) -> (u16, String) {
     let owned: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let signed_url = format!("https://fw.example{path_and_query}");
     let signature = firstwatch::web::twilio_signature(token, &signed_url, &owned);

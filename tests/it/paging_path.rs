@@ -112,6 +112,8 @@ async fn a_handover_test_page_nobody_acknowledges_raises_paging_unverified_once(
     let text = body(&reports[0])["text"].as_str().unwrap_or_default().to_string();
     assert!(text.starts_with("bob's paging path is unverified") && text.contains("through mail"), "{text}");
     assert_eq!(unverified_gauge(&app).await, "firstwatch_paging_unverified 1");
+    let (_, page) = app.get("/").await;
+    assert!(page.contains("data-person=\"bob\"") && page.contains("Paging path unverified"), "{page}");
 
     // Bob's late acknowledgement proves the path after all.
     let (status, html) = post_form(&app, &link).await;
@@ -128,7 +130,9 @@ async fn a_test_page_from_the_api_or_the_cli_reaches_the_person_and_its_link_ver
     let target = FakeTarget::start(Behavior::Healthy).await;
     let (pager, others) = (Receiver::ok().await, Receiver::ok().await);
     let text = with_bob(config(&db.url, &target, &pager, &others, "ack_timeout = \"30m\""), "night-cover", "")
-        .replacen("channels = [\"mail\"]", "channels = []", 1);
+        .replacen("channels = [\"mail\"]", "channels = []", 1)
+        .replacen("id = \"alice\"\nname = \"Alice\"\n", "id = \"alice\"\nname = \"Alice\"\nphone = \"+15550111\"\n", 1);
+    let text = crate::helpers::app::server_keys(&text, "public_url = \"https://fw.example\"");
     // Now, not t0: the CLI below stamps its message with the real time, and the app's worker
     // sends only what is due by its own clock.
     let t0 = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("after 1970").as_millis() as i64;
@@ -183,6 +187,15 @@ async fn a_test_page_from_the_api_or_the_cli_reaches_the_person_and_its_link_ver
     wait_until(Duration::from_secs(10), "the CLI's test page delivered", || async { pager.requests().len() >= 2 })
         .await;
     assert_eq!(pager.requests()[1].json()["event"], "test");
+
+    // With no case paged to her, a text ACK from Alice's phone confirms that newest test.
+    let ack = [("AccountSid", "AC123"), ("From", "+15550111"), ("Body", "ACK")];
+    let (code, twiml) = crate::ack::twilio_post(&app, "/hooks/twilio/sms", &ack, "twilio-token").await;
+    assert!(code == 200 && twiml.contains("Test page confirmed"), "{twiml}");
+    let newest = app.store.paging_tests(1).await.expect("tests").remove(0);
+    assert_eq!((newest.reason.as_str(), newest.acknowledged_via.as_deref()), ("cli", Some("sms")));
+    let (_, twiml) = crate::ack::twilio_post(&app, "/hooks/twilio/sms", &ack, "twilio-token").await;
+    assert!(twiml.contains("No active case was paged to you"), "nothing left to confirm: {twiml}");
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_firstwatch"))
         .args(["notify", "test", "--person", "nobody", "--config"])
         .arg(&file)

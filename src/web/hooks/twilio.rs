@@ -5,7 +5,8 @@
 //! twilio channel) over `public_url` + path + query followed by every form field, sorted by
 //! name, as name then value; wrong or missing → 403 and nothing changes. `ACK` acknowledges the
 //! sender's most recently paged active case, `ACK FW-000042` that case, as the person whose
-//! `phone` sent it; an unknown number changes nothing. A voice page's `<Gather>` posts to
+//! `phone` sent it (with no active case paged to them, `ACK` confirms their newest test page
+//! instead); an unknown number changes nothing. A voice page's `<Gather>` posts to
 //! `/hooks/twilio/voice?ack={token}` with the message's own ack token: `Digits=1`
 //! acknowledges as the person called (once, like the link), any other key changes nothing.
 //! Every answer is TwiML saying what happened.
@@ -160,7 +161,13 @@ pub async fn sms(
     let number = if rest.is_empty() {
         match state.store.latest_paged_case(&person.id).await? {
             Some(id) => CaseNumber(id),
-            None => return Ok(twiml("No active case was paged to you; nothing was changed.")),
+            None => {
+                let now = state.clock.now_ms();
+                if crate::escalation::paging_test::confirm_latest(&state.store, &person.id, AckVia::Sms, now).await? {
+                    return Ok(twiml("Test page confirmed: texts reach you. Nothing is down."));
+                }
+                return Ok(twiml("No active case was paged to you; nothing was changed."));
+            }
         }
     } else {
         match rest.parse::<CaseNumber>() {

@@ -138,6 +138,7 @@ async fn render(state: &AppState, signed_in: bool, query: &OpsQuery) -> Result<S
     let bars = uptime::bars(state).await?;
     let stored: Vec<_> = state.store.oncall_overrides(now).await?.iter().map(|r| r.as_override()).collect();
     let turns = crate::web::api::oncall::turns(&config, &stored, now);
+    let unverified = state.store.paging_unverified_people().await?;
 
     let customers: Vec<&Customer> = match focus {
         Some(c) => vec![c],
@@ -175,7 +176,7 @@ async fn render(state: &AppState, signed_in: bool, query: &OpsQuery) -> Result<S
         }
         (header_counts(&summary.totals, &case_counts))
         (open_cases(now, &cases, cases_total, &latest))
-        @if focus.is_none() { (on_call(now, &turns)) }
+        @if focus.is_none() { (on_call(now, &turns, &unverified)) }
         @match focus {
             Some(customer) => (all_servers(now, &summary.rows, &customer.id, page_number(query.page.as_deref()))),
             None => (problem_servers(now, &summary.rows, summary.totals.not_up(), summary.totals.total())),
@@ -257,8 +258,8 @@ fn open_cases(now: i64, cases: &[CaseRow], total: usize, latest: &HashMap<i64, C
     }
 }
 
-/// Who holds each pager now, until when, and who is next.
-fn on_call(now: i64, turns: &[RoleTurn]) -> Markup {
+/// Who holds each pager now, until when, and who is next; whose paging path is unproven.
+fn on_call(now: i64, turns: &[RoleTurn], unverified: &[(String, i64)]) -> Markup {
     let names = |people: &[PersonRef]| people.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
     html! {
         section #on-call {
@@ -273,7 +274,7 @@ fn on_call(now: i64, turns: &[RoleTurn]) -> Markup {
                             tr.oncall data-role=(turn.role) data-now=[turn.now.as_ref().map(|p| p.id.as_str())] {
                                 td { (turn.role) }
                                 td {
-                                    @if turn.paged.is_empty() { span.bad { "nobody" } } @else { (names(&turn.paged)) }
+                                    @if turn.paged.is_empty() { span.error { "nobody" } } @else { (names(&turn.paged)) }
                                     @if turn.overridden { " " span.muted { "(override)" } }
                                 }
                                 td.nowrap {
@@ -286,6 +287,13 @@ fn on_call(now: i64, turns: &[RoleTurn]) -> Markup {
                             }
                         }
                     }
+                }
+            }
+            @for (person, sent) in unverified {
+                p.error.unverified data-person=(person) {
+                    "Paging path unverified: " strong { (person) } " did not confirm the test page of "
+                    (layout::time(now, *sent)) ". Check their channels, then "
+                    code { "firstwatch notify test --person " (person) } "."
                 }
             }
         }
