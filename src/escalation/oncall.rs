@@ -18,9 +18,11 @@ fn every_override<'a>(config: &'a Config, stored: &'a [Override]) -> impl Iterat
     config.schedules.iter().flat_map(|s| s.overrides.iter()).chain(stored)
 }
 
-/// The override in force for `role` at `at`, if any.
+/// The override in force for `role` at `at`, if any. A stored override of someone no longer
+/// in the config counts for nothing.
 fn override_at<'a>(config: &'a Config, stored: &'a [Override], role: &str, at: SystemTime) -> Option<&'a Override> {
-    every_override(config, stored).filter(|o| o.role == role && o.start <= at && at < o.end).fold(
+    let known = |o: &&Override| config.people.iter().any(|p| p.id == o.person);
+    every_override(config, stored).filter(|o| o.role == role && o.start <= at && at < o.end).filter(known).fold(
         None,
         |best: Option<&Override>, o| match best {
             Some(b) if b.start > o.start => Some(b),
@@ -89,13 +91,15 @@ pub fn turn<'a>(config: &'a Config, stored: &[Override], role: &str, at: SystemT
     Turn { role: role.to_string(), now, until, next, overridden: override_at(config, stored, role, at).is_some() }
 }
 
-/// The first instant after `at` at which the holder of `role` may change: a rotation turn,
-/// or an override starting or ending.
+/// The first instant after `at` at which the holder of `role` may change: a rotation turn
+/// (unless an override holds it, however many turns it covers), or an override starting or
+/// ending.
 fn next_change(config: &Config, stored: &[Override], role: &str, at: SystemTime) -> Option<SystemTime> {
+    let overridden = override_at(config, stored, role, at).is_some();
     let turn = config
         .schedules
         .iter()
-        .find(|s| s.role == role && s.members.len() > 1)
+        .find(|s| s.role == role && s.members.len() > 1 && !overridden)
         .map(|s| next_turn(s.start, s.rotation, at));
     every_override(config, stored)
         .filter(|o| o.role == role)
@@ -143,10 +147,12 @@ fn next_turn(start: SystemTime, rotation: Duration, at: SystemTime) -> SystemTim
     }
 }
 
+/// Milliseconds from `start` to `at`, rounded down (an instant a fraction of a millisecond
+/// before `start` is in the turn before it).
 fn elapsed_ms(start: SystemTime, at: SystemTime) -> i128 {
     match at.duration_since(start) {
         Ok(d) => d.as_millis() as i128,
-        Err(e) => -(e.duration().as_millis() as i128) - 1,
+        Err(e) => -(e.duration().as_nanos().div_ceil(1_000_000) as i128),
     }
 }
 

@@ -52,6 +52,26 @@ pub struct Swept {
     pub unverified: usize,
 }
 
+/// What a test's messages are keyed by: `paging-test#42`.
+pub fn cause(test_id: i64) -> String {
+    format!("paging-test#{test_id}")
+}
+
+/// The test a PagerDuty incident key names (`firstwatch-test-paging-test-42`, as
+/// `notify::pagerduty` keys a test's incident).
+pub fn of_incident_key(key: &str) -> Option<i64> {
+    key.strip_prefix("firstwatch-test-paging-test-")?.parse().ok().filter(|id: &i64| *id > 0)
+}
+
+/// Confirm test `test_id` (from PagerDuty: its incident was acknowledged or resolved there);
+/// `false` when it was confirmed already or does not exist.
+pub async fn confirm(store: &Store, test_id: i64, via: AckVia, now: i64) -> Result<bool, StoreError> {
+    let mut tx = store.begin().await?;
+    let confirmed = tx.verify_paging_test(test_id, now, via.as_str()).await?;
+    tx.commit().await?;
+    Ok(confirmed)
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -68,7 +88,7 @@ pub async fn send(
     let timeout = config.cases.ack_timeout;
     let deadline = now.saturating_add(millis(timeout));
     let test_id = tx.add_paging_test(&person.id, reason.as_str(), now, deadline).await?;
-    let cause = format!("paging-test#{test_id}");
+    let cause = cause(test_id);
     let why = match reason {
         TestReason::Handover => "you now hold a pager",
         TestReason::Api | TestReason::Cli => "an operator asked for it",
@@ -97,15 +117,31 @@ pub async fn send(
     Ok(Sent { test_id, channels: person.channels.clone(), deadline })
 }
 
-/// Confirm the person's newest unconfirmed test, as a text `ACK` from their phone does;
-/// `false` when they have none.
-pub async fn confirm_latest(store: &Store, person: &str, via: AckVia, now: i64) -> Result<bool, StoreError> {
-    let Some(test_id) = store.open_paging_test(person).await? else { return Ok(false) };
+/// Confirm `person`'s newest unconfirmed test that went through one of `channels` (a text
+/// `ACK` from their phone proves only the twilio channels); `false` when there is none.
+pub async fn confirm_latest(
+    store: &Store,
+    person: &Person,
+    channels: &[&str],
+    via: AckVia,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let recipient = RecipientRef { kind: RecipientKind::Person, id: person.id.clone(), role: person.role.clone() };
+    let mut found = None;
+    'tests: for test_id in store.open_paging_tests(&person.id).await? {
+        for channel in channels {
+            if store.outbox_has(&outbox::key(EventKind::Test, &cause(test_id), &recipient, channel)).await? {
+                found = Some(test_id);
+                break 'tests;
+            }
+        }
+    }
+    let Some(test_id) = found else { return Ok(false) };
     let mut tx = store.begin().await?;
     let confirmed = tx.verify_paging_test(test_id, now, via.as_str()).await?;
     tx.commit().await?;
     if confirmed {
-        tracing::info!(person, test = test_id, %via, "paging path verified");
+        tracing::info!(person = %person.id, test = test_id, %via, "paging path verified");
     }
     Ok(confirmed)
 }
@@ -151,7 +187,7 @@ pub async fn sweep(tx: &mut Tx, config: &Config, now: i64) -> Result<Swept, Stor
             humantime::format_duration(Duration::from_millis(u64::try_from(test.deadline - test.sent_at).unwrap_or(0))),
             test.person,
         );
-        let cause = format!("paging-test#{}", test.id);
+        let cause = cause(test.id);
         let notice = outbox::Notice { cause: &cause, text: &text, at: now };
         outbox::enqueue_all(tx, EventKind::PagingUnverified, &notice, None, recipients::feed(config)).await?;
         tracing::warn!(person = %test.person, test = test.id, "paging path unverified");

@@ -191,7 +191,12 @@ pub(crate) fn sms_text(body: &Body, event: EventKind, link: Option<&str>) -> Str
         }
         None => format!("{}. {}", summary(event, None), body.text.trim()),
     };
-    text = shorten(text.trim(), MAX);
+    // An ack link is the point of a page or test: the text makes room for it.
+    let room = match &ack {
+        Some(ack) if ack.chars().count() + 1 < MAX / 2 => MAX - 1 - ack.chars().count(),
+        _ => MAX,
+    };
+    text = shorten(text.trim(), room);
     if let Some(link) = link {
         if text.chars().count() + 1 + link.chars().count() <= MAX {
             text.push(' ');
@@ -271,19 +276,24 @@ pub(crate) fn spoken_page(body: &Body) -> String {
 
 /// Where a voice page's key press goes: the page's ack link `{public_url}/ack/{token}` becomes
 /// `{public_url}/hooks/twilio/voice?ack={token}`, so the press acknowledges as that message's
-/// recipient, once.
+/// recipient, once. `None` unless the link is absolute (Twilio must reach it): without
+/// `public_url` the call only reads the page out.
 pub(crate) fn voice_ack_action(ack_url: &str) -> Option<String> {
+    if !(ack_url.starts_with("https://") || ack_url.starts_with("http://")) {
+        return None;
+    }
     let (base, token) = ack_url.rsplit_once("/ack/")?;
     crate::domain::secret::is_token(token).then(|| format!("{base}/hooks/twilio/voice?ack={token}"))
 }
 
-/// Read `text` and wait for one key, posted to `action`; no key: say so and hang up.
-pub(crate) fn twiml_gather(text: &str, action: &str) -> String {
+/// Read `text` and wait for one key, posted to `action`; no key: say `no_key` and hang up.
+pub(crate) fn twiml_gather(text: &str, action: &str, no_key: &str) -> String {
     format!(
         "<Response><Gather numDigits=\"1\" timeout=\"10\" method=\"POST\" action=\"{}\"><Say>{}</Say></Gather>\
-         <Say>No key was pressed. The case is not acknowledged; the escalation goes on. Goodbye.</Say></Response>",
+         <Say>{}</Say></Response>",
         xml_escape(action),
-        xml_escape(text)
+        xml_escape(text),
+        xml_escape(no_key)
     )
 }
 
@@ -314,6 +324,16 @@ mod tests {
     use crate::notify::BodyRecipient;
 
     #[test]
+    fn a_test_page_by_text_keeps_its_ack_link_whatever_its_length() {
+        let mut b = body(EventKind::Test, RecipientKind::Person, false);
+        b.text = "Test page for Alice Example (an operator asked for it): nothing is down. ".repeat(4);
+        b.ack_url = Some(format!("https://status.example.com/ack/{}", "ab".repeat(32)));
+        let sms = sms_text(&b, EventKind::Test, Some("https://status.example.com/"));
+        assert!(sms.chars().count() <= 300, "{sms}");
+        assert!(sms.ends_with(&format!("Acknowledge: https://status.example.com/ack/{}", "ab".repeat(32))), "{sms}");
+    }
+
+    #[test]
     fn a_voice_pages_key_press_goes_to_the_hook_with_the_pages_own_token() {
         let token = "ab".repeat(32);
         assert_eq!(
@@ -321,6 +341,7 @@ mod tests {
             Some(format!("https://fw.example/watch/hooks/twilio/voice?ack={token}"))
         );
         assert_eq!(voice_ack_action("https://fw.example/ack/not-a-token"), None);
+        assert_eq!(voice_ack_action(&format!("/ack/{token}")), None, "Twilio needs an absolute address");
         assert_eq!(voice_ack_action("https://fw.example/cases/1"), None);
     }
 

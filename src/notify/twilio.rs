@@ -79,7 +79,14 @@ impl Deliver for TwilioSender {
         let paged = matches!(d.event, EventKind::Page | EventKind::Escalation | EventKind::Test);
         let (url, form) = if d.event.is_call() || (paged && self.voice_pages) {
             let twiml = match d.body.ack_url.as_deref().and_then(voice_ack_action) {
-                Some(action) if paged => twiml_gather(&spoken_page(d.body), &action),
+                Some(action) if paged => {
+                    let no_key = if d.event == EventKind::Test {
+                        "No key was pressed: the test is not confirmed yet. Use the link in your other messages. Goodbye."
+                    } else {
+                        "No key was pressed. The case is not acknowledged; the escalation goes on. Goodbye."
+                    };
+                    twiml_gather(&spoken_page(d.body), &action, no_key)
+                }
                 _ => twiml_say(&spoken_text(d.body, d.event)),
             };
             (&self.calls, [("To", to), ("From", self.from.as_str()), ("Twiml", twiml.as_str())].map(own))

@@ -49,15 +49,25 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("person")?, r.try_get("sent_at")?))).collect()
     }
 
-    /// The person's newest test not acknowledged yet, if any (a text `ACK` confirms it).
-    pub async fn open_paging_test(&self, person: &str) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id FROM paging_tests WHERE person = $1 AND acknowledged_at IS NULL ORDER BY id DESC LIMIT 1",
+    /// The person's newest tests not acknowledged yet, newest first (a text `ACK` confirms
+    /// the newest that went by text).
+    pub async fn open_paging_tests(&self, person: &str) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM paging_tests WHERE person = $1 AND acknowledged_at IS NULL ORDER BY id DESC LIMIT 20",
         )
         .bind(person)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Whether a message with this idempotency key was queued.
+    pub async fn outbox_has(&self, idempotency_key: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS one FROM outbox WHERE idempotency_key = $1")
+            .bind(idempotency_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
     }
 
     /// How many people's paging path is unproven: their latest test was not acknowledged in
@@ -113,9 +123,9 @@ impl Tx {
     }
 
     /// Record that the test's failure was reported; `false` if it was already (by another
-    /// sweep), and then the caller reports nothing.
+    /// sweep) or the test was confirmed meanwhile, and then the caller reports nothing.
     pub async fn report_paging_test(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE paging_tests SET reported_at = $1 WHERE id = $2 AND reported_at IS NULL")
+        let done = sqlx::query("UPDATE paging_tests SET reported_at = $1 WHERE id = $2 AND reported_at IS NULL AND acknowledged_at IS NULL")
             .bind(at)
             .bind(id)
             .execute(&mut *self.tx)

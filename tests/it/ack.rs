@@ -147,13 +147,13 @@ async fn an_ack_link_of_a_resolved_case_is_gone_and_an_acknowledged_case_is_not_
     app.stop().await;
 }
 
-fn pagerduty_signature(secret: &str, body: &str) -> String {
+pub fn pagerduty_signature(secret: &str, body: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
     let tag = ring::hmac::sign(&key, body.as_bytes());
     format!("v1={}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-async fn pagerduty_hook(app: &TestApp, body: &str, signature: &str) -> (u16, serde_json::Value) {
+pub async fn pagerduty_hook(app: &TestApp, body: &str, signature: &str) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new()
         .post(format!("http://{}/hooks/pagerduty", app.addr))
         .header("content-type", "application/json")
@@ -167,7 +167,7 @@ async fn pagerduty_hook(app: &TestApp, body: &str, signature: &str) -> (u16, ser
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
 }
 
-fn incident(event_type: &str, key: &str) -> String {
+pub fn incident(event_type: &str, key: &str) -> String {
     serde_json::json!({
         "event": {
             "id": "01DEN4HPBQAN8P4H2EONNIQRGJ", "event_type": event_type, "resource_type": "incident",

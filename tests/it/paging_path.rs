@@ -131,7 +131,12 @@ async fn a_test_page_from_the_api_or_the_cli_reaches_the_person_and_its_link_ver
     let (pager, others) = (Receiver::ok().await, Receiver::ok().await);
     let text = with_bob(config(&db.url, &target, &pager, &others, "ack_timeout = \"30m\""), "night-cover", "")
         .replacen("channels = [\"mail\"]", "channels = []", 1)
-        .replacen("id = \"alice\"\nname = \"Alice\"\n", "id = \"alice\"\nname = \"Alice\"\nphone = \"+15550111\"\n", 1);
+        .replacen("id = \"alice\"\nname = \"Alice\"\n", "id = \"alice\"\nname = \"Alice\"\nphone = \"+15550111\"\n", 1)
+        .replacen(
+            "id = \"victor\"\nname = \"Victor\"\nrole = \"vp-operations\"\nchannels = [\"pager\"]",
+            "id = \"victor\"\nname = \"Victor\"\nrole = \"vp-operations\"\nphone = \"+15550122\"\nchannels = [\"phone\"]",
+            1,
+        );
     let text = crate::helpers::app::server_keys(&text, "public_url = \"https://fw.example\"");
     // Now, not t0: the CLI below stamps its message with the real time, and the app's worker
     // sends only what is due by its own clock.
@@ -188,13 +193,18 @@ async fn a_test_page_from_the_api_or_the_cli_reaches_the_person_and_its_link_ver
         .await;
     assert_eq!(pager.requests()[1].json()["event"], "test");
 
-    // With no case paged to her, a text ACK from Alice's phone confirms that newest test.
-    let ack = [("AccountSid", "AC123"), ("From", "+15550111"), ("Body", "ACK")];
-    let (code, twiml) = crate::ack::twilio_post(&app, "/hooks/twilio/sms", &ack, "twilio-token").await;
-    assert!(code == 200 && twiml.contains("Test page confirmed"), "{twiml}");
+    // A text ACK proves only the texting path: Alice's tests went by webhook, so it confirms
+    // nothing. Victor's went by text (twilio), so his ACK confirms his newest.
+    let from = |phone: &'static str| [("AccountSid", "AC123"), ("From", phone), ("Body", "ACK")];
+    let (code, twiml) = crate::ack::twilio_post(&app, "/hooks/twilio/sms", &from("+15550111"), "twilio-token").await;
+    assert!(code == 200 && twiml.contains("No active case was paged to you"), "{twiml}");
+    let (code, queued) = app.post_json("/api/v1/people/victor/test", Some(OPERATOR_TOKEN), None).await;
+    assert_eq!((code, &queued["channels"]), (202, &serde_json::json!(["phone"])), "{queued}");
+    let (_, twiml) = crate::ack::twilio_post(&app, "/hooks/twilio/sms", &from("+15550122"), "twilio-token").await;
+    assert!(twiml.contains("Test page confirmed"), "{twiml}");
     let newest = app.store.paging_tests(1).await.expect("tests").remove(0);
-    assert_eq!((newest.reason.as_str(), newest.acknowledged_via.as_deref()), ("cli", Some("sms")));
-    let (_, twiml) = crate::ack::twilio_post(&app, "/hooks/twilio/sms", &ack, "twilio-token").await;
+    assert_eq!((newest.person.as_str(), newest.acknowledged_via.as_deref()), ("victor", Some("sms")));
+    let (_, twiml) = crate::ack::twilio_post(&app, "/hooks/twilio/sms", &from("+15550122"), "twilio-token").await;
     assert!(twiml.contains("No active case was paged to you"), "nothing left to confirm: {twiml}");
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_firstwatch"))
         .args(["notify", "test", "--person", "nobody", "--config"])
@@ -202,5 +212,39 @@ async fn a_test_page_from_the_api_or_the_cli_reaches_the_person_and_its_link_ver
         .output()
         .expect("run firstwatch");
     assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_page_through_pagerduty_is_confirmed_by_taking_its_incident_there() {
+    use crate::ack::{incident, pagerduty_hook, pagerduty_signature};
+    let db = TestDb::new(Backend::Sqlite).await;
+    let target = FakeTarget::start(Behavior::Healthy).await;
+    let (pager, others) = (Receiver::ok().await, Receiver::ok().await);
+    let pd = Receiver::ok().await;
+    let text = config(&db.url, &target, &pager, &others, "").replacen("channels = [\"pager\"]", "channels = [\"pd\"]", 1)
+        + &format!(
+            "\n[[channels]]\nid = \"pd\"\ntype = \"pagerduty\"\nrouting_key = \"R0UT1NG\"\nwebhook_secret = \"pd-secret\"\napi_base = \"{}\"\n",
+            pd.url("")
+        );
+    let app = TestApp::spawn(&text).await;
+    let (code, queued) = app.post_json("/api/v1/people/alice/test", Some(OPERATOR_TOKEN), None).await;
+    assert_eq!(code, 202, "{queued}");
+    let test_id = queued["test"].as_i64().expect("an id");
+
+    // PagerDuty gets an incident of the test's own, with the ack link among its links.
+    let sent = pd.wait_for(1, Duration::from_secs(10)).await[0].json();
+    let key = format!("firstwatch-test-paging-test-{test_id}");
+    assert_eq!((&sent["event_action"], &sent["dedup_key"]), (&"trigger".into(), &key.clone().into()), "{sent}");
+    assert!(sent["links"].to_string().contains("/ack/"), "{sent}");
+
+    // Taking it in PagerDuty (signed) confirms the test; a second time finds nothing to do.
+    let taken = incident("incident.acknowledged", &key);
+    let (code, answer) = pagerduty_hook(&app, &taken, &pagerduty_signature("pd-secret", &taken)).await;
+    assert_eq!((code, &answer["status"]), (200, &"done".into()), "{answer}");
+    let test = app.store.paging_test(test_id).await.expect("read").expect("the test");
+    assert_eq!(test.acknowledged_via.as_deref(), Some("pagerduty"));
+    let (_, answer) = pagerduty_hook(&app, &taken, &pagerduty_signature("pd-secret", &taken)).await;
+    assert_eq!(answer["status"], "ignored", "{answer}");
     app.stop().await;
 }

@@ -50,6 +50,40 @@ fn members_take_turns_of_one_rotation_each() {
     assert_eq!(next_turn(start, WEEK, at(0, 5)), at(1, 0));
     assert_eq!(next_turn(start, WEEK, at(1, 0)), at(2, 0), "at a boundary: the one after");
     assert_eq!(next_turn(start, WEEK, start - Duration::from_secs(1)), start);
+    // Exactly one rotation before start: the turn before it begins there, and ends at start.
+    assert_eq!(turn_index(start, WEEK, start - WEEK, 3), 2);
+    assert_eq!(turn_index(start, WEEK, start - WEEK - Duration::from_nanos(1), 3), 1);
+    assert_eq!(next_turn(start, WEEK, start - WEEK), start);
+}
+
+#[test]
+fn an_override_longer_than_many_turns_still_says_until_when_and_who_is_next() {
+    let c = config("");
+    let role = "operations-manager";
+    let stored = [Override {
+        role: role.to_string(),
+        person: "carol".to_string(),
+        start: at("2026-01-06T00:00:00Z"),
+        end: at("2027-01-06T00:00:00Z"),
+    }];
+    let t = turn(&c, &stored, role, at("2026-02-01T00:00:00Z"));
+    assert_eq!(ids(&t.now), ["carol"]);
+    assert_eq!(t.until, Some(at("2027-01-06T00:00:00Z")), "a year of weekly turns is looked past");
+    assert_eq!(t.next.len(), 1);
+}
+
+#[test]
+fn a_stored_override_of_someone_no_longer_in_the_config_counts_for_nothing() {
+    let c = config("");
+    let role = "operations-manager";
+    let stored = [Override {
+        role: role.to_string(),
+        person: "gone".to_string(),
+        start: at("2026-01-06T00:00:00Z"),
+        end: at("2026-01-07T00:00:00Z"),
+    }];
+    let t = turn(&c, &stored, role, at("2026-01-06T12:00:00Z"));
+    assert_eq!((ids(&t.now), t.overridden), (vec!["alice".to_string()], false));
 }
 
 #[test]

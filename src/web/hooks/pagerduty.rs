@@ -94,6 +94,15 @@ pub async fn receive(
         _ => return ignored("not an event firstwatch acts on"),
     };
     let key = hook.event.data.and_then(|d| d.incident_key).unwrap_or_default();
+    if let Some(test_id) = crate::escalation::paging_test::of_incident_key(&key) {
+        // A test page's incident, taken in PagerDuty: that proves the path.
+        let now = state.clock.now_ms();
+        return if crate::escalation::paging_test::confirm(&state.store, test_id, AckVia::Pagerduty, now).await? {
+            Ok(Json(serde_json::json!({ "status": "done", "test": test_id })))
+        } else {
+            ignored("no unconfirmed test page of that incident")
+        };
+    }
     let Ok(number) = key.parse::<CaseNumber>() else { return ignored("not an incident of a firstwatch case") };
     let agent = hook.event.agent.and_then(|a| a.summary.or(a.id)).unwrap_or_else(|| "unknown".to_string());
     let actor: String = format!("pagerduty:{agent}").chars().take(100).collect();

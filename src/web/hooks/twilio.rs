@@ -21,6 +21,7 @@ use crate::cases::{CaseError, LinkAck, OperatorAction};
 use crate::config::Config;
 use crate::domain::secret::{is_token, sha256_hex};
 use crate::domain::CaseNumber;
+use crate::escalation::paging_test;
 use crate::notify::registry::ChannelSettings;
 use crate::notify::render::{spoken_case_number, xml_escape};
 use crate::outbox::AckVia;
@@ -163,7 +164,15 @@ pub async fn sms(
             Some(id) => CaseNumber(id),
             None => {
                 let now = state.clock.now_ms();
-                if crate::escalation::paging_test::confirm_latest(&state.store, &person.id, AckVia::Sms, now).await? {
+                let texts: Vec<&str> = person
+                    .channels
+                    .iter()
+                    .filter(|id| {
+                        config.channels.iter().any(|c| &c.id == *id && c.kind() == crate::config::ChannelKind::Twilio)
+                    })
+                    .map(String::as_str)
+                    .collect();
+                if paging_test::confirm_latest(&state.store, person, &texts, AckVia::Sms, now).await? {
                     return Ok(twiml("Test page confirmed: texts reach you. Nothing is down."));
                 }
                 return Ok(twiml("No active case was paged to you; nothing was changed."));
