@@ -251,8 +251,9 @@ fn spoken_time(rfc3339: &str) -> Option<String> {
     (rfc3339.ends_with('Z') && time.as_bytes().get(2) == Some(&b':')).then(|| format!("{time} UTC"))
 }
 
-/// `<Response><Say>…</Say></Response>` with the text XML-escaped.
-/// A page read out to the person paged, ending with what to press.
+/// A page read out to the person paged, ending with what to press. A first page says the
+/// facts and the last error rather than its written text (a timestamp and a case number
+/// spelled for the eye); an escalation says why it came.
 pub(crate) fn spoken_page(body: &Body) -> String {
     let Some(c) = &body.case else {
         return format!("Hello, this is firstwatch paging you. {} Press 1 to acknowledge.", body.text.trim());
@@ -266,8 +267,17 @@ pub(crate) fn spoken_page(body: &Body) -> String {
         Some(time) => out.push_str(&format!(", down since {time}. ")),
         None => out.push_str(" is down. "),
     }
-    if !body.text.trim().is_empty() {
-        out.push_str(body.text.trim());
+    let said = if body.event == EventKind::Page.as_str() {
+        let failed = format!("{} status requests in a row failed", c.consecutive_failures);
+        match c.last_error.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+            Some(error) => format!("{failed}; the last error was: {}.", error.trim_end_matches('.')),
+            None => format!("{failed}."),
+        }
+    } else {
+        body.text.trim().to_string()
+    };
+    if !said.is_empty() {
+        out.push_str(&said);
         out.push(' ');
     }
     out.push_str("Press 1 to acknowledge the case.");
@@ -297,6 +307,7 @@ pub(crate) fn twiml_gather(text: &str, action: &str, no_key: &str) -> String {
     )
 }
 
+/// `<Response><Say>…</Say></Response>` with the text XML-escaped.
 pub(crate) fn twiml_say(text: &str) -> String {
     format!("<Response><Say>{}</Say></Response>", xml_escape(text))
 }
@@ -331,6 +342,23 @@ mod tests {
         let sms = sms_text(&b, EventKind::Test, Some("https://status.example.com/"));
         assert!(sms.chars().count() <= 300, "{sms}");
         assert!(sms.ends_with(&format!("Acknowledge: https://status.example.com/ack/{}", "ab".repeat(32))), "{sms}");
+    }
+
+    #[test]
+    fn a_spoken_page_says_the_facts_and_the_last_error_and_an_escalation_says_why() {
+        let mut page = body(EventKind::Page, RecipientKind::Person, true);
+        page.text = "FW-000042 opened, Severity 1: storefront of acme is down since 2026-12-01T02:00:00.000Z.".into();
+        assert_eq!(
+            spoken_page(&page),
+            "Hello, this is firstwatch paging you about case F W 42, severity 1: customer acme, service storefront, \
+             down since 02:00 UTC. 10 status requests in a row failed; the last error was: connection refused. \
+             Press 1 to acknowledge the case."
+        );
+        let mut escalation = body(EventKind::Escalation, RecipientKind::Person, true);
+        escalation.text = "FW-000042 has not been acknowledged within 2h: escalating to vp.".into();
+        let said = spoken_page(&escalation);
+        assert!(said.contains("down since 02:00 UTC. FW-000042 has not been acknowledged within 2h"), "{said}");
+        assert!(said.ends_with("Press 1 to acknowledge the case."), "{said}");
     }
 
     #[test]
