@@ -1,6 +1,6 @@
-//! What the demo saw, counted for the summary it ends with: state changes, cases opened and
-//! recovered, and what each receiver got (pages, escalations, customer updates, feed
-//! messages, calls, text messages).
+//! What the demo saw, counted for the summary it ends with: state changes, cases (and how often
+//! they were opened or reopened), recoveries, and what each receiver got (pages, escalations,
+//! customer updates, feed messages, calls, text messages).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,8 @@ struct Counts {
     state_changes: usize,
     thresholds: usize,
     cases: BTreeSet<i64>,
+    /// Openings and reopenings: a demo server that flaps reopens its case.
+    openings: usize,
     recoveries: usize,
     escalations: usize,
     /// receiver (path) → event → messages.
@@ -41,6 +43,7 @@ impl Tally {
         self.with(|c| match kind {
             TimelineKind::Opened | TimelineKind::Reopened => {
                 c.cases.insert(case);
+                c.openings += 1;
             }
             TimelineKind::Recovered => c.recoveries += 1,
             TimelineKind::Escalation => c.escalations += 1,
@@ -64,20 +67,30 @@ impl Tally {
     pub fn summary(&self, seconds: f64) -> String {
         let c = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = format!(
-            "\nsummary after {seconds:.0}s: {} state changes, {} outages confirmed, {} cases opened, {} recovered, {} escalations\n",
-            c.state_changes,
-            c.thresholds,
-            c.cases.len(),
-            c.recoveries,
-            c.escalations
+            "\nsummary after {seconds:.0}s: {}, {}, {} (opened or reopened {}), {}, {}\n",
+            count(c.state_changes, "state change", "state changes"),
+            count(c.thresholds, "outage confirmed", "outages confirmed"),
+            count(c.cases.len(), "case", "cases"),
+            count(c.openings, "time", "times"),
+            count(c.recoveries, "recovery", "recoveries"),
+            count(c.escalations, "escalation", "escalations"),
         );
         for (receiver, events) in &c.received {
             let what: Vec<String> = events.iter().map(|(event, n)| format!("{n} {event}")).collect();
             out.push_str(&format!("  {receiver:<8} got {}\n", what.join(", ")));
         }
-        out.push_str(&format!("  phone    got {} calls and {} text messages\n", c.calls, c.texts));
+        out.push_str(&format!(
+            "  phone    got {} and {}\n",
+            count(c.calls, "call", "calls"),
+            count(c.texts, "text message", "text messages")
+        ));
         out
     }
+}
+
+/// `1 case`, `2 cases`: the count with the word that fits it.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]
@@ -93,17 +106,21 @@ mod tests {
         tally.case_event(1, TimelineKind::Opened);
         tally.case_event(1, TimelineKind::Escalation);
         tally.case_event(1, TimelineKind::Recovered);
+        tally.case_event(1, TimelineKind::Reopened);
+        tally.case_event(1, TimelineKind::Recovered);
         tally.received("/pager", "page");
         tally.received("/pager", "page");
         tally.received("/mail", "customer.update");
         tally.call();
         let summary = tally.summary(45.0);
         assert!(
-            summary.contains("2 state changes, 1 outages confirmed, 1 cases opened, 1 recovered, 1 escalations"),
+            summary.contains(
+                "2 state changes, 1 outage confirmed, 1 case (opened or reopened 2 times), 2 recoveries, 1 escalation"
+            ),
             "{summary}"
         );
         assert!(summary.contains("/pager   got 2 page"), "{summary}");
         assert!(summary.contains("/mail    got 1 customer.update"), "{summary}");
-        assert!(summary.contains("1 calls and 0 text messages"), "{summary}");
+        assert!(summary.contains("1 call and 0 text messages"), "{summary}");
     }
 }
